@@ -1,0 +1,22 @@
+"""ganpost: GAN post-processing (Real-ESRGAN upscaling and more) for ComfyUI, diffusers and the command line.
+
+The repository root is both this pip package and a ComfyUI custom-node folder. Importing it
+never touches ComfyUI; ComfyUI finds the nodes through :func:`comfy_entrypoint`.
+"""
+
+from .gan_models import (
+    GanpostError,
+    ModelDescriptor,
+    load_model,
+    upscale,
+)
+
+__version__ = "0.1.0"
+__all__ = ["GanpostError", "ModelDescriptor", "load_model", "upscale", "__version__"]
+
+
+async def comfy_entrypoint():
+    """ComfyUI's V3 entry point; only ComfyUI calls it, so ``nodes`` (which imports comfy) loads lazily."""
+    from .nodes import GanpostExtension
+
+    return GanpostExtension()

@@ -1,0 +1,122 @@
+"""Reading checkpoints without running pickled code, and writing them atomically.
+
+``.pth/.pt/.ckpt/.bin`` go through ``torch.load(weights_only=True)``, which refuses any global
+outside torch's allow-list, so a malicious pickle raises before its payload can run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from .errors import ModelFileError
+
+PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
+SAFETENSORS_SUFFIXES = {".safetensors", ".sft"}
+SUPPORTED_SUFFIXES = PICKLE_SUFFIXES | SAFETENSORS_SUFFIXES
+
+# Wrappers that trainers put around the generator's weights, in order of preference:
+# the EMA weights are the ones the official tools run.
+WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net", "netG", "G")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The raw top-level object of a checkpoint file (a dict), loaded safely."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file. Check the path, or put the model in the models folder.")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ModelFileError(
+            f"{path}: unsupported file type {suffix!r}. Supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}."
+        )
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty (an interrupted download?). Download it again.")
+    loaded = _read_safetensors(path) if suffix in SAFETENSORS_SUFFIXES else _read_pickle(path)
+    if not isinstance(loaded, Mapping):
+        raise ModelFileError(
+            f"{path}: holds a {type(loaded).__name__}, not a dictionary of tensors. "
+            "Save the model's state_dict() rather than the whole module."
+        )
+    return dict(loaded)
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFileError(f"{path}: not a valid safetensors file ({err}). It may be truncated; download it again.") from err
+
+
+def _read_pickle(path: Path) -> dict:
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights_only" in str(err) or "global" in str(err).lower():
+            raise ModelFileError(
+                f"{path}: refused to load: the pickle references code outside plain tensors "
+                f"({_first_line(err)}). Nothing in it was run. Use a .safetensors file or a plain state dict."
+            ) from err
+        raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as err:
+        raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:
+    """The generator's flat state dict: wrappers removed, a shared ``module.`` prefix stripped."""
+    state = checkpoint
+    for _ in range(3):  # wrappers can nest ({'state_dict': {'params_ema': ...}})
+        inner = next((state[k] for k in WRAPPER_KEYS if isinstance(state.get(k), Mapping)), None)
+        if inner is None:
+            break
+        state = inner
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    for prefix in ("module.", "netG.", "model.module."):
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``: a crash never leaves a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_state_dict(path: str | os.PathLike, wrapped: Mapping[str, Mapping[str, torch.Tensor]]) -> Path:
+    """Write ``{'params': ..., 'params_ema': ...}``-style wrappers (.pth) or one flat dict (.safetensors).
+
+    safetensors cannot nest, so only the preferred network (``params_ema``, else ``params``) goes in.
+    """
+    path = Path(path)
+    if path.suffix.lower() in SAFETENSORS_SUFFIXES:
+        from safetensors.torch import save_file
+
+        flat = wrapped.get("params_ema") or wrapped.get("params") or next(iter(wrapped.values()))
+        tensors = {k: v.detach().contiguous().cpu() for k, v in flat.items()}
+        return atomic_write(path, lambda tmp: save_file(tensors, tmp))
+    data = {key: {k: v.detach().cpu() for k, v in sd.items()} for key, sd in wrapped.items()}
+    return atomic_write(path, lambda tmp: torch.save(data, tmp))

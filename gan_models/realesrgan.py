@@ -1,0 +1,151 @@
+"""Recognising Real-ESRGAN checkpoints (RRDBNet and SRVGGNetCompact) from their tensors.
+
+Detection uses key names and tensor shapes only, never the file name. Legacy ESRGAN
+(``model.N``) and BSRGAN-style (``RRDB_trunk``) layouts are renamed to the official one here,
+in one direction, so everything downstream sees official names.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from .archs import RRDBNet, SRVGGNetCompact
+from .errors import UnsupportedModelError
+
+Tensors = dict[str, torch.Tensor]
+
+# --- RRDBNet ---------------------------------------------------------------------------------
+
+OFFICIAL_RRDB_KEYS = ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_body.weight", "conv_last.weight")
+LEGACY_ESRGAN_KEYS = ("model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight")
+BSRGAN_KEYS = ("conv_first.weight", "RRDB_trunk.0.RDB1.conv1.weight", "trunk_conv.weight", "conv_last.weight")
+
+
+def looks_like_rrdbnet(sd: Tensors) -> bool:
+    return any(all(k in sd for k in keys) for keys in (OFFICIAL_RRDB_KEYS, LEGACY_ESRGAN_KEYS, BSRGAN_KEYS))
+
+
+def to_official_rrdb_keys(sd: Tensors) -> Tensors:
+    """Rename a legacy ESRGAN or BSRGAN state dict to BasicSR's official RRDBNet names."""
+    if all(k in sd for k in OFFICIAL_RRDB_KEYS):
+        return dict(sd)
+    if all(k in sd for k in BSRGAN_KEYS):
+        return _rename_bsrgan(sd)
+    if all(k in sd for k in LEGACY_ESRGAN_KEYS):
+        return _rename_legacy_esrgan(sd)
+    raise UnsupportedModelError("not an RRDBNet layout")
+
+
+def _rename_bsrgan(sd: Tensors) -> Tensors:
+    simple = {"trunk_conv": "conv_body", "upconv1": "conv_up1", "upconv2": "conv_up2", "HRconv": "conv_hr"}
+    out = {}
+    for key, value in sd.items():
+        m = re.fullmatch(r"RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.(weight|bias)", key)
+        if m:
+            out[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = value
+            continue
+        head, _, tail = key.partition(".")
+        out[f"{simple.get(head, head)}.{tail}"] = value
+    if "upconv3.weight" in sd:
+        raise UnsupportedModelError("an RRDBNet with three upsampling stages (×8); only ×4 bodies are supported")
+    return out
+
+
+def _rename_legacy_esrgan(sd: Tensors) -> Tensors:
+    # model.0 conv_first | model.1 shortcut(sub.0..nb-1 RRDBs, sub.nb conv_body) |
+    # per ×2 stage: upsample, conv, lrelu | HR conv | lrelu | last conv
+    indices = sorted({int(k.split(".")[1]) for k in sd if re.match(r"model\.\d+\.", k)})
+    conv_indices = [i for i in indices if i >= 2]  # upsampling convs, then HR conv, then last conv
+    if len(conv_indices) != 4:
+        raise UnsupportedModelError(
+            f"a legacy ESRGAN with {len(conv_indices) - 2} upsampling stages; only two-stage (×4 body) files are supported"
+        )
+    up1, up2, hr, last = conv_indices
+    num_block = len({int(m[1]) for k in sd if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB", k))})
+    simple = {"0": "conv_first", f"1.sub.{num_block}": "conv_body", str(up1): "conv_up1",
+              str(up2): "conv_up2", str(hr): "conv_hr", str(last): "conv_last"}
+    out = {}
+    for key, value in sd.items():
+        m = re.fullmatch(r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)", key)
+        if m:
+            out[f"body.{m[1]}.rdb{m[2]}.conv{m[3]}.{m[4]}"] = value
+            continue
+        m = re.fullmatch(r"model\.(.+)\.(weight|bias)", key)
+        if not m or m[1] not in simple:
+            raise UnsupportedModelError(f"unexpected legacy ESRGAN key {key!r}")
+        out[f"{simple[m[1]]}.{m[2]}"] = value
+    return out
+
+
+def rrdbnet_hyperparameters(sd: Tensors) -> dict:
+    """Constructor arguments for :class:`RRDBNet`, read from official-layout tensor shapes."""
+    first_in = sd["conv_first.weight"].shape[1]
+    num_out_ch = sd["conv_last.weight"].shape[0]
+    # Real-ESRGAN ×2/×1 pixel-unshuffle the input by 2/4, multiplying conv_first's input channels.
+    if first_in == num_out_ch * 4:
+        scale, num_in_ch = 2, num_out_ch
+    elif first_in == num_out_ch * 16:
+        scale, num_in_ch = 1, num_out_ch
+    else:
+        scale, num_in_ch = 4, first_in
+    return {
+        "num_in_ch": num_in_ch,
+        "num_out_ch": num_out_ch,
+        "scale": scale,
+        "num_feat": sd["conv_first.weight"].shape[0],
+        "num_block": len({k.split(".")[1] for k in sd if k.startswith("body.")}),
+        "num_grow_ch": sd["body.0.rdb1.conv1.weight"].shape[0],
+    }
+
+
+def build_rrdbnet(sd: Tensors) -> tuple[RRDBNet, dict, Tensors]:
+    official = to_official_rrdb_keys(sd)
+    hp = rrdbnet_hyperparameters(official)
+    return RRDBNet(**hp), hp, official
+
+
+# --- SRVGGNetCompact -------------------------------------------------------------------------
+
+
+def looks_like_compact(sd: Tensors) -> bool:
+    first = sd.get("body.0.weight")
+    if first is None or first.ndim != 4 or not any(k.startswith("body.2.") for k in sd):
+        return False
+    # Every key is body.N.weight/bias: nothing else lives in the compact net.
+    return all(re.fullmatch(r"body\.\d+\.(weight|bias)", k) for k in sd)
+
+
+def compact_hyperparameters(sd: Tensors, act_type: str | None = None) -> dict:
+    conv_indices = sorted(int(k.split(".")[1]) for k in sd if k.endswith(".weight") and sd[k].ndim == 4)
+    has_prelu = "body.1.weight" in sd
+    if has_prelu:
+        act_type = "prelu"
+    elif act_type is None:
+        raise UnsupportedModelError(
+            "an SRVGGNetCompact without PReLU slopes: its activation (relu or leakyrelu) is not stored in "
+            "the file. Pass act_type='relu' or act_type='leakyrelu' to load_model"
+        )
+    num_in_ch = sd["body.0.weight"].shape[1]
+    num_feat = sd["body.0.weight"].shape[0]
+    last_out = sd[f"body.{conv_indices[-1]}.weight"].shape[0]
+    for num_out_ch in dict.fromkeys((num_in_ch, 3, 4, 1)):
+        scale = round((last_out / num_out_ch) ** 0.5)
+        if scale >= 1 and scale * scale * num_out_ch == last_out:
+            break
+    else:
+        raise UnsupportedModelError(f"an SRVGGNetCompact whose last conv has {last_out} outputs (not scale²·channels)")
+    return {
+        "num_in_ch": num_in_ch,
+        "num_out_ch": num_out_ch,
+        "num_feat": num_feat,
+        "num_conv": len(conv_indices) - 2,
+        "upscale": scale,
+        "act_type": act_type,
+    }
+
+
+def build_compact(sd: Tensors, act_type: str | None = None) -> tuple[SRVGGNetCompact, dict, Tensors]:
+    hp = compact_hyperparameters(sd, act_type)
+    return SRVGGNetCompact(**hp), hp, dict(sd)

@@ -1,0 +1,38 @@
+"""The final resize to an arbitrary output size (antialiased when shrinking)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ImageInputError
+
+MAX_OUTPUT_PIXELS = 1 << 32
+
+
+def target_size(height: int, width: int, scale: int, outscale: float | None, size: tuple[int, int] | None):
+    """(height, width) of the final image: the native scale, ``outscale`` × input, or ``size`` = (W, H)."""
+    if outscale is not None and size is not None:
+        raise ValueError("give either outscale or size, not both")
+    if size is not None:
+        w, h = size
+        if w < 1 or h < 1:
+            raise ImageInputError(f"output size {w}×{h} must be positive.")
+    elif outscale is not None:
+        if not outscale > 0:
+            raise ImageInputError(f"outscale must be positive, not {outscale}.")
+        h, w = max(1, round(height * outscale)), max(1, round(width * outscale))
+    else:
+        h, w = height * scale, width * scale
+    if h * w > MAX_OUTPUT_PIXELS:
+        raise ImageInputError(f"output size {w}×{h} is over {MAX_OUTPUT_PIXELS:,} pixels; ask for a smaller scale.")
+    return h, w
+
+
+def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bicubic resize of ``C×H×W`` (antialiased when shrinking); identity when the size matches."""
+    if image.shape[-2:] == (height, width):
+        return image
+    shrinking = height < image.shape[-2] or width < image.shape[-1]
+    out = F.interpolate(image[None], size=(height, width), mode="bicubic", align_corners=False, antialias=shrinking)
+    return out[0].clamp_(0, 1)
