@@ -1,0 +1,102 @@
+"""The reference implementation (spandrel) for parity tests, importable without torchvision.
+
+spandrel imports every architecture at import time, and two of them (LaMa, RestoreFormer)
+import torchvision, which has no CPU build for our torch. The ESRGAN and Compact code paths
+never touch it, so three stub modules are enough to import spandrel and run those for real.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import sys
+import types
+
+import pytest
+
+
+def _install_torchvision_stub() -> None:
+    if "torchvision" in sys.modules:
+        return
+    try:
+        importlib.import_module("torchvision")
+        return
+    except Exception:  # missing, or the registry's CUDA build failing to load on CPU torch
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+
+    def unavailable(*_args, **_kwargs):
+        raise NotImplementedError("torchvision stub: only LaMa/RestoreFormer need this")
+
+    functional = types.ModuleType("torchvision.transforms.functional")
+    functional.InterpolationMode = enum.Enum("InterpolationMode", "NEAREST BILINEAR BICUBIC")
+    functional.rotate = functional.normalize = unavailable
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.functional = functional
+    torchvision = types.ModuleType("torchvision")
+    torchvision.transforms = transforms
+    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms,
+                        "torchvision.transforms.functional": functional})
+
+
+def spandrel():
+    """The spandrel module; the test fails (not skips) when it is missing, as CI installs it."""
+    _install_torchvision_stub()
+    return importlib.import_module("spandrel")
+
+
+def spandrel_or_skip():
+    try:
+        return spandrel()
+    except ImportError:
+        pytest.skip("spandrel is not installed (pip install --no-deps spandrel==0.4.2)")
+
+
+def basicsr_rrdbnet():
+    """BasicSR's own ``RRDBNet`` class (the official code), loaded from the installed package.
+
+    Importing ``basicsr`` runs its data pipeline imports (cv2, an old torchvision API), so only the
+    three files the network needs are executed, under stub parents. Skips if basicsr is absent.
+    """
+    import importlib.util
+    import warnings
+
+    from torch import nn
+
+    spec = importlib.util.find_spec("basicsr")
+    if spec is None:
+        pytest.skip("basicsr is not installed (pip install --no-deps --no-build-isolation basicsr==1.4.2)")
+    _install_torchvision_stub()
+    root = spec.submodule_search_locations[0]
+
+    def package(name: str, path: str | None = None, **attrs) -> types.ModuleType:
+        module = types.ModuleType(name)
+        module.__path__ = [path] if path else []
+        module.__dict__.update(attrs)
+        sys.modules[name] = module
+        return module
+
+    def load_file(name: str, relative: str) -> types.ModuleType:
+        file_spec = importlib.util.spec_from_file_location(name, f"{root}/{relative}")
+        module = importlib.util.module_from_spec(file_spec)
+        sys.modules[name] = module
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # distutils in arch_util
+            file_spec.loader.exec_module(module)
+        return module
+
+    saved = {k: v for k, v in sys.modules.items() if k == "basicsr" or k.startswith("basicsr.")}
+    try:
+        package("basicsr", root)
+        package("basicsr.utils", f"{root}/utils", get_root_logger=lambda *a, **k: None)
+        load_file("basicsr.utils.registry", "utils/registry.py")
+        package("basicsr.ops", f"{root}/ops")
+        package("basicsr.ops.dcn", None, ModulatedDeformConvPack=type("ModulatedDeformConvPack", (nn.Module,), {}),
+                modulated_deform_conv=None)
+        package("basicsr.archs", f"{root}/archs")
+        load_file("basicsr.archs.arch_util", "archs/arch_util.py")
+        return load_file("basicsr.archs.rrdbnet_arch", "archs/rrdbnet_arch.py").RRDBNet
+    finally:
+        for name in [k for k in sys.modules if k == "basicsr" or k.startswith("basicsr.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
