@@ -1,0 +1,91 @@
+"""Downloading known models, against a loopback HTTP server that mirrors the release layout."""
+
+import hashlib
+import http.server
+import threading
+from dataclasses import replace
+
+import pytest
+
+from conftest import save_official, tiny_compact
+from ganpost.gan_models import DownloadError, catalogue, load_model
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict = {}
+    truncate = False
+
+    def do_GET(self):
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if self.truncate else body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv(catalogue.BASE_URL_ENV, f"http://127.0.0.1:{httpd.server_port}")
+    _Handler.files, _Handler.truncate = {}, False
+    yield _Handler
+    httpd.shutdown()
+
+
+@pytest.fixture
+def published(tmp_path, server, monkeypatch):
+    """A tiny model published as 'realesr-animevideov3' with its true checksum."""
+    data = save_official(tiny_compact(), tmp_path / "src.pth").read_bytes()
+    known = catalogue.KNOWN_MODELS["realesr-animevideov3"]
+    server.files[f"/{known.release_tag}/{known.filename}"] = data
+    fake = replace(known, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    monkeypatch.setitem(catalogue.KNOWN_MODELS, known.name, fake)
+    return fake
+
+
+def test_download_checks_sha_and_loads(tmp_path, published):
+    model = load_model("realesr-animevideov3", models_dir=tmp_path / "models")
+    assert model.architecture == "SRVGGNetCompact"
+    assert (tmp_path / "models" / "realesr-animevideov3.pth").is_file()
+
+
+def test_checksum_mismatch_leaves_nothing(tmp_path, published, monkeypatch):
+    monkeypatch.setitem(catalogue.KNOWN_MODELS, published.name, replace(published, sha256="0" * 64))
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        load_model("realesr-animevideov3", models_dir=tmp_path / "models")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_interrupted_download_leaves_nothing(tmp_path, published, server):
+    server.truncate = True
+    with pytest.raises(DownloadError):
+        load_model("realesr-animevideov3", models_dir=tmp_path / "models")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_unreachable_server_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(catalogue.BASE_URL_ENV, "http://127.0.0.1:9")  # discard port: refused
+    with pytest.raises(DownloadError, match="put it at .*RealESRGAN_x2plus.pth"):
+        load_model("RealESRGAN_x2plus", models_dir=tmp_path / "models")
+
+
+def test_existing_file_is_used_without_network(tmp_path, monkeypatch):
+    monkeypatch.setenv(catalogue.BASE_URL_ENV, "http://127.0.0.1:9")
+    (tmp_path / "models").mkdir()
+    save_official(tiny_compact(), tmp_path / "models" / "realesr-animevideov3.pth")
+    assert load_model("realesr-animevideov3", models_dir=tmp_path / "models").scale == 4
+
+
+def test_catalogue_urls_point_at_official_releases(monkeypatch):
+    monkeypatch.delenv(catalogue.BASE_URL_ENV, raising=False)
+    url = catalogue.KNOWN_MODELS["RealESRGAN_x4plus"].url()
+    assert url == "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth"
+    assert all(len(m.sha256) == 64 for m in catalogue.KNOWN_MODELS.values())

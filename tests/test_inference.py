@@ -1,0 +1,229 @@
+"""The inference core: tiling accuracy, precision fallback, OOM fallback, alpha, bit depth, sizes."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import natural_image, shared_weight, tiny_compact, tiny_rrdbnet
+from ganpost import load_model, upscale
+from ganpost.gan_models import CancelledError, ImageInputError, OutOfMemoryError, describe_state_dict
+from ganpost.gan_models.inference import TileRunner, upscale_tensor
+
+
+def compact_model(**kwargs):
+    return describe_state_dict(tiny_compact(**kwargs).state_dict())
+
+
+def rrdb_model(**kwargs):
+    return describe_state_dict(tiny_rrdbnet(**kwargs).state_dict())
+
+
+def float_image(h=64, w=64, seed=0):
+    return natural_image(h, w, seed).astype(np.float32) / 255
+
+
+def test_compact_tiling_is_exact():
+    """The context margin covers the compact net's whole receptive field, so tiles are exact."""
+    model, img = compact_model(num_conv=4), float_image(70, 90)
+    whole = upscale(model, img, tile=0)
+    tiled = upscale(model, img, tile=32)
+    np.testing.assert_allclose(tiled, whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [4, 2, 1])
+def test_rrdbnet_tiles_close_to_whole(scale):
+    model, img = rrdb_model(scale=scale), float_image(72, 96)
+    whole, tiled = upscale(model, img, tile=0), upscale(model, img, tile=32)
+    assert tiled.shape == whole.shape == (72 * scale, 96 * scale, 3)
+    assert np.abs(tiled - whole).mean() * 255 < 0.1
+
+
+def test_tile_at_least_image_is_untiled():
+    model, img = rrdb_model(), float_image(40, 50)
+    direct = model.module(torch.from_numpy(img).permute(2, 0, 1)[None]).clamp(0, 1)[0].permute(1, 2, 0)
+    np.testing.assert_array_equal(upscale(model, img, tile=64), upscale(model, img, tile=0))
+    np.testing.assert_allclose(upscale(model, img, tile=64), direct.detach().numpy(), atol=1e-6)
+
+
+def test_no_seams_across_tile_borders():
+    """A smooth gradient stays smooth: no step where tiles meet."""
+    model = compact_model(num_conv=3)
+    ramp = np.tile(np.linspace(0, 1, 96, dtype=np.float32), (96, 1))[..., None].repeat(3, 2)
+    out = upscale(model, ramp, tile=32)
+    steps = np.abs(np.diff(out, axis=1)).max(axis=(0, 2))
+    assert steps.max() < 10 * np.median(steps) + 1e-3
+
+
+def test_real_x4plus_tiling_bound():
+    """RealESRGAN_x4plus, 256×256 photo, 128 px tiles vs untiled: mean ≤ 0.1/255, 99.9th pct ≤ 2/255."""
+    model = load_model(shared_weight("RealESRGAN_x4plus.pth"))
+    img = natural_image(256, 256, seed=3).astype(np.float32) / 255
+    whole, tiled = upscale(model, img, tile=0), upscale(model, img, tile=128)
+    diff = np.abs(whole - tiled) * 255
+    assert diff.mean() <= 0.1 and np.percentile(diff, 99.9) <= 2.0, (diff.mean(), np.percentile(diff, 99.9))
+
+
+class Overflowing(torch.nn.Module):
+    """Returns inf in half precision, like an fp16 overflow inside a real network."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        out = self.inner(x)
+        return out * 1e6 * 1e6 / 1e12 if x.dtype == torch.float16 else out
+
+
+def test_half_precision_overflow_is_recomputed_in_fp32():
+    model = compact_model()
+    object.__setattr__(model, "module", Overflowing(model.module))
+    runner = TileRunner(model, torch.device("cpu"), torch.float16, channels_last=False)
+    x = torch.from_numpy(float_image(16, 16)).permute(2, 0, 1)[None]
+    out = runner(x)
+    assert torch.isfinite(out).all() and runner.fp32_fallbacks == 1
+    with torch.no_grad():
+        torch.testing.assert_close(out, model.module.inner(x))
+
+
+class FailsAbove(torch.nn.Module):
+    """Raises the CPU allocator's error for inputs larger than ``limit`` pixels."""
+
+    def __init__(self, inner, limit):
+        super().__init__()
+        self.inner, self.limit, self.failures = inner, limit, 0
+
+    def forward(self, x):
+        if x.shape[-1] * x.shape[-2] > self.limit:
+            self.failures += 1
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+        return self.inner(x)
+
+
+def test_out_of_memory_halves_the_tile_and_retries():
+    model = compact_model(num_conv=2)
+    img = float_image(128, 128)
+    expected = upscale(model, img, tile=0)
+    failing = FailsAbove(model.module, limit=90 * 90)
+    object.__setattr__(model, "module", failing)
+    seen = []
+    out = upscale(model, img, tile=128, progress=lambda done, total: seen.append((done, total)))
+    assert failing.failures >= 1
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert seen[-1][0] == seen[-1][1], "progress ends complete after the retry"
+
+
+def test_out_of_memory_floor_raises_clear_error():
+    model = compact_model(num_conv=2)
+    object.__setattr__(model, "module", FailsAbove(model.module, limit=1))
+    with pytest.raises(OutOfMemoryError, match="out of memory.*tiles"):
+        upscale(model, float_image(64, 64), tile=64)
+    assert next(model.module.parameters()).device.type == "cpu"
+
+
+def test_other_runtime_errors_are_not_swallowed():
+    model = compact_model()
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("something else")
+
+    object.__setattr__(model, "module", Broken())
+    with pytest.raises(RuntimeError, match="something else"):
+        upscale(model, float_image(16, 16), tile=0)
+
+
+def test_rgba_keeps_alpha_both_modes():
+    model = compact_model(scale=2)
+    rgba = np.concatenate([natural_image(32, 40), np.zeros((32, 40, 1), np.uint8)], axis=2)
+    rgba[8:24, 10:30, 3] = 255
+    for mode in ("network", "resize"):
+        out = upscale(model, rgba, alpha_mode=mode)
+        assert out.shape == (64, 80, 4) and out.dtype == np.uint8
+        assert out[20:44, 24:56, 3].min() > 200 and out[:8, :8, 3].max() < 30
+
+
+def test_constant_alpha_is_exact():
+    model = compact_model(scale=2)
+    img = Image.fromarray(natural_image(20, 20)).convert("RGBA")
+    out = upscale(model, img)
+    assert out.mode == "RGBA" and out.size == (40, 40)
+    assert np.asarray(out)[..., 3].min() == 255
+
+
+def test_sixteen_bit_stays_sixteen_bit():
+    model = compact_model(scale=2)
+    img16 = natural_image(24, 24).astype(np.uint16) * 257 + 3
+    out = upscale(model, img16)
+    assert out.dtype == np.uint16 and out.shape == (48, 48, 3)
+    # Values off the 8-bit grid survive: the result is not 8-bit data scaled up.
+    assert np.any(out % 257 != 0)
+
+
+@pytest.mark.parametrize("kind", ["pil", "numpy_u8", "numpy_float", "tensor", "grey", "batch"])
+def test_same_kind_comes_back(kind):
+    model = compact_model(scale=2)
+    base = natural_image(16, 12)
+    inputs = {
+        "pil": Image.fromarray(base),
+        "numpy_u8": base,
+        "numpy_float": base.astype(np.float32) / 255,
+        "tensor": torch.from_numpy(base).permute(2, 0, 1).float() / 255,
+        "grey": base[..., 0],
+        "batch": np.stack([base, base[::-1].copy()]),
+    }
+    out = upscale(model, inputs[kind])
+    if kind == "pil":
+        assert out.size == (24, 32) and out.mode == "RGB"
+    elif kind == "tensor":
+        assert out.shape == (3, 32, 24) and out.dtype == torch.float32
+    elif kind == "grey":
+        assert out.shape == (32, 24) and out.dtype == np.uint8
+    elif kind == "batch":
+        assert out.shape == (2, 32, 24, 3)
+    else:
+        assert out.shape == (32, 24, 3) and out.dtype == inputs[kind].dtype
+
+
+def test_outscale_and_exact_size():
+    model = compact_model(scale=4)
+    img = natural_image(30, 20)
+    assert upscale(model, img, outscale=1.5).shape == (45, 30, 3)
+    assert upscale(model, img, size=(33, 17)).shape == (17, 33, 3)
+    assert upscale(model, img, outscale=0.5).shape == (15, 10, 3)
+
+
+def test_progress_and_cancel():
+    model = compact_model()
+    calls = []
+    upscale(model, float_image(64, 64), tile=32, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    with pytest.raises(CancelledError):
+        upscale(model, float_image(64, 64), tile=32, cancel=lambda: True)
+    assert next(model.module.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((4, 4, 5), np.uint8), "channels"),
+    (np.zeros((0, 4, 3), np.uint8), "nothing to process"),
+    (np.zeros((4, 4, 3), np.int64), "dtype"),
+    (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
+    ("image.png", "unsupported image type"),
+])
+def test_bad_images_are_rejected_clearly(bad, message):
+    with pytest.raises(ImageInputError, match=message):
+        upscale(compact_model(), bad)
+
+
+def test_bf16_runs_on_cpu_close_to_fp32():
+    model, img = compact_model(), float_image(32, 32)
+    np.testing.assert_allclose(upscale(model, img, precision="bf16"), upscale(model, img, precision="fp32"), atol=0.05)
+
+
+def test_upscale_tensor_into_given_buffer():
+    model = compact_model(scale=2)
+    runner = TileRunner(model, torch.device("cpu"), torch.float32)
+    out = torch.zeros(3, 40, 40)
+    result = upscale_tensor(runner, torch.rand(1, 3, 20, 20), tile=8, out=out)
+    assert result.data_ptr() == out.data_ptr()
