@@ -1,0 +1,10 @@
+"""ComfyUI adapters: the only package that imports comfy, folder_paths or comfy_api."""
+
+from comfy_api.latest import ComfyExtension, io
+
+from .upscale_nodes import GanpostLoadUpscaleModel, GanpostUpscaleImage
+
+
+class GanpostExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [GanpostLoadUpscaleModel, GanpostUpscaleImage]
