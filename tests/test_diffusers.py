@@ -1,0 +1,97 @@
+"""diffusers: a real (tiny, random, offline) pipeline's outputs through the post-processor."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import save_official, tiny_compact, tiny_rrdbnet
+
+diffusers = pytest.importorskip("diffusers")
+from ganpost.gan_models import diffusers_support as ds  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+                                block_out_channels=(8, 16), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=8,
+                                norm_num_groups=4, attention_head_dim=2)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=4)
+    return StableDiffusionPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=DDIMScheduler(),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def _generate(pipe, output_type):
+    embeds = torch.randn(2, 4, 8, generator=torch.Generator().manual_seed(1))
+    return pipe(prompt_embeds=embeds, negative_prompt_embeds=torch.zeros_like(embeds), height=16, width=24,
+                num_inference_steps=1, output_type=output_type)
+
+
+@pytest.mark.parametrize("output_type", ["pil", "np", "pt"])
+def test_post_processes_a_real_pipeline(tmp_path, pipe, output_type):
+    post = ds.GANPostProcessor(save_official(tiny_compact(scale=2), tmp_path / "c.pth"))
+    result = _generate(pipe, output_type)
+    up = post(result)  # the output object itself, or result.images
+    if output_type == "pil":
+        assert isinstance(up, list) and len(up) == 2 and up[0].size == (48, 32)
+    elif output_type == "np":
+        assert up.shape == (2, 32, 48, 3) and up.dtype == np.float32
+    else:
+        assert up.shape == (2, 3, 32, 48) and up.dtype == result.images.dtype
+
+
+def test_pt_keeps_bf16_and_output_type_converts(tmp_path):
+    post = ds.GANPostProcessor(save_official(tiny_compact(scale=2), tmp_path / "c.pth"))
+    images = torch.rand(1, 3, 8, 8).to(torch.bfloat16)
+    assert post(images).dtype == torch.bfloat16
+    assert post(images, output_type="np").shape == (1, 16, 16, 3)
+    assert post(images, output_type="pil")[0].size == (16, 16)
+
+
+@pytest.mark.parametrize("make, cls", [(tiny_rrdbnet, "RealESRGANModel"), (tiny_compact, "SRVGGNetCompactModel")])
+def test_model_mixin_round_trip_and_official_keys(tmp_path, make, cls):
+    net = make()
+    model = getattr(ds, cls).from_single_file(save_official(net, tmp_path / "m.pth"))
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model(x), net(x))
+    model.save_pretrained(tmp_path / "saved")
+    again = getattr(ds, cls).from_pretrained(tmp_path / "saved")
+    with torch.no_grad():
+        assert torch.equal(again(x), net(x))
+    import ganpost
+
+    loaded = ganpost.load_model(tmp_path / "saved" / "diffusion_pytorch_model.safetensors")
+    assert set(loaded.module.state_dict()) == set(net.state_dict())
+
+
+def test_modular_block_runs_after_images(tmp_path):
+    from diffusers.modular_pipelines import SequentialPipelineBlocks
+    from PIL import Image
+
+    upscaler = ds.RealESRGANModel.from_single_file(save_official(tiny_rrdbnet(scale=2), tmp_path / "r.pth"))
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"gan_upscale": ds.GANUpscaleStep()})
+    pipeline = blocks.init_pipeline()
+    pipeline.update_components(upscaler=upscaler)
+    out = pipeline(images=[Image.new("RGB", (20, 12), "red")], output="images")
+    assert out[0].size == (40, 24)
+
+
+def test_missing_diffusers_message(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_diffusers(name, *args, **kwargs):
+        if name == "diffusers":
+            raise ImportError("no")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_diffusers)
+    with pytest.raises(ImportError, match=r"ganpost\[diffusers\]"):
+        ds._require_diffusers()
