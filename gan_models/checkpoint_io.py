@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -67,7 +68,8 @@ def _read_pickle(path: Path) -> dict:
                 f"({_first_line(err)}). Nothing in it was run. Use a .safetensors file or a plain state dict."
             ) from err
         raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError, IndexError,
+            TypeError, struct.error) as err:
         raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
 
 

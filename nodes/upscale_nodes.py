@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import comfy.model_management as mm
 import comfy.utils
-import folder_paths
 from comfy_api.latest import io
 
 from ..gan_models import GanpostError, upscale
-from ..gan_models.precision import PRECISIONS
+from ..gan_models.descriptor import ModelDescriptor
+from ..gan_models.inference import MIN_TILE, activation_bytes_per_pixel, context_margin
+from ..gan_models.precision import PRECISIONS, resolve_dtype
+from ..gan_models.upscale import ALPHA_MODES
+from . import model_folders
 from .image_convert import core_to_comfy, image_to_core
 from .model_cache import cached_model
 
 GanpostModel = io.Custom("GANPOST_MODEL")
+MAX_TILE = 4096
+PLANNING_TILE = 512  # tile side to make room for when tile = 0 (auto picks from what is then free)
 
 
 class GanpostLoadUpscaleModel(io.ComfyNode):
@@ -22,18 +29,34 @@ class GanpostLoadUpscaleModel(io.ComfyNode):
             node_id="GanpostLoadUpscaleModel",
             display_name="ganpost: Load Upscale Model",
             category="ganpost",
-            description="Load a Real-ESRGAN (RRDBNet or compact) checkpoint from the upscale_models folder.",
-            inputs=[io.Combo.Input("model_name", options=folder_paths.get_filename_list("upscale_models"))],
+            description="Load a Real-ESRGAN checkpoint (RRDBNet or SRVGGNetCompact, .pth or .safetensors) "
+                        "from the upscale_models folder. Loading never runs pickled code.",
+            inputs=[io.Combo.Input("model_name", options=model_folders.list_models(),
+                                   tooltip="a file in models/upscale_models (or a path from extra_model_paths.yaml)")],
             outputs=[GanpostModel.Output(display_name="model")],
         )
 
     @classmethod
+    def fingerprint_inputs(cls, model_name):
+        # Re-run when the file is replaced under the same name (ComfyUI otherwise reuses the cached output).
+        try:
+            return os.path.getmtime(model_folders.model_path(model_name))
+        except OSError:
+            return float("nan")
+
+    @classmethod
     def execute(cls, model_name) -> io.NodeOutput:
-        path = folder_paths.get_full_path_or_raise("upscale_models", model_name)
+        path = model_folders.model_path(model_name)
         try:
             return io.NodeOutput(cached_model(path))
         except GanpostError as err:
-            raise RuntimeError(f"ganpost: {err}") from err
+            raise RuntimeError(f"ganpost could not load {model_name}: {err}") from err
+        except MemoryError:
+            raise
+        except Exception as err:  # a reader error the core did not classify: still name the file
+            raise RuntimeError(
+                f"ganpost could not load {model_name} ({path}): {type(err).__name__}: {err}. The file is probably "
+                "corrupt, truncated or not an upscaler checkpoint; download it again.") from err
 
 
 class GanpostUpscaleImage(io.ComfyNode):
@@ -43,35 +66,57 @@ class GanpostUpscaleImage(io.ComfyNode):
             node_id="GanpostUpscaleImage",
             display_name="ganpost: Upscale Image",
             category="ganpost",
-            description="Seam-free tiled upscaling; keeps alpha (from an RGBA image or the mask).",
+            description="Seam-free tiled upscaling of an image batch; keeps transparency (from an RGBA image "
+                        "or the mask) and returns it as a mask.",
             inputs=[
                 GanpostModel.Input("model"),
                 io.Image.Input("image"),
-                io.Mask.Input("mask", optional=True, tooltip="transparency as ComfyUI masks it (1 = transparent)"),
-                io.Int.Input("tile", default=0, min=0, max=4096, step=8,
-                             tooltip="input tile side in pixels; 0 = choose from free memory"),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="transparency, 1 = transparent (LoadImage's mask). All zeros = opaque. "
+                                      "Ignored when the image already has an alpha channel."),
+                io.Int.Input("tile", default=0, min=0, max=MAX_TILE, step=8,
+                             tooltip=f"input tile side in pixels (at least {MIN_TILE}); 0 = choose from free "
+                                     "memory. Smaller tiles use less memory; results are seam-free either way."),
                 io.Float.Input("outscale", default=0.0, min=0.0, max=16.0, step=0.05,
-                               tooltip="final scale; 0 = the model's own scale"),
-                io.Combo.Input("precision", options=list(PRECISIONS), default="auto"),
-                io.Combo.Input("alpha_mode", options=["network", "resize"], default="network"),
+                               tooltip="final scale relative to the input (e.g. 2 with a ×4 model); "
+                                       "0 = the model's own scale"),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
+                               tooltip="auto = fp16 on CUDA when the model is safe in it, else fp32; "
+                                       "tiles that overflow in half precision are redone in fp32"),
+                io.Combo.Input("alpha_mode", options=list(ALPHA_MODES), default="network",
+                               tooltip="network: run alpha through the model (sharp edges, one more pass); "
+                                       "resize: bicubic resize of alpha (faster)"),
             ],
-            outputs=[io.Image.Output(display_name="image"), io.Mask.Output(display_name="mask")],
+            outputs=[io.Image.Output(display_name="image"),
+                     io.Mask.Output(display_name="mask", tooltip="1 − upscaled alpha; all zeros without alpha")],
         )
 
     @classmethod
     def execute(cls, model, image, tile, outscale, precision, alpha_mode, mask=None) -> io.NodeOutput:
-        batch = image_to_core(image, mask)
+        if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
+            raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
+                            f"not {type(model).__name__}.")
+        if 0 < tile < MIN_TILE:
+            raise ValueError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
         device = mm.get_torch_device()
-        mm.free_memory(mm.module_size(model.module) * 2, device)
-        bar = comfy.utils.ProgressBar(1)
         try:
+            batch = image_to_core(image, mask)
+            mm.free_memory(_memory_required(model, precision, device, batch.shape[-2:], tile), device)
+            bar = comfy.utils.ProgressBar(1)
             result = upscale(
                 model, batch, tile=tile or "auto", outscale=outscale or None, precision=precision, device=device,
                 alpha_mode=alpha_mode, progress=lambda done, total: bar.update_absolute(done, total),
-                cancel=mm.throw_exception_if_processing_interrupted,
+                cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
         except GanpostError as err:
-            raise RuntimeError(f"ganpost: {err}") from err
+            raise RuntimeError(f"ganpost ({model.name}): {err}") from err
         finally:
             mm.soft_empty_cache()
-        return io.NodeOutput(*core_to_comfy(result, had_alpha_channel=image.shape[-1] == 4))
+        return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))
+
+
+def _memory_required(model: ModelDescriptor, precision: str, device, size, tile: int) -> int:
+    """Bytes to make room for on ``device``: the weights plus one tile's activations."""
+    dtype = resolve_dtype(model, precision, device)  # also rejects bad precision choices early
+    side = min(tile or PLANNING_TILE, max(size)) + 2 * context_margin(model)
+    return int(mm.module_size(model.module) * 2 + activation_bytes_per_pixel(model, dtype) * side * side)

@@ -3,59 +3,85 @@
 The real-ComfyUI run is `examples/upscale_workflow_api.json` through ../shared/tools/comfy_e2e.py.
 """
 
+import asyncio
 import importlib
+import os
 import sys
 import types
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import save_official, tiny_compact
+from ganpost.gan_models import upscale
+
+COMFY_MODULES = ("comfy_api", "comfy_api.latest", "folder_paths", "comfy", "comfy.model_management", "comfy.utils")
 
 
 class Interrupted(Exception):
-    pass
+    """Stands in for comfy.model_management.InterruptProcessingException."""
 
 
-@pytest.fixture
-def comfy(tmp_path, monkeypatch):
-    """Minimal comfy_api.latest / folder_paths / comfy.* modules; yields the stand-in state."""
-    state = types.SimpleNamespace(interrupt=False, progress=[], folder=tmp_path / "upscale_models", freed=[])
-    state.folder.mkdir()
-
+def _fake_io():
     class Slot:
         def __init__(self, *args, **kwargs):
             self.args, self.kwargs = args, kwargs
 
     def io_type(name):
-        return type(name, (), {"Input": Slot, "Output": Slot})
+        return type(name, (), {"io_type": name, "Input": Slot, "Output": Slot})
 
-    io = types.SimpleNamespace(
-        ComfyNode=object, Schema=lambda **kw: types.SimpleNamespace(**kw), NodeOutput=lambda *values: values,
-        Custom=io_type, Combo=io_type("Combo"), Image=io_type("Image"), Mask=io_type("Mask"),
-        Int=io_type("Int"), Float=io_type("Float"),
+    class ComfyNode:
+        pass
+
+    return types.SimpleNamespace(
+        ComfyNode=ComfyNode, Schema=lambda **kw: types.SimpleNamespace(**kw), NodeOutput=lambda *values: values,
+        Custom=io_type, Combo=io_type("COMBO"), Image=io_type("IMAGE"), Mask=io_type("MASK"),
+        Int=io_type("INT"), Float=io_type("FLOAT"),
     )
+
+
+@pytest.fixture
+def comfy(tmp_path, monkeypatch):
+    """Minimal comfy_api.latest / folder_paths / comfy.* modules; yields the stand-in state."""
+    state = types.SimpleNamespace(interrupt_after=None, progress=[], freed=[], emptied=0,
+                                  folder=tmp_path / "models" / "upscale_models")
+    state.folder.mkdir(parents=True)
+
     latest = types.ModuleType("comfy_api.latest")
-    latest.io, latest.ComfyExtension = io, object
+    latest.io, latest.ComfyExtension = _fake_io(), type("ComfyExtension", (), {})
     folder_paths = types.ModuleType("folder_paths")
-    folder_paths.get_filename_list = lambda key: sorted(p.name for p in state.folder.iterdir())
-    folder_paths.get_full_path_or_raise = lambda key, name: str(state.folder / name)
+    folder_paths.models_dir = str(tmp_path / "models")
+    folder_paths.supported_pt_extensions = {".pth", ".safetensors"}
+    folder_paths.folder_names_and_paths = {"upscale_models": ([str(state.folder)], {".pth", ".safetensors"})}
+
+    def get_full_path_or_raise(key, name):
+        path = os.path.join(folder_paths.folder_names_and_paths[key][0][0], name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Model in folder '{key}' with filename '{name}' not found.")
+        return path
+
+    folder_paths.get_filename_list = lambda key: sorted(os.listdir(folder_paths.folder_names_and_paths[key][0][0]))
+    folder_paths.get_full_path_or_raise = get_full_path_or_raise
 
     def check_interrupt():
-        if state.interrupt:
+        if state.interrupt_after is not None and len(state.progress) >= state.interrupt_after:
             raise Interrupted()
+
+    def soft_empty_cache():
+        state.emptied += 1
 
     mm = types.ModuleType("comfy.model_management")
     mm.get_torch_device = lambda: torch.device("cpu")
-    mm.module_size = lambda module: 1
-    mm.free_memory = lambda amount, device: state.freed.append(amount)
-    mm.soft_empty_cache = lambda: None
+    mm.module_size = lambda module: sum(p.numel() * p.element_size() for p in module.parameters())
+    mm.free_memory = lambda amount, device: state.freed.append((amount, device))
+    mm.soft_empty_cache = soft_empty_cache
     mm.throw_exception_if_processing_interrupted = check_interrupt
     utils = types.ModuleType("comfy.utils")
 
     class ProgressBar:
-        def __init__(self, total):
-            pass
+        def __init__(self, total, node_id=None):
+            self.total = total
 
         def update_absolute(self, value, total=None, preview=None):
             state.progress.append((value, total))
@@ -63,67 +89,176 @@ def comfy(tmp_path, monkeypatch):
     utils.ProgressBar = ProgressBar
     comfy_pkg = types.ModuleType("comfy")
     comfy_pkg.model_management, comfy_pkg.utils = mm, utils
-    for name, module in {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest,
-                         "folder_paths": folder_paths, "comfy": comfy_pkg, "comfy.model_management": mm,
-                         "comfy.utils": utils}.items():
+    fakes = {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest, "folder_paths": folder_paths,
+             "comfy": comfy_pkg, "comfy.model_management": mm, "comfy.utils": utils}
+    for name, module in fakes.items():
         monkeypatch.setitem(sys.modules, name, module)
-    for name in [m for m in sys.modules if m.startswith("ganpost.nodes")]:
-        monkeypatch.delitem(sys.modules, name)
+    _forget_node_modules()
+    state.folder_paths = folder_paths
     state.nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
+    state.nodes_pkg = importlib.import_module("ganpost.nodes")
+    importlib.import_module("ganpost.nodes.model_cache").clear()
     yield state
+    _forget_node_modules()  # they hold the fakes; the next import must see the real (or no) ComfyUI
+
+
+def _forget_node_modules():
+    for name in [m for m in sys.modules if m == "ganpost.nodes" or m.startswith("ganpost.nodes.")]:
+        del sys.modules[name]
+    sys.modules["ganpost"].__dict__.pop("nodes", None)
+
+
+def _save_tiny(comfy, name="tiny.pth", scale=2):
+    return save_official(tiny_compact(scale=scale, num_conv=2), comfy.folder / name)
 
 
 def _load(comfy, name="tiny.pth", scale=2):
-    save_official(tiny_compact(scale=scale, num_conv=2), comfy.folder / name)
+    _save_tiny(comfy, name, scale)
     schema = comfy.nodes.GanpostLoadUpscaleModel.define_schema()
-    assert schema.inputs[0].kwargs["options"] == [name]
-    (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(name)
+    assert name in schema.inputs[0].kwargs["options"]
+    (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name=name)
     return model
 
 
 def _upscale(comfy, model, image, mask=None, **overrides):
     args = dict(tile=0, outscale=0.0, precision="auto", alpha_mode="network") | overrides
-    return comfy.nodes.GanpostUpscaleImage.execute(model, image, mask=mask, **args)
+    if mask is not None:
+        args["mask"] = mask
+    return comfy.nodes.GanpostUpscaleImage.execute(model=model, image=image, **args)
 
 
-def test_batch_upscale_and_empty_mask(comfy):
+def test_extension_lists_both_nodes(comfy):
+    import ganpost
+
+    extension = asyncio.run(ganpost.comfy_entrypoint())
+    assert isinstance(extension, comfy.nodes_pkg.GanpostExtension)
+    nodes = asyncio.run(extension.get_node_list())
+    ids = [n.define_schema().node_id for n in nodes]
+    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage"]
+    assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
+
+
+def test_loader_lists_loads_and_caches(comfy):
+    model = _load(comfy)
+    assert model.architecture == "SRVGGNetCompact" and model.scale == 2
+    (again,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
+    assert again is model  # cached by (path, mtime)
+    path = comfy.folder / "tiny.pth"
+    before = comfy.nodes.GanpostLoadUpscaleModel.fingerprint_inputs(model_name="tiny.pth")
+    save_official(tiny_compact(scale=4, num_conv=2), path)
+    os.utime(path, (before + 10, before + 10))
+    assert comfy.nodes.GanpostLoadUpscaleModel.fingerprint_inputs(model_name="tiny.pth") != before
+    (replaced,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
+    assert replaced is not model and replaced.scale == 4
+
+
+def test_model_folder_is_extended_never_replaced(comfy):
+    folders = importlib.import_module("ganpost.nodes.model_folders")
+    entry = comfy.folder_paths.folder_names_and_paths["upscale_models"]
+    folders.ensure_registered()
+    assert comfy.folder_paths.folder_names_and_paths["upscale_models"] is entry
+    del comfy.folder_paths.folder_names_and_paths["upscale_models"]
+    folders.ensure_registered()
+    paths, exts = comfy.folder_paths.folder_names_and_paths["upscale_models"]
+    assert paths == [os.path.join(comfy.folder_paths.models_dir, "upscale_models")] and ".pth" in exts
+
+
+def test_batch_upscale_with_placeholder_mask(comfy):
     model = _load(comfy)
     image, mask = _upscale(comfy, model, torch.rand(2, 20, 24, 3), mask=torch.zeros(1, 64, 64))
-    assert image.shape == (2, 40, 48, 3) and image.dtype == torch.float32
-    assert mask.shape == (2, 40, 48) and not mask.any()
-    assert comfy.progress[-1] == (2, 2) and comfy.freed
+    assert image.shape == (2, 40, 48, 3) and image.dtype == torch.float32 and image.device.type == "cpu"
+    assert mask.shape == (2, 40, 48) and mask.dtype == torch.float32 and not mask.any()
+    assert comfy.progress[-1][0] == comfy.progress[-1][1] == 2
+    assert comfy.freed and comfy.freed[0][0] > 0 and comfy.emptied == 1
 
 
-def test_mask_becomes_alpha_and_comes_back(comfy):
+def test_other_input_dtypes_are_cast(comfy):
+    model = _load(comfy)
+    source = torch.rand(1, 16, 16, 3)
+    reference, _ = _upscale(comfy, model, source)
+    image, _ = _upscale(comfy, model, source.to(torch.float16))
+    assert image.dtype == torch.float32 and (image - reference).abs().max() < 0.02
+
+
+@pytest.mark.parametrize("alpha_mode", ["network", "resize"])
+def test_mask_becomes_alpha_and_comes_back(comfy, alpha_mode):
     model = _load(comfy)
     mask = torch.zeros(1, 20, 24)
     mask[:, :, :12] = 1  # left half transparent
-    image, out_mask = _upscale(comfy, model, torch.rand(1, 20, 24, 3), mask=mask, alpha_mode="resize")
-    assert image.shape == (1, 40, 48, 3)
-    assert out_mask[:, :, :20].min() > 0.95 and out_mask[:, :, 28:].max() < 0.05
+    rgb = torch.rand(1, 20, 24, 3)
+    image, out_mask = _upscale(comfy, model, rgb, mask=mask, alpha_mode=alpha_mode)
+    assert image.shape == (1, 40, 48, 3) and out_mask.shape == (1, 40, 48)
+    # The node is the core plus conversions: MASK out = 1 − the core's upscaled alpha (alpha = 1 − mask in).
+    rgba = torch.cat([rgb.movedim(-1, 1), 1 - mask[:, None]], 1)
+    expected = upscale(model, rgba, tile=0, alpha_mode=alpha_mode)
+    assert torch.allclose(image, expected[:, :3].movedim(1, -1), atol=1e-6)
+    assert torch.allclose(out_mask, 1 - expected[:, 3], atol=1e-6)
+    if alpha_mode == "resize":  # bicubic resize of the alpha
+        alpha = F.interpolate((1 - mask)[None], size=(40, 48), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+        assert torch.allclose(out_mask, 1 - alpha, atol=1e-5)
+        assert out_mask[:, :, :20].min() > 0.95 and out_mask[:, :, 28:].max() < 0.05
+
+
+def test_one_mask_for_a_batch_and_resized_mask(comfy):
+    model = _load(comfy)
+    mask = torch.zeros(1, 10, 12)
+    mask[:, :5] = 1  # top half transparent, at half the image's resolution
+    image, out_mask = _upscale(comfy, model, torch.rand(3, 20, 24, 3), mask=mask, alpha_mode="resize")
+    assert image.shape == (3, 40, 48, 3) and out_mask.shape == (3, 40, 48)
+    assert out_mask[:, :16].min() > 0.95 and out_mask[:, 24:].max() < 0.05
+
+
+def test_mismatched_masks_are_refused_clearly(comfy):
+    model = _load(comfy)
+    wrong_aspect = torch.zeros(1, 20, 20)
+    wrong_aspect[:, :10] = 1
+    with pytest.raises(RuntimeError, match=r"mask is 20×20 but the image is 24×20"):
+        _upscale(comfy, model, torch.rand(1, 20, 24, 3), mask=wrong_aspect)
+    with pytest.raises(RuntimeError, match="2 masks but the image batch has 3"):
+        _upscale(comfy, model, torch.rand(3, 20, 24, 3), mask=torch.ones(2, 20, 24))
 
 
 def test_rgba_image_stays_rgba_and_outscale(comfy):
     model = _load(comfy)
-    image, _ = _upscale(comfy, model, torch.rand(1, 10, 10, 4), outscale=1.5)
-    assert image.shape == (1, 15, 15, 4)
+    image, mask = _upscale(comfy, model, torch.rand(1, 10, 10, 4), outscale=1.5)
+    assert image.shape == (1, 15, 15, 4) and mask.shape == (1, 15, 15)
+    assert torch.allclose(mask, 1 - image[..., 3])
 
 
 def test_interrupt_propagates_and_model_returns_to_cpu(comfy):
     model = _load(comfy)
-    comfy.interrupt = True
+    comfy.interrupt_after = 2  # ComfyUI's interrupt raised from the cancel hook after the second tile
     with pytest.raises(Interrupted):
-        _upscale(comfy, model, torch.rand(1, 64, 64, 3), tile=32)
+        _upscale(comfy, model, torch.rand(1, 96, 96, 3), tile=32)
+    assert len(comfy.progress) == 2
     assert next(model.module.parameters()).device.type == "cpu"
+    assert comfy.emptied == 1
+
+
+def test_core_errors_are_raised_not_swallowed(comfy):
+    model = _load(comfy)
+    bad = torch.rand(1, 16, 16, 3)
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(RuntimeError, match=r"ganpost \(tiny\): .*NaN"):
+        _upscale(comfy, model, bad)
+    with pytest.raises(ValueError, match="tile 16 is too small"):
+        _upscale(comfy, model, torch.rand(1, 16, 16, 3), tile=16)
+    with pytest.raises(TypeError, match="Load Upscale Model"):
+        _upscale(comfy, object(), torch.rand(1, 16, 16, 3))
 
 
 def test_corrupt_model_error_names_file(comfy):
-    (comfy.folder / "broken.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="broken.pth"):
-        comfy.nodes.GanpostLoadUpscaleModel.execute("broken.pth")
+    # The second payload makes torch's weights-only unpickler raise a bare IndexError.
+    for payload in (b"not a checkpoint", b"this is not a checkpoint at all", b"PK\x03\x04 truncated zip"):
+        (comfy.folder / "broken.pth").write_bytes(payload)
+        with pytest.raises(RuntimeError, match=r"ganpost could not load broken\.pth.*(corrupt|truncated)"):
+            comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="broken.pth")
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="missing.pth")
 
 
 def test_pack_imports_without_comfyui():
     import ganpost
 
-    assert callable(ganpost.comfy_entrypoint) and "comfy" not in sys.modules
+    assert callable(ganpost.comfy_entrypoint)
+    assert not any(m in sys.modules for m in COMFY_MODULES)
