@@ -152,7 +152,7 @@ def _check_finite(t: torch.Tensor) -> None:
 
 def from_core(rgb: torch.Tensor, alpha: torch.Tensor | None, spec: ImageSpec):
     """The result in the same kind, layout and bit depth as the input described by ``spec``."""
-    rgb = rgb.clamp(0, 1)
+    rgb = rgb.clamp_(0, 1)  # in place: the full-size output is the largest thing we hold
     if spec.channels in (1, 2):
         # Back to grey with Rec. 601 luma, as PIL's convert("L") does.
         weights = torch.tensor([0.299, 0.587, 0.114], dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
@@ -172,16 +172,20 @@ def from_core(rgb: torch.Tensor, alpha: torch.Tensor | None, spec: ImageSpec):
     return images if spec.batched else images[0]
 
 
-def _quantize(arr: np.ndarray, dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return (arr * 255.0).round().astype(np.uint8)
-    if dtype == np.uint16:
-        return (arr * 65535.0).round().astype(np.uint16)
-    return arr.astype(dtype)
+def _quantize(arr: np.ndarray, dtype, rows: int = 256) -> np.ndarray:
+    """Float [0, 1] → ``dtype``, a band of rows at a time so no full-size float temporary is made."""
+    peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype))
+    if peak is None:
+        return arr.astype(dtype)
+    out = np.empty(arr.shape, dtype)
+    for start in range(0, arr.shape[-3], rows):
+        band = arr[..., start: start + rows, :, :]
+        out[..., start: start + rows, :, :] = np.rint(band * peak)
+    return out
 
 
 def _to_pil(arr: np.ndarray, mode: str) -> Image.Image:
     if mode == "I;16":
-        return Image.fromarray(_quantize(arr[..., 0], np.uint16))
+        return Image.fromarray(_quantize(arr[..., :1], np.uint16)[..., 0])
     data = _quantize(arr, np.uint8)
     return Image.fromarray(data[..., 0] if data.shape[-1] == 1 else data, mode)

@@ -69,8 +69,10 @@ def upscale(
             log.warning("%d tile(s) overflowed in %s and were recomputed in fp32", runner.fp32_fallbacks, dtype)
     finally:
         runner.release()
-    rgb_batch = torch.stack(rgb_out)
-    alpha_batch = torch.stack(alpha_out) if alpha is not None else None
+    # One image (the large case) needs no stacked copy of its full-size output.
+    rgb_batch = rgb_out[0][None] if batch == 1 else torch.stack(rgb_out)
+    del rgb_out
+    alpha_batch = None if alpha is None else (alpha_out[0][None] if batch == 1 else torch.stack(alpha_out))
     return images.from_core(rgb_batch, alpha_batch, spec)
 
 
