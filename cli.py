@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling.")
+    parser = argparse.ArgumentParser(prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the official models known by name")
     models.add_argument("--models-dir", type=Path)
     models.set_defaults(run=_run_models)
+
+    from .training.cli_train import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ from .errors import (
     DownloadError,
     GanpostError,
     ImageInputError,
+    InvalidOptionError,
     ModelFileError,
     ModelNotFoundError,
     OutOfMemoryError,
@@ -15,6 +16,6 @@ from .loader import describe_state_dict, load_model
 from .upscale import upscale
 
 __all__ = [
-    "CancelledError", "DownloadError", "GanpostError", "ImageInputError", "ModelDescriptor", "ModelFileError",
+    "CancelledError", "DownloadError", "GanpostError", "ImageInputError", "InvalidOptionError", "ModelDescriptor", "ModelFileError",
     "ModelNotFoundError", "OutOfMemoryError", "UnsupportedModelError", "describe_state_dict", "load_model", "upscale",
 ]

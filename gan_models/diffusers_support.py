@@ -13,6 +13,7 @@ import os
 from .upscale import upscale as _upscale
 from .archs import RRDBNet, SRVGGNetCompact
 from .descriptor import ModelDescriptor
+from .errors import InvalidOptionError
 from .loader import describe_state_dict, load_model
 
 
@@ -50,7 +51,7 @@ def _convert(images, output_type: str):
     from PIL import Image
 
     if output_type not in ("pil", "np", "pt"):
-        raise ValueError(f"output_type must be 'pil', 'np' or 'pt', not {output_type!r}")
+        raise InvalidOptionError(f"output_type must be 'pil', 'np' or 'pt', not {output_type!r}")
     if isinstance(images, list):
         array = np.stack([np.asarray(i.convert("RGB"), dtype=np.float32) / 255 for i in images])
     elif isinstance(images, torch.Tensor):
@@ -89,7 +90,7 @@ def _model_classes():
             """Build from an official checkpoint (``.pth`` with params_ema, ``.safetensors``, a known name)."""
             descriptor = load_model(path_or_name, **load_options)
             if descriptor.architecture != cls.arch.__name__:
-                raise ValueError(f"{path_or_name} is a {descriptor.architecture}, not a {cls.arch.__name__}")
+                raise InvalidOptionError(f"{path_or_name} is a {descriptor.architecture}, not a {cls.arch.__name__}")
             model = cls(**descriptor.hyperparameters)
             model.load_state_dict(descriptor.module.state_dict(), strict=True)
             return (model.to(torch_dtype) if torch_dtype else model).eval()

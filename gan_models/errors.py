@@ -31,3 +31,7 @@ class OutOfMemoryError(GanpostError):
 
 class CancelledError(GanpostError):
     """The caller's cancellation check asked us to stop between tiles."""
+
+
+class InvalidOptionError(GanpostError, ValueError):
+    """An option outside its allowed values (precision, tile, alpha mode…); still a ValueError for callers."""

@@ -14,7 +14,7 @@ from torch import nn
 from . import catalogue, realesrgan
 from .checkpoint_io import read_checkpoint, unwrap_state_dict
 from .descriptor import ModelDescriptor
-from .errors import ModelFileError, UnsupportedModelError
+from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
 Tensors = dict[str, torch.Tensor]
@@ -116,7 +116,7 @@ def _unsupported_message(label: str, sd: Tensors) -> str:
 
 def _interpolate_with_companion(path: Path, sd: Tensors, strength: float, models_dir, download: bool) -> Tensors:
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"denoise_strength must be between 0 and 1, not {strength}")
+        raise InvalidOptionError(f"denoise_strength must be between 0 and 1, not {strength}")
     companion_name = catalogue.denoise_companion(path)
     if companion_name is None:
         raise UnsupportedModelError(

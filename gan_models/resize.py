@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import ImageInputError
+from .errors import ImageInputError, InvalidOptionError
 
 MAX_OUTPUT_PIXELS = 1 << 32
 
@@ -13,7 +13,7 @@ MAX_OUTPUT_PIXELS = 1 << 32
 def target_size(height: int, width: int, scale: int, outscale: float | None, size: tuple[int, int] | None):
     """(height, width) of the final image: the native scale, ``outscale`` × input, or ``size`` = (W, H)."""
     if outscale is not None and size is not None:
-        raise ValueError("give either outscale or size, not both")
+        raise InvalidOptionError("give either outscale or size, not both")
     if size is not None:
         w, h = size
         if w < 1 or h < 1:

@@ -9,7 +9,7 @@ import torch
 
 from . import images
 from .descriptor import ModelDescriptor
-from .errors import CancelledError, ImageInputError, OutOfMemoryError
+from .errors import CancelledError, ImageInputError, InvalidOptionError, OutOfMemoryError
 from .inference import MIN_TILE, TileRunner, auto_tile, is_out_of_memory, upscale_tensor
 from .precision import default_device, resolve_dtype
 from .resize import resize, target_size
@@ -42,9 +42,9 @@ def upscale(
     cancel:     checked between tiles; returning True (or raising) stops the run.
     """
     if model.task != "upscale":
-        raise ValueError(f"{model.name} is a {model.task} model, not an upscaler.")
+        raise InvalidOptionError(f"{model.name} is a {model.task} model, not an upscaler.")
     if alpha_mode not in ALPHA_MODES:
-        raise ValueError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
+        raise InvalidOptionError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
     if model.in_channels != 3:
         raise ImageInputError(f"{model.name} takes {model.in_channels}-channel input; only RGB models are supported.")
     rgb, alpha, spec = images.to_core(image)
@@ -88,11 +88,11 @@ def _initial_tile(tile, runner: TileRunner, h: int, w: int) -> int:
     if tile == "auto":
         return auto_tile(runner.model, runner.device, runner.dtype)
     if not isinstance(tile, int) or tile < 0:
-        raise ValueError(f"tile must be 'auto', 0 (no tiling) or a positive number of pixels, not {tile!r}")
+        raise InvalidOptionError(f"tile must be 'auto', 0 (no tiling) or a positive number of pixels, not {tile!r}")
     if tile == 0:
         return max(h, w)
     if tile < MIN_TILE:
-        raise ValueError(f"tile {tile} is below the minimum of {MIN_TILE} px")
+        raise InvalidOptionError(f"tile {tile} is below the minimum of {MIN_TILE} px")
     return tile
 
 

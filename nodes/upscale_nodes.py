@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..gan_models import GanpostError, upscale
 from ..gan_models.descriptor import ModelDescriptor
+from ..gan_models.errors import InvalidOptionError
 from ..gan_models.inference import MIN_TILE, activation_bytes_per_pixel, context_margin
 from ..gan_models.precision import PRECISIONS, resolve_dtype
 from ..gan_models.upscale import ALPHA_MODES
@@ -97,7 +98,7 @@ class GanpostUpscaleImage(io.ComfyNode):
             raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
                             f"not {type(model).__name__}.")
         if 0 < tile < MIN_TILE:
-            raise ValueError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
+            raise InvalidOptionError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
         device = mm.get_torch_device()
         try:
             batch = image_to_core(image, mask)

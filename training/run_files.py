@@ -1,0 +1,79 @@
+"""Where a run keeps its files, and writing them so a kill at any moment leaves the last good one.
+
+    <output>/models/net_g_<step>.pth   {'params', 'params_ema'}: official layout, loads everywhere
+    <output>/models/net_g_latest.pth   the same, newest
+    <output>/models/net_d_<step>.pth   {'params'}: the discriminator
+    <output>/state/latest.state        everything a resume needs (networks, optimizers, EMA, step…)
+    <output>/config.json               the resolved config
+    <output>/log.jsonl                 one JSON object per logged step / validation
+    <output>/previews/step_<step>.png  input | bicubic | model | target
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..gan_models.checkpoint_io import atomic_write, save_state_dict
+from ..gan_models.errors import GanpostError
+
+
+class ResumeError(GanpostError):
+    """A run folder that cannot be resumed."""
+
+
+class RunFiles:
+    def __init__(self, output_dir: str | Path):
+        self.root = Path(output_dir)
+        self.models = self.root / "models"
+        self.state = self.root / "state" / "latest.state"
+        self.config = self.root / "config.json"
+        self.log = self.root / "log.jsonl"
+        self.previews = self.root / "previews"
+
+    def generator(self, step: int | None = None) -> Path:
+        return self.models / ("net_g_latest.pth" if step is None else f"net_g_{step:08d}.pth")
+
+    def discriminator(self, step: int | None = None) -> Path:
+        return self.models / ("net_d_latest.pth" if step is None else f"net_d_{step:08d}.pth")
+
+    def has_state(self) -> bool:
+        return self.state.is_file()
+
+    def save_generator(self, step: int, network: nn.Module, ema: nn.Module) -> Path:
+        wrapped = {"params": network.state_dict(), "params_ema": ema.state_dict()}
+        path = save_state_dict(self.generator(step), wrapped)
+        save_state_dict(self.generator(), wrapped)
+        return path
+
+    def save_discriminator(self, step: int, network: nn.Module) -> None:
+        save_state_dict(self.discriminator(step), {"params": network.state_dict()})
+        save_state_dict(self.discriminator(), {"params": network.state_dict()})
+
+    def save_state(self, state: dict) -> Path:
+        return atomic_write(self.state, lambda tmp: torch.save(state, tmp))
+
+    def load_state(self) -> dict:
+        if not self.has_state():
+            raise ResumeError(f"{self.root}: no training state to resume (looked for {self.state}). "
+                              "Start without --resume, or point --output at the run folder.")
+        try:
+            return torch.load(self.state, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any unreadable state gets the same advice
+            raise ResumeError(f"{self.state}: unreadable training state ({err}). "
+                              "Delete it to restart from the last net_g file as --pretrained.") from err
+
+    def write_config(self, config: dict) -> None:
+        text = json.dumps(config, indent=2)
+        atomic_write(self.config, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def prune(self, keep: int) -> None:
+        """Delete all but the newest ``keep`` numbered checkpoints of each network."""
+        for prefix in ("net_g_", "net_d_"):
+            numbered = sorted(p for p in self.models.glob(f"{prefix}*.pth") if re.fullmatch(rf"{prefix}\d+\.pth", p.name))
+            for old in numbered[:-keep]:
+                old.unlink(missing_ok=True)
