@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .gan_models import GanpostError, load_model, upscale
-from .gan_models.catalogue import KNOWN_MODELS, default_models_dirs
+from .gan_models.catalogue import BUILTIN_MODELS, DEFAULT_MODEL, KNOWN_MODELS, default_models_dirs
 from .gan_models.image_io import READABLE, WRITABLE, read_image, write_image
 from .gan_models.precision import PRECISIONS
 
@@ -42,8 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders of images")
     up.add_argument("-o", "--output", required=True, type=Path,
                     help="output file (one input) or folder; the format follows the extension")
-    up.add_argument("-m", "--model", default="RealESRGAN_x4plus",
-                    help="a model file, or an official name (see `ganpost models`)")
+    up.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                    help="a model file, or a known name (see `ganpost models`); default: the built-in "
+                         f"{DEFAULT_MODEL}, no download")
     up.add_argument("--tile", default="auto", type=_tile, help="tile side in px, 'auto' (default) or 0 for none")
     size = up.add_mutually_exclusive_group()
     size.add_argument("--outscale", type=float, help="final scale, e.g. 2 or 1.5 (default: the model's scale)")
@@ -153,6 +154,9 @@ class _ProgressBar:
 
 def _run_models(args) -> int:
     folders = default_models_dirs(args.models_dir)
+    for name, path in BUILTIN_MODELS.items():
+        print(f"{name:28} {'built-in' if path.is_file() else 'missing':9} SRVGGNetCompact ×4, trained by ganpost "
+              "(the default; no download)")
     for m in KNOWN_MODELS.values():
         present = next((d / m.filename for d in folders if (d / m.filename).is_file()), None)
         print(f"{m.name:28} {'found' if present else 'download':9} {m.description}")

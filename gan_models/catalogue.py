@@ -60,6 +60,12 @@ KNOWN_MODELS = {m.name: m for m in (
 )}
 
 
+# Models that ship inside the package (trained by ganpost's own engine; recipe in the README).
+BUILTIN_DIR = Path(__file__).resolve().parent / "weights"
+BUILTIN_MODELS = {"ganpost-compact-x4": BUILTIN_DIR / "ganpost-compact-x4.safetensors"}
+DEFAULT_MODEL = "ganpost-compact-x4"
+
+
 def default_models_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
     """Where model files are looked for, in order: the explicit folder, $GANPOST_MODELS_DIR, the cache."""
     dirs = [Path(extra)] if extra is not None else []
@@ -81,6 +87,11 @@ def resolve(path_or_name: str | os.PathLike, *, models_dir=None, download: bool 
     if candidate.is_file():
         return candidate
     name = str(path_or_name)
+    if name in BUILTIN_MODELS:
+        if not BUILTIN_MODELS[name].is_file():
+            raise ModelNotFoundError(f"{name}: the built-in model file {BUILTIN_MODELS[name]} is missing from this "
+                                     "install; reinstall ganpost.")
+        return BUILTIN_MODELS[name]
     known = KNOWN_MODELS.get(name) or KNOWN_MODELS.get(Path(name).stem)
     dirs = default_models_dirs(models_dir)
     if known is None:
@@ -91,7 +102,8 @@ def resolve(path_or_name: str | os.PathLike, *, models_dir=None, download: bool 
                 if (folder / f"{name}{suffix}").is_file():
                     return folder / f"{name}{suffix}"
         raise ModelNotFoundError(
-            f"{name}: not a file and not a known model name. Known names: {', '.join(KNOWN_MODELS)}. "
+            f"{name}: not a file and not a known model name. Known names: "
+            f"{', '.join([*BUILTIN_MODELS, *KNOWN_MODELS])}. "
             f"Other models: pass the file's path, or put it in {dirs[0]}."
         )
     for folder in dirs:

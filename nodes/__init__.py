@@ -2,9 +2,10 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .train_nodes import GanpostTrainUpscaleModel
 from .upscale_nodes import GanpostLoadUpscaleModel, GanpostUpscaleImage
 
 
 class GanpostExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [GanpostLoadUpscaleModel, GanpostUpscaleImage]
+        return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .config_schema import ConfigError, from_dict, merge, parse_override, set_dotted
+from .config_schema import ConfigError, from_dict, merge, parse_override, set_dotted, toml_module
 from .degradation import DegradationSettings
 
 Degradation = Literal["realesrgan", "bicubic", "paired"]
@@ -205,8 +205,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8")
     if suffix == ".toml":
-        import tomllib
-
+        tomllib = toml_module()
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:

@@ -105,9 +105,18 @@ def _convert_tuple(hint: Any, value: Any, where: str) -> tuple:
     return tuple(convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
 
 
+def toml_module():
+    """tomllib (Python 3.11+) or its backport tomli."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    return tomllib
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``losses.gan_weight=0.05`` → ("losses.gan_weight", 0.05); the value is read as TOML."""
-    import tomllib
+    tomllib = toml_module()
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():

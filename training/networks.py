@@ -14,9 +14,14 @@ from .config import GeneratorConfig
 from .config_schema import ConfigError
 
 
-def build_generator(cfg: GeneratorConfig, models_dir=None) -> nn.Module:
-    """A trainable generator with the official parameter names (so what we save loads everywhere)."""
-    if cfg.pretrained:
+def build_generator(cfg: GeneratorConfig, models_dir=None, initial: nn.Module | None = None) -> nn.Module:
+    """A trainable generator with the official parameter names (so what we save loads everywhere).
+
+    ``initial`` (an already loaded network) is deep-copied, so the caller's model stays untouched.
+    """
+    if initial is not None:
+        module = copy.deepcopy(initial).float()
+    elif cfg.pretrained:
         act = cfg.act_type if cfg.act_type != "prelu" else None
         model = load_model(cfg.pretrained, act_type=act, models_dir=models_dir)
         if model.scale != cfg.scale:

@@ -85,7 +85,9 @@ class Timings:
 
 class Trainer:
     def __init__(self, config: TrainConfig, *, resume: bool = False, callbacks: Callbacks | None = None,
-                 processes: Processes | None = None, models_dir=None, synchronize_timings: bool = False):
+                 processes: Processes | None = None, models_dir=None, synchronize_timings: bool = False,
+                 initial_generator: nn.Module | None = None):
+        """``initial_generator`` (a module with official names) replaces ``generator.pretrained``; it is copied."""
         self.config = config
         self.callbacks = callbacks or Callbacks()
         self.processes = processes or start_processes()
@@ -94,8 +96,8 @@ class Trainer:
         self.timings = Timings()
         state = self.files.load_state() if resume else None
         self.device = self.processes.device(config.run.device)
-        self._seed_everything(config.run.seed + self.processes.rank)
-        self._build(models_dir, from_state=state is not None)
+        self._seed_everything(config.run.seed)  # the same on every rank: identical initial networks
+        self._build(models_dir, from_state=state is not None, initial_generator=initial_generator)
         self.step = 0
         self.bad_steps = 0
         if state is not None:
@@ -104,13 +106,13 @@ class Trainer:
         self.run_log = RunLog(self.files.log, self.files.root / "tensorboard", enabled=self.processes.is_main)
 
     # ----------------------------------------------------------------------------------- set-up
-    def _build(self, models_dir, from_state: bool) -> None:
+    def _build(self, models_dir, from_state: bool, initial_generator: nn.Module | None) -> None:
         cfg, device = self.config, self.device
-        generator = build_generator(cfg.generator, models_dir=models_dir).to(device)
+        generator = build_generator(cfg.generator, models_dir=models_dir, initial=initial_generator).to(device)
         if cfg.run.channels_last and device.type in ("cpu", "cuda"):
             generator = generator.to(memory_format=torch.channels_last)
+        self.g = self.processes.wrap(generator, device)  # DDP broadcasts rank 0's weights here
         self.ema = EMA(generator, cfg.optim.ema_decay)
-        self.g = self.processes.wrap(generator, device)
         o = cfg.optim
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=o.lr_g, betas=o.betas, weight_decay=o.weight_decay)
         self.sched_g = build_scheduler(self.opt_g, o, cfg.run.total_steps)

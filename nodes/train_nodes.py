@@ -1,0 +1,163 @@
+"""Fine-tuning an upscale model inside ComfyUI (V3 schema).
+
+The whole run happens in this node's execution, step by step, with ComfyUI's progress bar,
+previews and Cancel wired in. A cancelled run saves its state first, so running the same node
+again (resume on) continues where it stopped. The trained model also lands in
+``models/upscale_models`` so both our loader and ComfyUI core's can pick it up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import comfy.model_management as mm
+import comfy.utils
+import folder_paths
+from comfy_api.latest import io
+
+from ..gan_models import GanpostError, load_model
+from ..training.config import load_config
+from ..training.trainer import Callbacks, Trainer
+from .upscale_nodes import GanpostModel
+
+RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
+DEGRADATIONS = ("realesrgan", "bicubic")
+
+
+class _ComfyProgress(Callbacks):
+    """Progress bar, preview after each validation, and Cancel checked every step."""
+
+    def __init__(self, total: int):
+        self.bar = comfy.utils.ProgressBar(total)
+        self.interrupt: BaseException | None = None
+        self.preview_path: Path | None = None
+        self.last_losses: dict = {}
+
+    def on_step(self, report) -> None:
+        self.last_losses = report.losses
+        self.bar.update_absolute(report.step, report.total)
+
+    def on_validation(self, step, metrics, preview) -> None:
+        self.preview_path = preview
+        from PIL import Image
+
+        with Image.open(preview) as im:
+            self.bar.update_absolute(step, None, ("JPEG", im.convert("RGB"), 1024))
+
+    def should_stop(self) -> bool:
+        # ComfyUI signals Cancel by raising from this check; keep the exception, save, then re-raise it.
+        try:
+            mm.throw_exception_if_processing_interrupted()
+        except BaseException as err:  # noqa: BLE001 - ComfyUI's interrupt type is not importable everywhere
+            self.interrupt = err
+            return True
+        return False
+
+
+class GanpostTrainUpscaleModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="GanpostTrainUpscaleModel",
+            display_name="ganpost: Fine-tune Upscale Model",
+            category="ganpost/training",
+            description="Fine-tune an upscale model on a folder of high-resolution images. Low-resolution inputs "
+                        "are made on the fly (Real-ESRGAN's degradations or a clean bicubic downscale). "
+                        "Cancel keeps the last checkpoint; run again with resume on to continue.",
+            is_output_node=True,
+            inputs=[
+                GanpostModel.Input("model", tooltip="the model to start from ('ganpost: Load Upscale Model')"),
+                io.String.Input("image_folder", default="",
+                                tooltip="folder of high-resolution training images (absolute, or inside ComfyUI's "
+                                        "input folder)"),
+                io.Int.Input("steps", default=1000, min=1, max=10_000_000),
+                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES))),
+                io.Combo.Input("degradation", options=list(DEGRADATIONS), default="realesrgan",
+                               tooltip="realesrgan: blur, resize, noise and JPEG like real-world photos; "
+                                       "bicubic: clean downscales (for clean sources such as renders)"),
+                io.Float.Input("learning_rate", default=1e-4, min=1e-7, max=1e-2, step=1e-5),
+                io.Int.Input("batch_size", default=4, min=1, max=256),
+                io.Int.Input("crop_size", default=128, min=32, max=1024, step=16,
+                             tooltip="training crop side at the output resolution"),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.String.Input("run_name", default="ganpost_finetune",
+                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
+                io.String.Input("validation_folder", default="", optional=True,
+                                tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
+            ],
+            outputs=[GanpostModel.Output(display_name="model"),
+                     io.String.Output(display_name="summary")],
+        )
+
+    @classmethod
+    def execute(cls, model, image_folder, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
+                run_name, resume, validation_folder="") -> io.NodeOutput:
+        if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
+            raise TypeError("ganpost: the model input must come from 'ganpost: Load Upscale Model'")
+        run_dir = _run_dir(run_name)
+        try:
+            config = _config(model, _input_folder(image_folder), _input_folder(validation_folder) if validation_folder
+                             else None, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
+                             run_dir, mm.get_torch_device())
+            mm.unload_all_models()
+            mm.soft_empty_cache()
+            progress = _ComfyProgress(steps)
+            has_state = (run_dir / "state" / "latest.state").is_file()
+            trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+                              initial_generator=model.module)
+            result = trainer.fit()
+        except GanpostError as err:
+            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+        finally:
+            mm.soft_empty_cache()
+        if progress.interrupt is not None:
+            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+        published = _publish(result.generator, run_name)
+        trained = load_model(published)
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
+        summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {published}"
+        if result.validation:
+            v = result.validation
+            summary += f"; PSNR {v['psnr']:.2f} dB vs bicubic {v['psnr_bicubic']:.2f}"
+        return io.NodeOutput(trained, summary)
+
+
+def _config(model, folder, val_folder, steps, recipe, degradation, lr, batch_size, crop_size, seed, run_dir, device):
+    scale = model.scale
+    crop = max(scale * 4, crop_size // (scale * 4) * (scale * 4))
+    sets = {
+        "data": {"train_dir": str(folder), "degradation": degradation, "gt_size": crop, "batch_size": batch_size,
+                 "pool_size": 0 if batch_size < 4 else batch_size * 4,
+                 **({"val_dir": str(val_folder), "val_crop": 512} if val_folder else {})},
+        "generator": {"arch": model.architecture, "scale": scale, "pretrained": None},
+        "optim": {"lr_g": lr, "lr_d": lr},
+        "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10, "device": str(device),
+                "save_every": max(50, steps // 10), "val_every": max(50, steps // 10)},
+    }
+    return load_config(preset=RECIPES[recipe], overrides=sets)
+
+
+def _input_folder(text: str) -> Path:
+    path = Path(text.strip()).expanduser()
+    if not path.is_absolute():
+        path = Path(folder_paths.get_input_directory()) / path
+    return path
+
+
+def _run_dir(run_name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_name.strip()) or "ganpost_finetune"
+    return Path(folder_paths.get_output_directory()) / "ganpost_training" / safe
+
+
+def _publish(generator: Path, run_name: str) -> Path:
+    """Copy the newest generator into models/upscale_models (atomically) under the run's name."""
+    folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
+    target = folder / f"{_run_dir(run_name).name}.pth"
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".pth.partial")
+    shutil.copyfile(generator, partial)
+    os.replace(partial, target)
+    return target
