@@ -100,3 +100,30 @@ def basicsr_rrdbnet():
         for name in [k for k in sys.modules if k == "basicsr" or k.startswith("basicsr.")]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+def basicsr_discriminator():
+    """BasicSR's own ``UNetDiscriminatorSN`` class, loaded like :func:`basicsr_rrdbnet`."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("basicsr")
+    if spec is None:
+        pytest.skip("basicsr is not installed (pip install --no-deps --no-build-isolation basicsr==1.4.2)")
+    root = spec.submodule_search_locations[0]
+    saved = {k: v for k, v in sys.modules.items() if k == "basicsr" or k.startswith("basicsr.")}
+    try:
+        for name, path in (("basicsr", root), ("basicsr.utils", f"{root}/utils"), ("basicsr.archs", f"{root}/archs")):
+            module = types.ModuleType(name)
+            module.__path__ = [path]
+            sys.modules[name] = module
+        for name, relative in (("basicsr.utils.registry", "utils/registry.py"),
+                               ("basicsr.archs.discriminator_arch", "archs/discriminator_arch.py")):
+            file_spec = importlib.util.spec_from_file_location(name, f"{root}/{relative}")
+            module = importlib.util.module_from_spec(file_spec)
+            sys.modules[name] = module
+            file_spec.loader.exec_module(module)
+        return sys.modules["basicsr.archs.discriminator_arch"].UNetDiscriminatorSN
+    finally:
+        for name in [k for k in sys.modules if k == "basicsr" or k.startswith("basicsr.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)

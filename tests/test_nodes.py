@@ -37,14 +37,14 @@ def _fake_io():
     return types.SimpleNamespace(
         ComfyNode=ComfyNode, Schema=lambda **kw: types.SimpleNamespace(**kw), NodeOutput=lambda *values: values,
         Custom=io_type, Combo=io_type("COMBO"), Image=io_type("IMAGE"), Mask=io_type("MASK"),
-        Int=io_type("INT"), Float=io_type("FLOAT"),
+        Int=io_type("INT"), Float=io_type("FLOAT"), String=io_type("STRING"), Boolean=io_type("BOOLEAN"),
     )
 
 
 @pytest.fixture
 def comfy(tmp_path, monkeypatch):
     """Minimal comfy_api.latest / folder_paths / comfy.* modules; yields the stand-in state."""
-    state = types.SimpleNamespace(interrupt_after=None, progress=[], freed=[], emptied=0,
+    state = types.SimpleNamespace(interrupt_after=None, progress=[], previews=[], freed=[], emptied=0,
                                   folder=tmp_path / "models" / "upscale_models")
     state.folder.mkdir(parents=True)
 
@@ -61,6 +61,9 @@ def comfy(tmp_path, monkeypatch):
             raise FileNotFoundError(f"Model in folder '{key}' with filename '{name}' not found.")
         return path
 
+    folder_paths.get_input_directory = lambda: str(tmp_path / "input")
+    folder_paths.get_output_directory = lambda: str(tmp_path / "output")
+    folder_paths.get_folder_paths = lambda key: folder_paths.folder_names_and_paths[key][0]
     folder_paths.get_filename_list = lambda key: sorted(os.listdir(folder_paths.folder_names_and_paths[key][0][0]))
     folder_paths.get_full_path_or_raise = get_full_path_or_raise
 
@@ -76,6 +79,7 @@ def comfy(tmp_path, monkeypatch):
     mm.module_size = lambda module: sum(p.numel() * p.element_size() for p in module.parameters())
     mm.free_memory = lambda amount, device: state.freed.append((amount, device))
     mm.soft_empty_cache = soft_empty_cache
+    mm.unload_all_models = lambda: None
     mm.throw_exception_if_processing_interrupted = check_interrupt
     utils = types.ModuleType("comfy.utils")
 
@@ -85,6 +89,8 @@ def comfy(tmp_path, monkeypatch):
 
         def update_absolute(self, value, total=None, preview=None):
             state.progress.append((value, total))
+            if preview is not None:
+                state.previews.append(preview)
 
     utils.ProgressBar = ProgressBar
     comfy_pkg = types.ModuleType("comfy")
@@ -134,7 +140,7 @@ def test_extension_lists_both_nodes(comfy):
     assert isinstance(extension, comfy.nodes_pkg.GanpostExtension)
     nodes = asyncio.run(extension.get_node_list())
     ids = [n.define_schema().node_id for n in nodes]
-    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage"]
+    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 
@@ -262,3 +268,56 @@ def test_pack_imports_without_comfyui():
 
     assert callable(ganpost.comfy_entrypoint)
     assert not any(m in sys.modules for m in COMFY_MODULES)
+
+
+def _training_images(tmp_path):
+    from PIL import Image
+
+    from conftest import natural_image
+
+    folder = tmp_path / "input" / "photos"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(natural_image(48, 48, seed=i)).save(folder / f"{i}.png")
+    return folder
+
+
+def _train(comfy, model, **overrides):
+    args = dict(image_folder="photos", steps=4, recipe="l1 (fast, RealESRNet-style)", degradation="bicubic",
+                learning_rate=1e-3, batch_size=2, crop_size=32, seed=0, run_name="mine", resume=True) | overrides
+    train_nodes = importlib.import_module("ganpost.nodes.train_nodes")
+    return train_nodes.GanpostTrainUpscaleModel.execute(model=model, **args)
+
+
+def test_training_node_fine_tunes_publishes_and_previews(comfy, tmp_path):
+    model = _load(comfy)
+    _training_images(tmp_path)
+    trained, summary = _train(comfy, model, validation_folder="photos", steps=50)
+    assert trained.architecture == model.architecture and trained.scale == model.scale
+    assert (comfy.folder / "mine.pth").is_file() and "step 50/50" in summary and "PSNR" in summary
+    assert comfy.progress[-1][0] == 50 and comfy.previews and comfy.previews[0][0] == "JPEG"
+    changed = any(not torch.equal(a, b) for a, b in zip(trained.module.state_dict().values(),
+                                                         model.module.state_dict().values()))
+    assert changed
+    # the input model object is not modified by training
+    assert all(p.device.type == "cpu" for p in model.module.parameters())
+
+
+def test_training_node_cancel_keeps_the_checkpoint_and_resumes(comfy, tmp_path):
+    model = _load(comfy)
+    _training_images(tmp_path)
+    comfy.interrupt_after = 2
+    with pytest.raises(Interrupted):
+        _train(comfy, model)
+    state = torch.load(tmp_path / "output/ganpost_training/mine/state/latest.state", weights_only=True)
+    assert state["step"] == 2
+    comfy.interrupt_after = None
+    _, summary = _train(comfy, model)
+    assert "step 4/4" in summary
+    assert comfy.progress[-1][0] == 4 and comfy.progress[-3][0] == 2  # 2 steps before, 3 and 4 after resuming
+
+
+def test_training_node_bad_folder_is_a_clear_error(comfy, tmp_path):
+    model = _load(comfy)
+    with pytest.raises(RuntimeError, match="training folder .*no such folder"):
+        _train(comfy, model, image_folder=str(tmp_path / "nowhere"))

@@ -130,6 +130,8 @@ class TrainConfig:
             raise ConfigError(f"generator.scale: {g.scale} is not allowed for RRDBNet. Allowed values: 1, 2, 4")
         if d.gt_size % (g.scale * 4):
             raise ConfigError(f"data.gt_size: {d.gt_size} must be a multiple of 4 × the scale ({g.scale * 4})")
+        if self.discriminator.kind == "unet" and self.losses.gan_weight > 0 and d.gt_size % 8:
+            raise ConfigError(f"data.gt_size: {d.gt_size} must be a multiple of 8 for the U-Net discriminator")
         if d.degradation == "paired" and not d.lq_dir:
             raise ConfigError("data.degradation is 'paired' but data.lq_dir is not set: give the low-resolution folder")
         if not 0.0 <= o.ema_decay < 1.0:

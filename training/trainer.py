@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -256,9 +257,11 @@ class Trainer:
             self.bad_steps = 0
         else:
             self._skip_bad_step()
-        self.sched_g.step()
-        if self.sched_d is not None:
-            self.sched_d.step()
+        with warnings.catch_warnings():  # a skipped step still moves the schedule: it is indexed by step
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            self.sched_g.step()
+            if self.sched_d is not None:
+                self.sched_d.step()
         self.step += 1
         t4 = self._tick()
         self.timings.networks += t4 - t3
@@ -431,7 +434,7 @@ class Trainer:
             self.sched_d.load_state_dict(state["sched_d"])
             self.scaler_d.load_state_dict(state["scaler_d"])
         if self.pool is not None and "pool" in state:
-            self.pool.load_state_dict(state["pool"])
+            self.pool.load_state_dict(state["pool"], self.device)
         torch.set_rng_state(state["rng_torch"])
         self.step, self.bad_steps = int(state["step"]), int(state["bad_steps"])
 

@@ -1,0 +1,130 @@
+"""VGG19's convolutional part in torchvision's layout, for the perceptual loss, without torchvision.
+
+The weights are torchvision's own file (``vgg19-dcbb9e9d.pth``): its ``features.N`` tensors load
+strict; the classifier tensors are ignored. Features are read before the ReLU, as Real-ESRGAN does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..gan_models.catalogue import default_models_dirs
+from ..gan_models.checkpoint_io import read_checkpoint
+from ..gan_models.download import download_file
+from ..gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
+VGG19_HASH_PREFIX = "dcbb9e9d"  # torchvision names its files after the first hex digits of the SHA-256
+_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _layer_names() -> list[str]:
+    names, block, conv = [], 1, 1
+    for item in _CONFIG:
+        if item == "M":
+            names.append(f"pool{block}")
+            block, conv = block + 1, 1
+        else:
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+            conv += 1
+    return names
+
+
+LAYER_NAMES = _layer_names()
+
+
+class VGG19Features(nn.Module):
+    """``features`` of torchvision's VGG19 (keys ``features.0.weight`` …), frozen, in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for item in _CONFIG:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=False)]
+                channels = item
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "VGG19Features":
+        return super().train(False)  # always eval: the loss network never changes
+
+    def forward(self, x: torch.Tensor, layers: list[str], *, use_input_norm: bool = True,
+                range_norm: bool = False) -> dict[str, torch.Tensor]:
+        unknown = [name for name in layers if name not in LAYER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown VGG19 layer {unknown[0]!r}; layers are {', '.join(LAYER_NAMES)}")
+        if range_norm:
+            x = (x + 1) / 2
+        if use_input_norm:
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        wanted, last = set(layers), max(LAYER_NAMES.index(name) for name in layers)
+        out = {}
+        for index, layer in enumerate(self.features[: last + 1]):
+            x = layer(x)
+            if LAYER_NAMES[index] in wanted:
+                out[LAYER_NAMES[index]] = x
+        return out
+
+
+def load_vgg19_features(path: str | os.PathLike) -> VGG19Features:
+    state = read_checkpoint(path)
+    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    network = VGG19Features()
+    expected = set(network.state_dict())
+    if set(features) != expected:
+        missing = sorted(expected - set(features))[:4]
+        raise ModelFileError(f"{path}: not torchvision's VGG19 weights (missing {', '.join(missing)}). "
+                             f"Use {VGG19_URL}.")
+    try:
+        network.load_state_dict(features, strict=True)
+    except RuntimeError as err:
+        raise ModelFileError(f"{path}: VGG19 tensors of the wrong shape ({str(err).splitlines()[-1].strip()})") from err
+    return network
+
+
+def resolve_vgg19_weights(path: str | os.PathLike | None = None, models_dir=None, download: bool = True) -> Path:
+    """The VGG19 file: an explicit path, else the models folders, else a download (hash prefix checked)."""
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"{path}: no such VGG19 weights file (losses.vgg_weights). Download {VGG19_URL}.")
+        return path
+    folders = default_models_dirs(models_dir)
+    for folder in folders:
+        if (folder / VGG19_FILENAME).is_file():
+            return folder / VGG19_FILENAME
+    target = folders[0] / VGG19_FILENAME
+    if not download:
+        raise ModelNotFoundError(f"the perceptual loss needs VGG19 weights: download {VGG19_URL} into {folders[0]}, "
+                                 "or set losses.vgg_weights (or losses.perceptual_weight = 0)")
+    # Only a prefix of the hash is published, so check it before the file takes its final name.
+    unverified = download_file(VGG19_URL, target.with_name(target.name + ".unverified"), sha256=None)
+    digest = _sha256(unverified)
+    if not digest.startswith(VGG19_HASH_PREFIX):
+        unverified.unlink(missing_ok=True)
+        raise DownloadError(f"{VGG19_URL}: checksum mismatch (sha256 {digest} does not start with "
+                            f"{VGG19_HASH_PREFIX}); the file was discarded")
+    os.replace(unverified, target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
