@@ -40,7 +40,7 @@ def test_unet_discriminator_matches_basicsr(tmp_path):
 
 def test_discriminators_round_trip_through_files(tmp_path):
     for network in (UNetDiscriminatorSN(3, 8).eval(), PatchGANDiscriminator(6, 8, 3, "batch").eval(),
-                    PatchGANDiscriminator(3, 8, 2, "none").eval()):
+                    PatchGANDiscriminator(3, 8, 2, "instance").eval()):
         path = save_discriminator(tmp_path / f"{type(network).__name__}.pth", network)
         assert set(torch.load(path, weights_only=True)) == {"params"}
         loaded = load_discriminator(path).eval()

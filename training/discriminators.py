@@ -106,7 +106,8 @@ def _patchgan_shape(sd: dict[str, torch.Tensor]) -> dict:
     has_running = any(k.endswith("running_mean") for k in sd)
     first = sd[f"model.{convs[0]}.weight"]
     norm = "batch" if has_running else ("instance" if f"model.{convs[1]}.bias" in sd else "none")
-    # instance (no affine) and none differ only in the module: both have biases and no norm tensors.
+    # Instance norm (no affine) leaves no tensors, so a file cannot tell it from "none": we pick
+    # instance, pix2pix/CycleGAN's choice whenever biases are present.
     return dict(in_channels=first.shape[1], num_feat=first.shape[0], num_layers=len(convs) - 2, norm=norm)
 
 
