@@ -15,6 +15,7 @@ from pathlib import Path
 import comfy.model_management as mm
 import comfy.utils
 import folder_paths
+import torch
 from comfy_api.latest import io
 
 from ..gan_models import GanpostError, load_model
@@ -106,9 +107,11 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
             mm.soft_empty_cache()
             progress = _ComfyProgress(steps)
             has_state = (run_dir / "state" / "latest.state").is_file()
-            trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                              initial_generator=model.module)
-            result = trainer.fit()
+            # ComfyUI executes nodes under inference_mode; training needs autograd back.
+            with torch.inference_mode(False), torch.enable_grad():
+                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+                                  initial_generator=model.module)
+                result = trainer.fit()
         except GanpostError as err:
             raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
         finally:

@@ -286,11 +286,13 @@ def _train(comfy, model, **overrides):
     args = dict(image_folder="photos", steps=4, recipe="l1 (fast, RealESRNet-style)", degradation="bicubic",
                 learning_rate=1e-3, batch_size=2, crop_size=32, seed=0, run_name="mine", resume=True) | overrides
     train_nodes = importlib.import_module("ganpost.nodes.train_nodes")
-    return train_nodes.GanpostTrainUpscaleModel.execute(model=model, **args)
+    with torch.inference_mode():  # as ComfyUI runs every node
+        return train_nodes.GanpostTrainUpscaleModel.execute(model=model, **args)
 
 
 def test_training_node_fine_tunes_publishes_and_previews(comfy, tmp_path):
-    model = _load(comfy)
+    with torch.inference_mode():
+        model = _load(comfy)
     _training_images(tmp_path)
     trained, summary = _train(comfy, model, validation_folder="photos", steps=50)
     assert trained.architecture == model.architecture and trained.scale == model.scale

@@ -21,6 +21,10 @@ def build_generator(cfg: GeneratorConfig, models_dir=None, initial: nn.Module | 
     """
     if initial is not None:
         module = copy.deepcopy(initial).float()
+        with torch.inference_mode(False), torch.no_grad():
+            # Weights loaded under inference_mode (ComfyUI) cannot join autograd; fresh copies can.
+            for tensor in [*module.parameters(), *module.buffers()]:
+                tensor.data = tensor.data.clone()
     elif cfg.pretrained:
         act = cfg.act_type if cfg.act_type != "prelu" else None
         model = load_model(cfg.pretrained, act_type=act, models_dir=models_dir)
