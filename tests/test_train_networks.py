@@ -10,7 +10,7 @@ import threading
 import pytest
 import torch
 
-from ganpost.gan_models.errors import DownloadError, ModelNotFoundError, UnsupportedModelError
+from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
 from ganpost.training import vgg as vgg_module
 from ganpost.training.discriminators import (PatchGANDiscriminator, UNetDiscriminatorSN, load_discriminator,
                                              save_discriminator)
@@ -49,6 +49,17 @@ def test_discriminators_round_trip_through_files(tmp_path):
             assert torch.equal(network(x), loaded(x))
 
 
+def test_discriminator_safetensors_file_is_flat(tmp_path):
+    from safetensors.torch import load_file
+
+    network = PatchGANDiscriminator(3, 8, 2, "batch").eval()
+    path = save_discriminator(tmp_path / "d.safetensors", network)
+    assert set(load_file(str(path))) == set(network.state_dict())  # no 'params.' prefix: safetensors is flat
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(network(x), load_discriminator(path).eval()(x))
+
+
 def test_patchgan_shapes_and_sizes():
     assert sum(p.numel() for p in PatchGANDiscriminator(6, 64, 3, "batch").parameters()) == 2_768_705
     assert PatchGANDiscriminator(3, 4, 3, "instance")(torch.rand(1, 3, 256, 256)).shape == (1, 1, 30, 30)
@@ -80,6 +91,13 @@ def test_vgg_features_load_and_read_before_relu(random_vgg):
     assert (out["conv1_2"] < 0).any()  # pre-activation
     with pytest.raises(ValueError, match="unknown VGG19 layer 'conv9_9'"):
         vgg(torch.rand(1, 3, 8, 8), ["conv9_9"])
+
+
+def test_vgg_file_without_features_is_refused(tmp_path):
+    path = tmp_path / "not_vgg.pth"
+    torch.save({"classifier.0.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(ModelFileError, match="not torchvision's VGG19 weights .*features.0.bias"):
+        load_vgg19_features(path)
 
 
 def test_perceptual_loss(random_vgg):
@@ -114,7 +132,7 @@ def test_vgg_weights_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(ModelNotFoundError, match="no such VGG19 weights file"):
         resolve_vgg19_weights(tmp_path / "missing.pth")
-    with pytest.raises(ModelNotFoundError, match="vgg19-dcbb9e9d.pth"):
+    with pytest.raises(ModelNotFoundError, match="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"):
         resolve_vgg19_weights(download=False)
 
     served = tmp_path / "served"
