@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import warnings
 from collections import defaultdict
@@ -258,7 +259,7 @@ class Trainer:
         else:
             self._skip_bad_step()
         with warnings.catch_warnings():  # a skipped step still moves the schedule: it is indexed by step
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
             self.sched_g.step()
             if self.sched_d is not None:
                 self.sched_d.step()
