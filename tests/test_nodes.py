@@ -91,6 +91,7 @@ def comfy(tmp_path, monkeypatch):
             state.progress.append((value, total))
             if preview is not None:
                 state.previews.append(preview)
+            check_interrupt()  # ComfyUI's progress hook raises the interrupt from inside the update
 
     utils.ProgressBar = ProgressBar
     comfy_pkg = types.ModuleType("comfy")

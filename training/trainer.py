@@ -336,9 +336,12 @@ class Trainer:
         log.info("training on %s from step %d to %d", self.device, self.step, run.total_steps)
         last_metrics: dict = {}
         saved_at = self.step
+        in_step = False
         try:
             while self.step < run.total_steps:
+                in_step = True
                 report = self.train_step()
+                in_step = False
                 if report.skipped or self.step % run.log_every == 0 or self.step == run.total_steps:
                     self._log_step(report)
                 self.callbacks.on_step(report)
@@ -354,6 +357,14 @@ class Trainer:
             self._save_if_new(saved_at)
             self.run_log.close()
             return TrainingResult(self.step, self._latest_generator(), True, last_metrics)
+        except BaseException:
+            # A host's cancel raised from a progress callback (ComfyUI does this) lands between
+            # steps: keep the finished steps, then let the host see its exception.
+            if not in_step:
+                log.warning("stopped at step %d; saving", self.step)
+                self._save_if_new(saved_at)
+            self.run_log.close()
+            raise
         stopped = self.step < run.total_steps
         self._save_if_new(saved_at)
         self.run_log.close()
