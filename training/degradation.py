@@ -1,30 +1,37 @@
 """Real-ESRGAN's second-order degradation, run on whole batches on the training device.
 
 Each stage: blur → random resize → Gaussian or Poisson noise → JPEG; the second ends with a
-resize to the input size plus a sinc filter, before or after its JPEG. All randomness comes from
-the ``torch.Generator`` passed in, so one seed gives the same inputs on the same device.
+resize to the output size plus a sinc filter, before or after its JPEG. All randomness comes from
+the CPU ``torch.Generator`` passed in (per-image noise is drawn from a seed taken from it), so one
+seed gives the same inputs on the same device. Also here: the unsharp mask the official recipe
+applies to targets, the clean bicubic alternative, and the training-pair pool.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .downscale import bicubic_downscale
 from .jpeg import jpeg_compress
-from .kernels import KINDS, sample_blur_kernel, sample_final_kernel
+from .kernels import KIND_PROBS, KINDS, sample_final_kernel, sample_kernel
 
 log = logging.getLogger(__name__)
 RESIZE_MODES = ("area", "bilinear", "bicubic")
 
 
+# ------------------------------------------------------------------------------------------ settings
 @dataclass
 class DegradationStage:
+    """One stage's settings; the defaults are the official first stage."""
+
     kernel_kinds: tuple[str, ...] = KINDS
-    kernel_probs: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+    kernel_probs: tuple[float, ...] = KIND_PROBS
     blur_sigma: tuple[float, float] = (0.2, 3.0)
     betag_range: tuple[float, float] = (0.5, 4.0)
     betap_range: tuple[float, float] = (1.0, 2.0)
@@ -55,60 +62,116 @@ class DegradationSettings:
     resize_modes: tuple[str, ...] = RESIZE_MODES
 
 
-def _rand(generator: torch.Generator, *shape: int) -> torch.Tensor:
-    return torch.rand(shape, generator=generator, dtype=torch.float64)
+# ------------------------------------------------------------------------------------------ filters
+def _reflect_pad(images: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Reflect padding (OpenCV's BORDER_REFLECT_101) of any width, even wider than the image."""
+    h, w = images.shape[-2:]
+    if max(top, bottom) < h and max(left, right) < w:
+        return F.pad(images, (left, right, top, bottom), mode="reflect")
+    # F.pad's reflect needs pad < size; fold the indices back repeatedly instead, as OpenCV does.
+    rows = _reflect_indices(h, top, bottom, images.device)
+    cols = _reflect_indices(w, left, right, images.device)
+    return images.index_select(-2, rows).index_select(-1, cols)
 
 
-def _uniform(generator, low: float, high: float, n: int) -> torch.Tensor:
-    return low + (high - low) * _rand(generator, n)
-
-
-def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
-    """A generator on ``device`` seeded from the CPU one: device-side noise stays reproducible."""
-    seed = int(torch.randint(0, 2**62, (), generator=generator))
-    return torch.Generator(device=device).manual_seed(seed)
+def _reflect_indices(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
+    idx = torch.arange(-before, n + after, device=device)
+    if n == 1:
+        return torch.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = idx.remainder(period)
+    return torch.where(idx >= n, period - idx, idx)
 
 
 def filter2d(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Blur each image with its own kernel (``B×k×k``), reflect-padded so the size is kept."""
+    """Blur each image with its own kernel (``B×k×k``, k odd), reflect-padded so the size is kept."""
     b, c, h, w = images.shape
-    k = kernels.shape[-1]
-    mode = "reflect" if k // 2 < min(h, w) else "replicate"
-    padded = F.pad(images, (k // 2,) * 4, mode=mode)
-    weight = kernels.to(images.dtype)[:, None].repeat_interleave(c, dim=0)
+    r = kernels.shape[-1] // 2
+    padded = _reflect_pad(images, r, r, r, r)
+    # Grouped conv: one group per (image, channel), each image's kernel repeated for its channels.
+    weight = kernels.to(images.device, images.dtype)[:, None].repeat_interleave(c, dim=0)
     out = F.conv2d(padded.reshape(1, b * c, *padded.shape[-2:]), weight, groups=b * c)
     return out.view(b, c, h, w)
 
 
-def _gaussian_1d(radius: int, device, dtype) -> torch.Tensor:
-    size = 2 * radius + 1
-    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8  # OpenCV's choice for sigma = 0
-    x = torch.arange(size, dtype=torch.float64) - radius
+def _opencv_gaussian_1d(size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8  # OpenCV's sigma for GaussianBlur(..., sigma=0)
+    x = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
     return (g / g.sum()).to(device, dtype)
 
 
 def _separable_blur(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Blur every channel with the 1-D kernel ``g`` along rows, then columns (two cheap passes)."""
     b, c, h, w = images.shape
     r = g.numel() // 2
-    mode = "reflect" if r < min(h, w) else "replicate"
-    x = F.pad(images.reshape(b * c, 1, h, w), (r, r, r, r), mode=mode)
+    x = _reflect_pad(images.reshape(b * c, 1, h, w), r, r, r, r)
     x = F.conv2d(x, g.view(1, 1, 1, -1))
     x = F.conv2d(x, g.view(1, 1, -1, 1))
     return x.view(b, c, h, w)
 
 
-def usm_sharpen(images: torch.Tensor, weight: float = 0.5, threshold: float = 10, radius: int = 50) -> torch.Tensor:
-    """Unsharp masking as the official recipe sharpens its targets: only where detail exceeds ``threshold``/255."""
-    g = _gaussian_1d(radius, images.device, images.dtype)
-    residual = images - _separable_blur(images, g)
-    mask = (residual.abs() * 255 > threshold).to(images.dtype)
+def usm_sharpen(img: torch.Tensor, weight: float = 0.5, threshold: float = 10, radius: int = 50) -> torch.Tensor:
+    """Unsharp masking as the official recipe sharpens its targets: only where detail exceeds ``threshold``/255.
+
+    ``img`` is ``B×C×H×W`` in [0, 1]; the mask is softened with the same Gaussian so the edit fades in.
+    """
+    g = _opencv_gaussian_1d(2 * radius + 1, img.device, img.dtype)
+    residual = img - _separable_blur(img, g)
+    mask = (residual.abs() * 255 > threshold).to(img.dtype)
     soft_mask = _separable_blur(mask, g)
-    sharp = (images + weight * residual).clamp(0, 1)
-    return soft_mask * sharp + (1 - soft_mask) * images
+    sharp = (img + weight * residual).clamp(0, 1)
+    return soft_mask * sharp + (1 - soft_mask) * img
 
 
-def _kernels(sample, n: int, generator, device) -> torch.Tensor:
+def bicubic_degradation(gt: torch.Tensor, scale: int) -> torch.Tensor:
+    """The clean alternative: antialiased bicubic ÷``scale``, clamped and rounded to 8-bit levels."""
+    return bicubic_downscale(gt, scale)
+
+
+# ------------------------------------------------------------------------------------------ randomness
+def _rand(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, dtype=torch.float64)
+
+
+def _uniform(generator: torch.Generator, low: float, high: float, n: int) -> torch.Tensor:
+    return low + (high - low) * _rand(generator, n)
+
+
+def _pick(options: Sequence, generator: torch.Generator):
+    return options[int(torch.randint(0, len(options), (), generator=generator))]
+
+
+class _DeviceRandom:
+    """Image-sized noise drawn reproducibly on the images' device from one seed of the CPU generator.
+
+    CUDA (and CPU) draw in place with a generator of their own, seeded from that number, so no image
+    crosses to the CPU. Other devices (MPS, XPU, …) differ in which random ops take a generator
+    (``torch.poisson`` in particular), so there the noise is drawn on the CPU and moved.
+    """
+
+    def __init__(self, generator: torch.Generator, device: torch.device):
+        self.device = device
+        seed = int(torch.randint(0, 2 ** 62, (), generator=generator))
+        self.draw_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
+        self.generator = torch.Generator(device=self.draw_device).manual_seed(seed)
+
+    def randn(self, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+        noise = torch.randn(tuple(shape), generator=self.generator, device=self.draw_device, dtype=dtype)
+        return noise.to(self.device)
+
+    def poisson(self, rates: torch.Tensor) -> torch.Tensor:
+        return torch.poisson(rates.to(self.draw_device), generator=self.generator).to(self.device)
+
+
+def _per_image(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """B values (drawn on the CPU) → B×1×1×1 on ``like``'s device and dtype."""
+    return values.to(like.device, like.dtype).view(-1, 1, 1, 1)
+
+
+# ------------------------------------------------------------------------------------------ steps
+def _kernels(sample: Callable[[torch.Generator], np.ndarray], n: int, generator: torch.Generator,
+             device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.stack([sample(generator) for _ in range(n)])).float().to(device)
 
 
@@ -118,62 +181,63 @@ def _resize(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Ten
     return F.interpolate(images, size=size, mode=mode, align_corners=False)
 
 
-def _pick(options, generator):
-    return options[int(torch.randint(0, len(options), (), generator=generator))]
+def _resize_factor(stage: DegradationStage, generator: torch.Generator) -> float:
+    choice = int(torch.multinomial(torch.tensor(stage.resize_prob, dtype=torch.float64), 1, generator=generator))
+    low, high = stage.resize_range
+    if choice == 0:  # up
+        return _uniform(generator, 1.0, high, 1).item()
+    if choice == 1:  # down
+        return _uniform(generator, low, 1.0, 1).item()
+    return 1.0
 
 
-def _gaussian_noise(images, stage: DegradationStage, generator) -> torch.Tensor:
-    b, c, h, w = images.shape
-    sigma = (_uniform(generator, *stage.noise_range, b) / 255.0).float().to(images.device).view(b, 1, 1, 1)
-    gray = (_rand(generator, b) < stage.gray_noise_prob).float().to(images.device).view(b, 1, 1, 1)
-    device_gen = _device_generator(generator, images.device)
-    colour = torch.randn(images.shape, generator=device_gen, device=images.device, dtype=images.dtype)
-    grey = torch.randn((b, 1, h, w), generator=device_gen, device=images.device, dtype=images.dtype)
-    noise = (gray * grey + (1 - gray) * colour) * sigma
-    return images + noise
+def _gaussian_noise(images: torch.Tensor, stage: DegradationStage, generator: torch.Generator) -> torch.Tensor:
+    b, _, h, w = images.shape
+    sigma = _per_image(_uniform(generator, *stage.noise_range, b) / 255.0, images)
+    gray = _per_image((_rand(generator, b) < stage.gray_noise_prob).double(), images)
+    rng = _DeviceRandom(generator, images.device)
+    colour = rng.randn(images.shape, images.dtype)
+    grey = rng.randn((b, 1, h, w), images.dtype)  # one field for all channels: luminance-only noise
+    return images + (gray * grey + (1 - gray) * colour) * sigma
 
 
-def _poisson_noise(images, stage: DegradationStage, generator) -> torch.Tensor:
-    """Shot noise; its level follows the number of distinct values per image as the official code does."""
+def _shot_noise(x: torch.Tensor, rng: _DeviceRandom) -> torch.Tensor:
+    """Poisson noise of 8-bit images; photon count per level = 2^ceil(log2(distinct values)), as official."""
+    quantised = torch.round(x.clamp(0, 1) * 255) / 255
+    levels = torch.tensor([len(torch.unique(q)) for q in quantised], device=x.device, dtype=x.dtype)
+    vals = (2 ** torch.ceil(torch.log2(levels.clamp(min=2)))).view(-1, 1, 1, 1)
+    return rng.poisson(quantised * vals) / vals - quantised
+
+
+def _poisson_noise(images: torch.Tensor, stage: DegradationStage, generator: torch.Generator) -> torch.Tensor:
     b = images.shape[0]
-    scale = _uniform(generator, *stage.poisson_scale_range, b).float().to(images.device).view(b, 1, 1, 1)
-    gray = (_rand(generator, b) < stage.gray_noise_prob).float().to(images.device).view(b, 1, 1, 1)
-    device_gen = _device_generator(generator, images.device)
-    clean = images.clamp(0, 1)
-
-    def shot(x: torch.Tensor) -> torch.Tensor:
-        quantised = torch.round(x * 255) / 255
-        levels = torch.tensor([len(torch.unique(q)) for q in quantised], device=x.device, dtype=x.dtype)
-        vals = (2 ** torch.ceil(torch.log2(levels.clamp(min=2)))).view(-1, 1, 1, 1)
-        return torch.poisson(quantised * vals, generator=device_gen) / vals - quantised
-
-    luma = (0.299 * clean[:, 0:1] + 0.587 * clean[:, 1:2] + 0.114 * clean[:, 2:3])
-    noise = gray * shot(luma) + (1 - gray) * shot(clean)
+    scale = _per_image(_uniform(generator, *stage.poisson_scale_range, b), images)
+    is_gray = _rand(generator, b) < stage.gray_noise_prob
+    gray = _per_image(is_gray.double(), images)
+    rng = _DeviceRandom(generator, images.device)
+    noise = torch.zeros_like(images)
+    # Only draw the kinds some image uses (Poisson sampling is the slow part).
+    if (~is_gray).any():
+        noise = noise + (1 - gray) * _shot_noise(images, rng)
+    if is_gray.any():
+        luma = 0.299 * images[:, 0:1] + 0.587 * images[:, 1:2] + 0.114 * images[:, 2:3]
+        noise = noise + gray * _shot_noise(luma, rng)
     return images + noise * scale
 
 
-def _noise(images, stage: DegradationStage, generator) -> torch.Tensor:
+def _noise(images: torch.Tensor, stage: DegradationStage, generator: torch.Generator) -> torch.Tensor:
     # One kind of noise per batch, as the official code chooses; levels differ per image.
     if _rand(generator, 1).item() < stage.gaussian_noise_prob:
         return _gaussian_noise(images, stage, generator).clamp(0, 1)
     return _poisson_noise(images, stage, generator).clamp(0, 1)
 
 
-def _jpeg(images, stage: DegradationStage, generator) -> torch.Tensor:
+def _jpeg(images: torch.Tensor, stage: DegradationStage, generator: torch.Generator) -> torch.Tensor:
     quality = _uniform(generator, *stage.jpeg_range, images.shape[0]).round().to(images.device)
     return jpeg_compress(images.clamp(0, 1), quality)
 
 
-def _resize_factor(stage: DegradationStage, generator) -> float:
-    choice = int(torch.multinomial(torch.tensor(stage.resize_prob, dtype=torch.float64), 1, generator=generator))
-    low, high = stage.resize_range
-    if choice == 0:
-        return _uniform(generator, 1.0, high, 1).item()
-    if choice == 1:
-        return _uniform(generator, low, 1.0, 1).item()
-    return 1.0
-
-
+# ------------------------------------------------------------------------------------------ pipeline
 class SecondOrderDegradation:
     """``gt`` (B×3×H×W in [0, 1]) → low-resolution input (B×3×H/scale×W/scale) on 8-bit levels."""
 
@@ -186,17 +250,19 @@ class SecondOrderDegradation:
         b, _, h, w = gt.shape
         out_h, out_w = h // self.scale, w // self.scale
 
-        # Stage 1
-        out = filter2d(gt, _kernels(lambda g: sample_blur_kernel(s.stage1, g), b, generator, device))
+        # Stage 1. The resize factor and mode are shared by the batch, as officially (the pool mixes them).
+        out = gt
+        if _rand(generator, 1).item() < s.stage1.blur_prob:
+            out = filter2d(out, _kernels(lambda g: sample_kernel(s.stage1, g), b, generator, device))
         factor = _resize_factor(s.stage1, generator)
         size = (max(1, int(h * factor)), max(1, int(w * factor)))
         out = _resize(out, size, _pick(s.resize_modes, generator))
         out = _noise(out, s.stage1, generator)
         out = _jpeg(out, s.stage1, generator)
 
-        # Stage 2
+        # Stage 2: its resize is relative to the output size, not to stage 1's.
         if _rand(generator, 1).item() < s.stage2.blur_prob:
-            out = filter2d(out, _kernels(lambda g: sample_blur_kernel(s.stage2, g), b, generator, device))
+            out = filter2d(out, _kernels(lambda g: sample_kernel(s.stage2, g), b, generator, device))
         factor = _resize_factor(s.stage2, generator)
         size = (max(1, int(h / self.scale * factor)), max(1, int(w / self.scale * factor)))
         out = _resize(out, size, _pick(s.resize_modes, generator))
@@ -214,36 +280,51 @@ class SecondOrderDegradation:
         return torch.round(out.clamp(0, 1) * 255) / 255
 
 
+# ------------------------------------------------------------------------------------------ pool
 class TrainingPairPool:
     """The official training-pair pool: mixes (input, target) pairs across batches.
 
     A batch shares one resize factor, so swapping samples with a shuffled pool gives each batch a
-    mix of degradations. Any size works: it is rounded down to a multiple of the batch size.
+    mix of degradations. Any size works: one that is not a multiple of the batch size is rounded
+    down to one (at least one batch), with a warning, instead of the official "must divide" error.
     """
 
     def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"the training-pair pool size must be at least 1, not {size}")
         self.size = size
         self.lq: torch.Tensor | None = None
         self.gt: torch.Tensor | None = None
         self.filled = 0
 
-    def push_pull(self, lq: torch.Tensor, gt: torch.Tensor, generator: torch.Generator):
+    def _allocate(self, lq: torch.Tensor, gt: torch.Tensor) -> None:
         b = lq.shape[0]
         capacity = max(b, self.size // b * b)
+        if capacity != self.size:
+            log.warning("training-pair pool size %d is not a multiple of the batch size %d: using %d",
+                        self.size, b, capacity)
+        self.lq = lq.new_empty((capacity, *lq.shape[1:]))
+        self.gt = gt.new_empty((capacity, *gt.shape[1:]))
+
+    @torch.no_grad()
+    def push_pull(self, lq: torch.Tensor, gt: torch.Tensor,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store this batch and return a batch of pairs: itself while filling, then older pairs."""
         if self.lq is None:
-            if capacity != self.size:
-                log.info("training-pair pool: %d rounded to %d (a multiple of the batch size %d)", self.size, capacity, b)
-            self.lq = lq.new_empty((capacity, *lq.shape[1:]))
-            self.gt = gt.new_empty((capacity, *gt.shape[1:]))
-        if self.filled < self.lq.shape[0]:
-            self.lq[self.filled: self.filled + b] = lq
-            self.gt[self.filled: self.filled + b] = gt
-            self.filled += b
+            self._allocate(lq, gt)
+        capacity, b = self.lq.shape[0], lq.shape[0]
+        if self.filled < capacity:
+            n = min(b, capacity - self.filled)
+            self.lq[self.filled: self.filled + n] = lq[:n]
+            self.gt[self.filled: self.filled + n] = gt[:n]
+            self.filled += n
             return lq, gt
-        order = torch.randperm(self.lq.shape[0], generator=generator).to(lq.device)
+        order = torch.randperm(capacity, generator=generator).to(self.lq.device)
         self.lq, self.gt = self.lq[order], self.gt[order]
-        out_lq, out_gt = self.lq[:b].clone(), self.gt[:b].clone()
-        self.lq[:b], self.gt[:b] = lq, gt
+        n = min(b, capacity)  # a batch larger than the pool (batch size changed): the rest passes through
+        out_lq = torch.cat([self.lq[:n].clone(), lq[n:]])
+        out_gt = torch.cat([self.gt[:n].clone(), gt[n:]])
+        self.lq[:n], self.gt[:n] = lq[:n], gt[:n]
         return out_lq, out_gt
 
     def state_dict(self) -> dict:
