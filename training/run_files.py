@@ -71,6 +71,12 @@ class RunFiles:
         text = json.dumps(config, indent=2)
         atomic_write(self.config, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
+    def remove_leftovers(self) -> None:
+        """Temporary files of writes that a kill interrupted (never read; the renamed files are whole)."""
+        for folder in (self.models, self.state.parent, self.root):
+            for partial in folder.glob(".*.partial"):
+                partial.unlink(missing_ok=True)
+
     def prune(self, keep: int) -> None:
         """Delete all but the newest ``keep`` numbered checkpoints of each network."""
         for prefix in ("net_g_", "net_d_"):

@@ -94,6 +94,8 @@ class Trainer:
         self.callbacks = callbacks or Callbacks()
         self.processes = processes or start_processes()
         self.files = RunFiles(config.run.output_dir)
+        if self.processes.is_main:
+            self.files.remove_leftovers()
         self.synchronize_timings = synchronize_timings
         self.timings = Timings()
         state = self.files.load_state() if resume else None
