@@ -156,6 +156,12 @@ def test_validation_logs_metrics_and_writes_a_preview(photos, tmp_path):
     with Image.open(preview) as im:
         assert im.height == 64 and im.width == 4 * 64 + 3 * 4
     assert result.validation["psnr"] > 0
+    # TensorBoard (a test dependency) gets the same scalars.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(tmp_path / "run/tensorboard"))
+    board.Reload()
+    assert {"train/l_pix", "validation/psnr"} <= set(board.Tags()["scalars"])
 
 
 def test_cli_trains_and_resumes(photos, tmp_path, capsys):
@@ -171,3 +177,15 @@ def test_cli_trains_and_resumes(photos, tmp_path, capsys):
     assert torch.load(out / "state/latest.state", weights_only=True)["step"] == 3
     assert main(["train", "realesrgan", "--data", str(photos), "--set", "data.bacth=1"]) == 1
     assert "unknown setting 'data.bacth'" in capsys.readouterr().err
+
+
+def test_ema_warmup_follows_the_live_weights_early():
+    from ganpost.training.networks import EMA
+
+    start, live = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    plain, warm = EMA(start, 0.999), EMA(start, 0.999, warmup=True)
+    plain.update(live, step=0)
+    warm.update(live, step=0)
+    gap = lambda ema: (ema.network.weight - live.weight).abs().max().item()  # noqa: E731
+    assert gap(warm) < 0.2 * gap(plain)  # decay 0.1 at step 0 instead of 0.999
+    assert warm.decay_at(100000) == 0.999

@@ -91,6 +91,8 @@ class OptimConfig:
     """Max global gradient norm (0 = off)."""
     accumulation: int = 1
     ema_decay: float = 0.999
+    ema_warmup: bool = False
+    """Let the EMA follow the live weights early on; turn on when training from scratch."""
 
 
 @dataclass

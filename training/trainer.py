@@ -116,7 +116,7 @@ class Trainer:
         if cfg.run.channels_last and device.type in ("cpu", "cuda"):
             generator = generator.to(memory_format=torch.channels_last)
         self.g = self.processes.wrap(generator, device)  # DDP broadcasts rank 0's weights here
-        self.ema = EMA(generator, cfg.optim.ema_decay)
+        self.ema = EMA(generator, cfg.optim.ema_decay, warmup=cfg.optim.ema_warmup)
         o = cfg.optim
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=o.lr_g, betas=o.betas, weight_decay=o.weight_decay)
         self.sched_g = build_scheduler(self.opt_g, o, cfg.run.total_steps)
@@ -256,7 +256,7 @@ class Trainer:
             self._apply(self.opt_g, self.scaler_g, unwrap(self.g))
             if self.opt_d is not None:
                 self._apply(self.opt_d, self.scaler_d, unwrap(self.d))
-            self.ema.update(unwrap(self.g))
+            self.ema.update(unwrap(self.g), self.step)
             self.bad_steps = 0
         else:
             self._skip_bad_step()
