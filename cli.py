@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"ganpost: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `ganpost models | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter shutdown from failing on flush
+        return 0
     except KeyboardInterrupt:
         print("\nganpost: interrupted; no partial output was left behind", file=sys.stderr)
         return 130

@@ -189,3 +189,18 @@ def test_ema_warmup_follows_the_live_weights_early():
     gap = lambda ema: (ema.network.weight - live.weight).abs().max().item()  # noqa: E731
     assert gap(warm) < 0.2 * gap(plain)  # decay 0.1 at step 0 instead of 0.999
     assert warm.decay_at(100000) == 0.999
+
+
+def test_trained_rrdbnet_loads_strict_in_basicsrs_own_class(photos, tmp_path):
+    """The official tools do ``RRDBNet(...).load_state_dict(ckpt['params_ema'], strict=True)``."""
+    from reference import basicsr_rrdbnet
+
+    cfg = load_config(preset="realesrnet-x4plus", sets=[
+        f"data.train_dir={photos}", f"run.output_dir={tmp_path / 'run'}", "data.gt_size=32", "data.batch_size=2",
+        "generator.num_feat=8", "generator.num_block=1", "generator.num_grow_ch=4", "run.total_steps=1",
+        "data.degradation=bicubic"])
+    Trainer(cfg).fit()
+    saved = torch.load(tmp_path / "run/models/net_g_latest.pth", weights_only=True)
+    official = basicsr_rrdbnet()(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+    official.load_state_dict(saved["params_ema"], strict=True)
+    official.load_state_dict(saved["params"], strict=True)
