@@ -1,0 +1,8 @@
+"""Fine-tuning the pack's GANs on your own images (see README, "Training")."""
+
+from .config import PRESETS, TrainConfig, load_config
+from .config_schema import ConfigError
+from .trainer import Callbacks, StepReport, Trainer, TrainingDivergedError, TrainingResult, train
+
+__all__ = ["PRESETS", "TrainConfig", "load_config", "ConfigError", "Callbacks", "StepReport", "Trainer",
+           "TrainingDivergedError", "TrainingResult", "train"]
