@@ -110,7 +110,7 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
             # ComfyUI executes nodes under inference_mode; training needs autograd back.
             with torch.inference_mode(False), torch.enable_grad():
                 trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                                  initial_generator=model.module)
+                                  initial_generator=model.module, models_dir=_support_models_dir())
                 result = trainer.fit()
         except GanpostError as err:
             raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
@@ -148,6 +148,11 @@ def _input_folder(text: str) -> Path:
     if not path.is_absolute():
         path = Path(folder_paths.get_input_directory()) / path
     return path
+
+
+def _support_models_dir() -> Path:
+    """Where the GAN recipe's VGG19 weights are looked for (and downloaded to): models/ganpost."""
+    return Path(folder_paths.models_dir) / "ganpost"
 
 
 def _run_dir(run_name: str) -> Path:
