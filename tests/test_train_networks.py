@@ -149,3 +149,11 @@ def test_vgg_weights_resolution(tmp_path, monkeypatch):
     finally:
         server.shutdown()
     assert not list((tmp_path / "models").iterdir())
+
+
+def test_vgg_download_failure_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(vgg_module, "VGG19_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")  # nothing listens
+    with pytest.raises(DownloadError) as err:
+        resolve_vgg19_weights(models_dir=tmp_path)
+    assert f"put it at {tmp_path / 'vgg19-dcbb9e9d.pth'}," in str(err.value)
+    assert "losses.perceptual_weight = 0" in str(err.value) and not list(tmp_path.iterdir())

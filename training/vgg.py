@@ -112,7 +112,13 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, models_dir=None
         raise ModelNotFoundError(f"the perceptual loss needs VGG19 weights: download {VGG19_URL} into {folders[0]}, "
                                  "or set losses.vgg_weights (or losses.perceptual_weight = 0)")
     # Only a prefix of the hash is published, so check it before the file takes its final name.
-    unverified = download_file(VGG19_URL, target.with_name(target.name + ".unverified"), sha256=None)
+    try:
+        unverified = download_file(VGG19_URL, target.with_name(target.name + ".unverified"), sha256=None)
+    except DownloadError as err:
+        reason = getattr(err.__cause__, "reason", err.__cause__) or err
+        raise DownloadError(f"could not download {VGG19_URL} ({reason}). The perceptual loss needs it: download it "
+                            f"elsewhere and put it at {target}, or set losses.vgg_weights to its path "
+                            "(or losses.perceptual_weight = 0 to train without it).") from err
     digest = _sha256(unverified)
     if not digest.startswith(VGG19_HASH_PREFIX):
         unverified.unlink(missing_ok=True)
