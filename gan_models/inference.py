@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from .descriptor import ModelDescriptor
-from .errors import CancelledError, OutOfMemoryError
 from .tiling import plan_axis, ramp
 
 log = logging.getLogger(__name__)

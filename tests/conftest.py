@@ -62,3 +62,15 @@ def shared_weight(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not present (real-weight checks need ../shared/weights)")
     return path
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder of three small photo crops for training tests."""
+    from PIL import Image
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(natural_image(64, 64, seed=i)).save(folder / f"{i}.png")
+    return folder

@@ -9,18 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
 from ganpost.training.config import load_config
 from ganpost.training.trainer import Callbacks, Trainer, TrainingDivergedError
 
-
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "hr"
-    folder.mkdir()
-    for i in range(3):
-        Image.fromarray(natural_image(64, 64, seed=i)).save(folder / f"{i}.png")
-    return folder
 
 
 def tiny_config(photos, output, *sets, preset="compact-x4-clean"):

@@ -11,9 +11,7 @@ import time
 
 import pytest
 import torch
-from PIL import Image
 
-from conftest import natural_image
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
@@ -37,14 +35,6 @@ def _wait_for_steps(out, n, proc, timeout=120):
         time.sleep(0.2)
     raise AssertionError("training did not log in time")
 
-
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "hr"
-    folder.mkdir()
-    for i in range(2):
-        Image.fromarray(natural_image(48, 48, seed=i)).save(folder / f"{i}.png")
-    return folder
 
 
 def test_ctrl_c_saves_and_exits_cleanly(photos, tmp_path):

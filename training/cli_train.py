@@ -99,9 +99,10 @@ def run_train(args) -> int:
 class ProgressLine:
     """``step 120/4000 ▕███····▏ 3% l_pix 0.031 … 1.20 s/it ETA 1:17:40`` redrawn in place."""
 
-    def __init__(self, stream=sys.stderr, width: int = 20):
-        self.stream, self.width, self.last_draw = stream, width, 0.0
-        self.interactive = stream.isatty()
+    def __init__(self, stream=None, width: int = 20):
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
+        self.width, self.last_draw = width, 0.0
+        self.interactive = self.stream.isatty()
 
     def on_step(self, report) -> None:
         now = time.monotonic()
