@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 
 MIN_TILE = 32
 MAX_AUTO_TILE = 1024
-CPU_TILE_BUDGET = 2 << 30  # bytes of activations per tile on CPU: larger tiles stop paying off
+CPU_TILE_BUDGET = 2 << 30  # bytes of activations per tile on CPU when free memory is unknown
+CPU_BUDGET_SHARE = 0.25  # of available RAM; fewer, larger tiles waste less compute on context margins
+CPU_BUDGET_RANGE = (1 << 30, 8 << 30)
 
 
 def context_margin(model: ModelDescriptor) -> int:
@@ -50,9 +53,19 @@ def auto_tile(model: ModelDescriptor, device: torch.device, dtype: torch.dtype) 
         free, _ = torch.cuda.mem_get_info(device)
         budget = free * 0.6
     else:
-        budget = CPU_TILE_BUDGET
+        budget = cpu_tile_budget()
     side = int(math.sqrt(budget / per_px)) - 2 * context_margin(model)
     return max(MIN_TILE, min(MAX_AUTO_TILE, side // 8 * 8))
+
+
+def cpu_tile_budget() -> float:
+    """Activation bytes one CPU tile may use: a share of the RAM available now, within bounds."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # Windows, macOS: not reported this way
+        return CPU_TILE_BUDGET
+    low, high = CPU_BUDGET_RANGE
+    return min(high, max(low, available * CPU_BUDGET_SHARE))
 
 
 def is_out_of_memory(err: BaseException) -> bool:

@@ -227,3 +227,20 @@ def test_upscale_tensor_into_given_buffer():
     out = torch.zeros(3, 40, 40)
     result = upscale_tensor(runner, torch.rand(1, 3, 20, 20), tile=8, out=out)
     assert result.data_ptr() == out.data_ptr()
+
+
+def test_cpu_tile_budget_follows_available_memory(monkeypatch):
+    import os
+
+    from ganpost.gan_models import inference
+
+    pages = {"SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    pages["SC_AVPHYS_PAGES"] = (16 << 30) // 4096  # 16 GiB free → a quarter of it
+    assert inference.cpu_tile_budget() == 4 << 30
+    pages["SC_AVPHYS_PAGES"] = (1 << 30) // 4096  # little free memory → the floor
+    assert inference.cpu_tile_budget() == inference.CPU_BUDGET_RANGE[0]
+    pages["SC_AVPHYS_PAGES"] = (256 << 30) // 4096  # a big server → the ceiling
+    assert inference.cpu_tile_budget() == inference.CPU_BUDGET_RANGE[1]
+    monkeypatch.setattr(os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert inference.cpu_tile_budget() == inference.CPU_TILE_BUDGET
