@@ -1,5 +1,5 @@
 """Training throughput: iterations per second, peak memory, and the share of each step spent
-outside the networks (reading data, degradation, bookkeeping) for a recipe on this device.
+outside the networks (reading data, degradation) for a recipe on this device.
 
     python bench/train.py                                  # official realesrgan-x4plus recipe
     python bench/train.py --preset compact-x4-clean --steps 50
@@ -25,7 +25,7 @@ import torch
 def main() -> int:
     from ganpost.training.config import load_config
     from ganpost.training.sample_data import write_split
-    from ganpost.training.trainer import Trainer
+    from ganpost.training.trainer import Timings, Trainer
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="realesrgan-x4plus")
@@ -59,7 +59,7 @@ def main() -> int:
     trainer = Trainer(config, synchronize_timings=True)
     for _ in range(args.warmup):
         trainer.train_step()
-    trainer.timings.__init__()
+    trainer.timings = Timings()  # count the timed steps only
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
     start = time.perf_counter()
@@ -69,13 +69,13 @@ def main() -> int:
         torch.cuda.synchronize(trainer.device)
     elapsed = time.perf_counter() - start
     t = trainer.timings
-    total = t.data + t.degradation + t.networks + t.bookkeeping
+    total = t.data + t.degradation + t.networks
     result = {
         "preset": args.preset, "device": str(trainer.device), "threads": torch.get_num_threads(),
         "batch_size": config.data.batch_size, "gt_size": config.data.gt_size, "steps": args.steps,
         "it_per_s": args.steps / elapsed, "seconds_per_it": elapsed / args.steps,
         "share_data": t.data / total, "share_degradation": t.degradation / total,
-        "share_outside_networks": (t.data + t.degradation + t.bookkeeping) / total,
+        "share_outside_networks": (t.data + t.degradation) / total,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if trainer.device.type == "cuda":

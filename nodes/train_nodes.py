@@ -21,7 +21,7 @@ from comfy_api.latest import io
 from ..gan_models import GanpostError, load_model
 from ..training.config import load_config
 from ..training.trainer import Callbacks, Trainer
-from .upscale_nodes import GanpostModel
+from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
 DEGRADATIONS = ("realesrgan", "bicubic")
@@ -96,8 +96,7 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
     @classmethod
     def execute(cls, model, image_folder, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
                 run_name, resume, validation_folder="") -> io.NodeOutput:
-        if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
-            raise TypeError("ganpost: the model input must come from 'ganpost: Load Upscale Model'")
+        require_ganpost_model(model)
         run_dir = _run_dir(run_name)
         try:
             config = _config(model, _input_folder(image_folder), _input_folder(validation_folder) if validation_folder

@@ -94,9 +94,7 @@ class GanpostUpscaleImage(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, tile, outscale, precision, alpha_mode, mask=None) -> io.NodeOutput:
-        if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
-            raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
-                            f"not {type(model).__name__}.")
+        require_ganpost_model(model)
         if 0 < tile < MIN_TILE:
             raise InvalidOptionError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
         device = mm.get_torch_device()
@@ -114,6 +112,13 @@ class GanpostUpscaleImage(io.ComfyNode):
         finally:
             mm.soft_empty_cache()
         return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))
+
+
+def require_ganpost_model(model) -> None:
+    """Refuse anything that is not our loader's descriptor (e.g. core's UPSCALE_MODEL wired by mistake)."""
+    if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
+        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
+                        f"not {type(model).__name__}.")
 
 
 def _memory_required(model: ModelDescriptor, precision: str, device, size, tile: int) -> int:

@@ -14,7 +14,8 @@ from conftest import natural_image
 from ganpost.training import kernels
 from ganpost.training import degradation
 from ganpost.training.degradation import (DegradationSettings, DegradationStage, SecondOrderDegradation,
-                                          TrainingPairPool, bicubic_degradation, filter2d, usm_sharpen)
+                                          TrainingPairPool, filter2d, usm_sharpen)
+from ganpost.training.downscale import bicubic_downscale
 from ganpost.training.jpeg import jpeg_compress, quality_tables
 
 
@@ -141,7 +142,7 @@ def test_poisson_only_pipeline_runs():
 def test_bicubic_degradation_is_a_clean_8_bit_downscale():
     gt = torch.cat([_photo(64, 0), _photo(64, 1)])
     for scale in (2, 4):
-        lq = bicubic_degradation(gt, scale)
+        lq = bicubic_downscale(gt, scale)
         assert lq.shape == (2, 3, 64 // scale, 64 // scale) and torch.equal(torch.round(lq * 255) / 255, lq)
         assert (lq - torch.nn.functional.avg_pool2d(gt, scale)).abs().mean() < 0.03
 

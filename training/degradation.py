@@ -4,7 +4,7 @@ Each stage: blur → random resize → Gaussian or Poisson noise → JPEG; the s
 resize to the output size plus a sinc filter, before or after its JPEG. All randomness comes from
 the CPU ``torch.Generator`` passed in (per-image noise is drawn from a seed taken from it), so one
 seed gives the same inputs on the same device. Also here: the unsharp mask the official recipe
-applies to targets, the clean bicubic alternative, and the training-pair pool.
+applies to targets and the training-pair pool.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .downscale import bicubic_downscale
 from .jpeg import jpeg_compress
 from .kernels import KIND_PROBS, KINDS, sample_final_kernel, sample_kernel
 
@@ -122,11 +121,6 @@ def usm_sharpen(img: torch.Tensor, weight: float = 0.5, threshold: float = 10, r
     soft_mask = _separable_blur(mask, g)
     sharp = (img + weight * residual).clamp(0, 1)
     return soft_mask * sharp + (1 - soft_mask) * img
-
-
-def bicubic_degradation(gt: torch.Tensor, scale: int) -> torch.Tensor:
-    """The clean alternative: antialiased bicubic ÷``scale``, clamped and rounded to 8-bit levels."""
-    return bicubic_downscale(gt, scale)
 
 
 # ------------------------------------------------------------------------------------------ randomness

@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..gan_models.precision import default_device
+
 
 @dataclass(frozen=True)
 class Processes:
@@ -30,11 +32,9 @@ class Processes:
 
     def device(self, preference: str) -> torch.device:
         if preference == "auto":
-            if torch.cuda.is_available():
-                return torch.device("cuda", self.local_rank if self.distributed else torch.cuda.current_device())
-            if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() and not self.distributed:
-                return torch.device("mps")
-            return torch.device("cpu")
+            if not self.distributed:
+                return default_device()
+            preference = "cuda" if torch.cuda.is_available() else "cpu"  # no MPS process groups
         device = torch.device(preference)
         if device.type == "cuda" and device.index is None and self.distributed:
             device = torch.device("cuda", self.local_rank)

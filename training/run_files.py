@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import torch
@@ -45,14 +46,13 @@ class RunFiles:
         return self.state.is_file()
 
     def save_generator(self, step: int, network: nn.Module, ema: nn.Module) -> Path:
-        wrapped = {"params": network.state_dict(), "params_ema": ema.state_dict()}
-        path = save_state_dict(self.generator(step), wrapped)
-        save_state_dict(self.generator(), wrapped)
-        return path
+        path = save_state_dict(self.generator(step), {"params": network.state_dict(), "params_ema": ema.state_dict()})
+        return _copy_as_latest(path, self.generator())
 
     def save_discriminator(self, step: int, network: nn.Module) -> None:
-        save_state_dict(self.discriminator(step), {"params": network.state_dict()})
-        save_state_dict(self.discriminator(), {"params": network.state_dict()})
+        from .discriminators import save_discriminator
+
+        _copy_as_latest(save_discriminator(self.discriminator(step), network), self.discriminator())
 
     def save_state(self, state: dict) -> Path:
         return atomic_write(self.state, lambda tmp: torch.save(state, tmp))
@@ -83,3 +83,9 @@ class RunFiles:
             numbered = sorted(p for p in self.models.glob(f"{prefix}*.pth") if re.fullmatch(rf"{prefix}\d+\.pth", p.name))
             for old in numbered[:-keep]:
                 old.unlink(missing_ok=True)
+
+
+def _copy_as_latest(path: Path, latest: Path) -> Path:
+    """``latest`` becomes a byte copy of the numbered file (atomically); returns the numbered one."""
+    atomic_write(latest, lambda tmp: shutil.copyfile(path, tmp))
+    return path

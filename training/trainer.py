@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..gan_models.errors import GanpostError
+from ..gan_models.precision import DTYPES
 from .config import TrainConfig
 from .config_schema import from_dict, to_dict
 from .data import HighResolutionCrops, PairedCrops, SampleIds, validation_images
@@ -81,7 +82,6 @@ class Timings:
     data: float = 0.0
     degradation: float = 0.0
     networks: float = 0.0
-    bookkeeping: float = 0.0
     steps: int = 0
 
 
@@ -193,23 +193,27 @@ class Trainer:
     def _make_pair(self, batch: dict, micro: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, sharpened target) on the device, for one micro-batch."""
         gt = batch["gt"].to(self.device, non_blocking=True)
+        sharp = None
         if "lq" in batch:
             lq = batch["lq"].to(self.device, non_blocking=True)
         elif self.degrade is not None:
             rng = torch.Generator().manual_seed(_mix(self.config.run.seed, self.step, micro, self.processes.rank))
             with torch.no_grad():
-                lq = self.degrade(_sharpen(gt), rng)
+                sharp = _sharpen(gt)  # the official recipe degrades the sharpened target
+                lq = self.degrade(sharp, rng)
                 if self.pool is not None:
                     lq, gt = self.pool.push_pull(lq, gt, rng)
+                    sharp = None  # the pool swapped the targets: sharpen the ones that came out
         else:
             lq = bicubic_downscale(gt, self.config.generator.scale)
         losses = self.config.losses
-        needs_sharp = losses.sharpen_pixel_target or losses.sharpen_perceptual_target
-        with torch.no_grad():
-            sharp = _sharpen(gt) if needs_sharp else gt
+        if sharp is None and (losses.sharpen_pixel_target or losses.sharpen_perceptual_target
+                              or losses.sharpen_gan_target):
+            with torch.no_grad():
+                sharp = _sharpen(gt)
         if self.config.run.channels_last and self.device.type in ("cpu", "cuda"):
             lq = lq.contiguous(memory_format=torch.channels_last)
-        return lq, gt, sharp
+        return lq, gt, gt if sharp is None else sharp
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -234,23 +238,13 @@ class Trainer:
             self.timings.data += t1 - t0
             self.timings.degradation += t2 - t1
             losses_g, output = self._generator_losses(lq, gt, sharp)
-            loss_g = sum(losses_g.values())
-            finite = self.processes.all_agree(bool(torch.isfinite(loss_g)), self.device)
+            finite = self._backward(losses_g, self.scaler_g, accumulation, totals)
+            if finite and self.d is not None:
+                losses_d = self._discriminator_losses(output.detach(), gt, sharp)
+                finite = self._backward(losses_d, self.scaler_d, accumulation, totals)
+            self.timings.networks += self._tick() - t2
             if not finite:
                 break
-            self.scaler_g.scale(loss_g / accumulation).backward()
-            for name, value in losses_g.items():
-                totals[name] += value.item() / accumulation
-            if self.d is not None:
-                losses_d = self._discriminator_losses(output.detach(), gt)
-                loss_d = sum(losses_d.values())
-                finite = self.processes.all_agree(bool(torch.isfinite(loss_d)), self.device)
-                if not finite:
-                    break
-                self.scaler_d.scale(loss_d / accumulation).backward()
-                for name, value in losses_d.items():
-                    totals[name] += value.item() / accumulation
-            self.timings.networks += self._tick() - t2
         t3 = self._tick()
         if finite:
             self._apply(self.opt_g, self.scaler_g, unwrap(self.g))
@@ -271,6 +265,16 @@ class Trainer:
         self.timings.steps += 1
         return StepReport(self.step, cfg.run.total_steps, dict(totals), self.opt_g.param_groups[0]["lr"],
                           t4 - started, skipped=not finite)
+
+    def _backward(self, losses: dict[str, torch.Tensor], scaler, accumulation: int, totals: dict) -> bool:
+        """Backpropagate one micro-batch's losses; False, with nothing done, if any rank's sum is not finite."""
+        total = sum(losses.values())
+        if not self.processes.all_agree(bool(torch.isfinite(total)), self.device):
+            return False
+        scaler.scale(total / accumulation).backward()
+        for name, value in losses.items():
+            totals[name] += value.item() / accumulation
+        return True
 
     def _generator_losses(self, lq, gt, sharp) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         losses = self.config.losses
@@ -296,9 +300,10 @@ class Trainer:
             discriminator.requires_grad_(True)
         return out, output
 
-    def _discriminator_losses(self, fake_images: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _discriminator_losses(self, fake_images: torch.Tensor, gt: torch.Tensor,
+                              sharp: torch.Tensor) -> dict[str, torch.Tensor]:
         # The official recipe shows D the un-sharpened target as "real" (gan_gt_usm False).
-        real_images = _sharpen(gt) if self.config.losses.sharpen_gan_target else gt
+        real_images = sharp if self.config.losses.sharpen_gan_target else gt
         with self._autocast():
             real = self.d(real_images)
             fake = self.d(fake_images)
@@ -465,7 +470,7 @@ def _amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == "fp16" and device.type != "cuda":
         raise GanpostError("run.precision fp16 needs a CUDA device; use bf16 or fp32 on this machine")
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return DTYPES[precision]
 
 
 def _sharpen(images: torch.Tensor) -> torch.Tensor:
