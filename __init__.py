@@ -4,12 +4,8 @@ The repository root is both this pip package and a ComfyUI custom-node folder. I
 never touches ComfyUI; ComfyUI finds the nodes through :func:`comfy_entrypoint`.
 """
 
-from .gan_models import (
-    GanpostError,
-    ModelDescriptor,
-    load_model,
-    upscale,
-)
+from .gan_models import GanpostError, ModelDescriptor, load_model
+from .tasks import upscale
 
 __version__ = "0.1.0"
 __all__ = ["GanpostError", "ModelDescriptor", "load_model", "upscale", "__version__"]

@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from .gan_models import GanpostError, load_model, upscale
+from .gan_models import GanpostError, load_model
+from .tasks import upscale
 from .gan_models.catalogue import BUILTIN_MODELS, DEFAULT_MODEL, KNOWN_MODELS, default_models_dirs
-from .gan_models.image_io import READABLE, WRITABLE, read_image, write_image
-from .gan_models.precision import PRECISIONS
+from .runtime.imaging.files import READABLE, WRITABLE, read_image, write_image
+from .runtime.precision import PRECISIONS
 
 log = logging.getLogger("ganpost")
 

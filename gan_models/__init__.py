@@ -1,8 +1,10 @@
-"""Plain-PyTorch core of ganpost: architectures, safe loading, the inference core."""
+"""The model side of ganpost: families (registry entries with official key names), safe loading,
+the model contract and the weights catalogue. Nothing here runs inference; see ``runtime``."""
 
-from .descriptor import ModelDescriptor
+from .contract import ModelContract, ModelDescriptor, Task
 from .errors import (
     CancelledError,
+    DeviceError,
     DownloadError,
     GanpostError,
     ImageInputError,
@@ -10,12 +12,13 @@ from .errors import (
     ModelFileError,
     ModelNotFoundError,
     OutOfMemoryError,
+    OutputError,
     UnsupportedModelError,
 )
 from .loader import describe_state_dict, load_model
-from .upscale import upscale
 
 __all__ = [
-    "CancelledError", "DownloadError", "GanpostError", "ImageInputError", "InvalidOptionError", "ModelDescriptor", "ModelFileError",
-    "ModelNotFoundError", "OutOfMemoryError", "UnsupportedModelError", "describe_state_dict", "load_model", "upscale",
+    "CancelledError", "DeviceError", "DownloadError", "GanpostError", "ImageInputError", "InvalidOptionError",
+    "ModelContract", "ModelDescriptor", "ModelFileError", "ModelNotFoundError", "OutOfMemoryError", "OutputError",
+    "Task", "UnsupportedModelError", "describe_state_dict", "load_model",
 ]

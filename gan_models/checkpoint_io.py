@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_write
 from .errors import ModelFileError
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
@@ -91,21 +91,6 @@ def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:
         if tensors and all(k.startswith(prefix) for k in tensors):
             tensors = {k[len(prefix):]: v for k, v in tensors.items()}
     return tensors
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: a crash never leaves a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_state_dict(path: str | os.PathLike, wrapped: Mapping[str, Mapping[str, torch.Tensor]]) -> Path:

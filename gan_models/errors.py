@@ -35,3 +35,11 @@ class CancelledError(GanpostError):
 
 class InvalidOptionError(GanpostError, ValueError):
     """An option outside its allowed values (precision, tile, alpha mode…); still a ValueError for callers."""
+
+
+class OutputError(GanpostError):
+    """An output cannot be written (read-only folder, a name that is not an image file, ...)."""
+
+
+class DeviceError(GanpostError, ValueError):
+    """A device that does not exist on this machine (``cuda`` without a GPU, ``mps`` off macOS, ...)."""

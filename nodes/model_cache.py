@@ -7,7 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..gan_models import load_model
-from ..gan_models.descriptor import ModelDescriptor
+from ..gan_models.contract import ModelDescriptor
 
 MAX_CACHED = 4
 _CACHE: OrderedDict[tuple[str, float], ModelDescriptor] = OrderedDict()

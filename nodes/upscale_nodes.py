@@ -8,12 +8,12 @@ import comfy.model_management as mm
 import comfy.utils
 from comfy_api.latest import io
 
-from ..gan_models import GanpostError, upscale
-from ..gan_models.descriptor import ModelDescriptor
+from ..gan_models import GanpostError
+from ..gan_models.contract import ModelDescriptor
 from ..gan_models.errors import InvalidOptionError
-from ..gan_models.inference import MIN_TILE, activation_bytes_per_pixel, context_margin
-from ..gan_models.precision import PRECISIONS, resolve_dtype
-from ..gan_models.upscale import ALPHA_MODES
+from ..runtime.memory import MIN_TILE, estimate_bytes
+from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
+from ..tasks.upscale import ALPHA_MODES, upscale
 from . import model_folders
 from .image_convert import core_to_comfy, image_to_core
 from .model_cache import cached_model
@@ -123,6 +123,5 @@ def require_ganpost_model(model) -> None:
 
 def _memory_required(model: ModelDescriptor, precision: str, device, size, tile: int) -> int:
     """Bytes to make room for on ``device``: the weights plus one tile's activations."""
-    dtype = resolve_dtype(model, precision, device)  # also rejects bad precision choices early
-    side = min(tile or PLANNING_TILE, max(size)) + 2 * context_margin(model)
-    return int(mm.module_size(model.module) * 2 + activation_bytes_per_pixel(model, dtype) * side * side)
+    dtype = resolve_dtype(model, precision, resolve_device(device))  # also rejects bad precision choices early
+    return estimate_bytes(model, dtype, min(tile or PLANNING_TILE, max(size)))

@@ -11,7 +11,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py
 
-from ganpost.gan_models.archs import RRDBNet, SRVGGNetCompact  # noqa: E402
+from ganpost.gan_models.realesrgan import RRDBNet, SRVGGNetCompact  # noqa: E402
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
 

@@ -7,7 +7,7 @@ import torch
 from conftest import save_official, tiny_compact, tiny_rrdbnet
 
 diffusers = pytest.importorskip("diffusers")
-from ganpost.gan_models import diffusers_support as ds  # noqa: E402
+from ganpost.integrations import diffusers as ds  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def published(tmp_path, server, monkeypatch):
     """A tiny model published as 'realesr-animevideov3' with its true checksum."""
     data = save_official(tiny_compact(), tmp_path / "src.pth").read_bytes()
     known = catalogue.KNOWN_MODELS["realesr-animevideov3"]
-    server.files[f"/{known.release_tag}/{known.filename}"] = data
+    server.files[f"/{known.url_path}"] = data
     fake = replace(known, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     monkeypatch.setitem(catalogue.KNOWN_MODELS, known.name, fake)
     return fake

@@ -8,7 +8,8 @@ from PIL import Image
 from conftest import natural_image, shared_weight, tiny_compact, tiny_rrdbnet
 from ganpost import load_model, upscale
 from ganpost.gan_models import CancelledError, ImageInputError, OutOfMemoryError, describe_state_dict
-from ganpost.gan_models.inference import TileRunner, upscale_tensor
+from ganpost.runtime import memory
+from ganpost.runtime.runner import Runner
 
 
 def compact_model(**kwargs):
@@ -43,7 +44,7 @@ def test_tile_at_least_image_is_untiled():
     model, img = rrdb_model(), float_image(40, 50)
     direct = model.module(torch.from_numpy(img).permute(2, 0, 1)[None]).clamp(0, 1)[0].permute(1, 2, 0)
     np.testing.assert_array_equal(upscale(model, img, tile=64), upscale(model, img, tile=0))
-    np.testing.assert_allclose(upscale(model, img, tile=64), direct.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(upscale(model, img, tile=64, precision="fp32"), direct.detach().numpy(), atol=1e-6)
 
 
 def test_no_seams_across_tile_borders():
@@ -59,7 +60,7 @@ def test_real_x4plus_tiling_bound():
     """RealESRGAN_x4plus, 256×256 photo, 128 px tiles vs untiled: mean ≤ 0.1/255, 99.9th pct ≤ 2/255."""
     model = load_model(shared_weight("RealESRGAN_x4plus.pth"))
     img = natural_image(256, 256, seed=3).astype(np.float32) / 255
-    whole, tiled = upscale(model, img, tile=0), upscale(model, img, tile=128)
+    whole, tiled = upscale(model, img, tile=0, precision="fp32"), upscale(model, img, tile=128, precision="fp32")
     diff = np.abs(whole - tiled) * 255
     assert diff.mean() <= 0.1 and np.percentile(diff, 99.9) <= 2.0, (diff.mean(), np.percentile(diff, 99.9))
 
@@ -73,16 +74,16 @@ class Overflowing(torch.nn.Module):
 
     def forward(self, x):
         out = self.inner(x)
-        return out * 1e6 * 1e6 / 1e12 if x.dtype == torch.float16 else out
+        return out + float("inf") if x.dtype in (torch.float16, torch.bfloat16) else out
 
 
 def test_half_precision_overflow_is_recomputed_in_fp32():
     model = compact_model()
     object.__setattr__(model, "module", Overflowing(model.module))
-    runner = TileRunner(model, torch.device("cpu"), torch.float16, channels_last=False)
     x = torch.from_numpy(float_image(16, 16)).permute(2, 0, 1)[None]
-    out = runner(x)
-    assert torch.isfinite(out).all() and runner.fp32_fallbacks == 1
+    with Runner(model, device="cpu", precision="bf16") as runner:
+        out = runner.forward(x)
+        assert torch.isfinite(out).all() and runner.fp32_fallbacks == 1
     with torch.no_grad():
         torch.testing.assert_close(out, model.module.inner(x))
 
@@ -90,13 +91,16 @@ def test_half_precision_overflow_is_recomputed_in_fp32():
 class FailsAbove(torch.nn.Module):
     """Raises the CPU allocator's error for inputs larger than ``limit`` pixels."""
 
+    failures = 0  # on the class: the runner works on a copy of the module
+
     def __init__(self, inner, limit):
         super().__init__()
-        self.inner, self.limit, self.failures = inner, limit, 0
+        self.inner, self.limit = inner, limit
+        FailsAbove.failures = 0
 
     def forward(self, x):
         if x.shape[-1] * x.shape[-2] > self.limit:
-            self.failures += 1
+            FailsAbove.failures += 1
             raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
         return self.inner(x)
 
@@ -104,12 +108,13 @@ class FailsAbove(torch.nn.Module):
 def test_out_of_memory_halves_the_tile_and_retries():
     model = compact_model(num_conv=2)
     img = float_image(128, 128)
-    expected = upscale(model, img, tile=0)
+    expected = upscale(model, img, tile=0, precision="fp32")
     failing = FailsAbove(model.module, limit=90 * 90)
     object.__setattr__(model, "module", failing)
+    model.working_copies.clear()
     seen = []
-    out = upscale(model, img, tile=128, progress=lambda done, total: seen.append((done, total)))
-    assert failing.failures >= 1
+    out = upscale(model, img, tile=128, precision="fp32", progress=lambda done, total: seen.append((done, total)))
+    assert FailsAbove.failures >= 1
     np.testing.assert_allclose(out, expected, atol=1e-6)
     assert seen[-1][0] == seen[-1][1], "progress ends complete after the retry"
 
@@ -221,26 +226,20 @@ def test_bf16_runs_on_cpu_close_to_fp32():
     np.testing.assert_allclose(upscale(model, img, precision="bf16"), upscale(model, img, precision="fp32"), atol=0.05)
 
 
-def test_upscale_tensor_into_given_buffer():
-    model = compact_model(scale=2)
-    runner = TileRunner(model, torch.device("cpu"), torch.float32)
-    out = torch.zeros(3, 40, 40)
-    result = upscale_tensor(runner, torch.rand(1, 3, 20, 20), tile=8, out=out)
-    assert result.data_ptr() == out.data_ptr()
+def test_runs_leave_the_loaded_module_untouched():
+    """Half-precision and channels-last working copies never change the descriptor's own module."""
+    model, img = compact_model(), float_image(24, 24)
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    first = upscale(model, img, precision="bf16")
+    upscale(model, img, precision="fp32")
+    again = upscale(model, img, precision="bf16")
+    np.testing.assert_array_equal(first, again)
+    for key, value in model.module.state_dict().items():
+        assert value.dtype == torch.float32 and value.device.type == "cpu" and torch.equal(value, before[key])
+        assert value.ndim != 4 or value.is_contiguous()  # not converted to channels_last in place
 
 
-def test_cpu_tile_budget_follows_available_memory(monkeypatch):
-    import os
-
-    from ganpost.gan_models import inference
-
-    pages = {"SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
-    pages["SC_AVPHYS_PAGES"] = (16 << 30) // 4096  # 16 GiB free → a quarter of it
-    assert inference.cpu_tile_budget() == 4 << 30
-    pages["SC_AVPHYS_PAGES"] = (1 << 30) // 4096  # little free memory → the floor
-    assert inference.cpu_tile_budget() == inference.CPU_BUDGET_RANGE[0]
-    pages["SC_AVPHYS_PAGES"] = (256 << 30) // 4096  # a big server → the ceiling
-    assert inference.cpu_tile_budget() == inference.CPU_BUDGET_RANGE[1]
-    monkeypatch.setattr(os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
-    assert inference.cpu_tile_budget() == inference.CPU_TILE_BUDGET
+def test_cpu_tile_budget_follows_available_memory():
+    assert memory.cpu_tile_budget(available=16 << 30) == 4 << 30  # a quarter of what is free
+    assert memory.cpu_tile_budget(available=1 << 30) == memory.CPU_BUDGET_RANGE[0]  # little free: the floor
+    assert memory.cpu_tile_budget(available=256 << 30) == memory.CPU_BUDGET_RANGE[1]  # a big server: the ceiling

@@ -8,7 +8,7 @@ import torch
 from conftest import save_official, tiny_compact, tiny_rrdbnet
 from ganpost import load_model
 from ganpost.gan_models import UnsupportedModelError, describe_state_dict
-from ganpost.gan_models.archs import RRDBNet, SRVGGNetCompact
+from ganpost.gan_models.realesrgan import RRDBNet, SRVGGNetCompact
 from ganpost.gan_models.checkpoint_io import save_state_dict
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import save_official, tiny_compact
-from ganpost.gan_models import upscale
+from ganpost import upscale
 
 COMFY_MODULES = ("comfy_api", "comfy_api.latest", "folder_paths", "comfy", "comfy.model_management", "comfy.utils")
 

@@ -143,7 +143,7 @@ def test_vgg_weights_resolution(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(vgg_module, "VGG19_URL", f"http://127.0.0.1:{server.server_port}/vgg19-dcbb9e9d.pth")
+        monkeypatch.setenv("GANPOST_DOWNLOAD_BASE", f"http://127.0.0.1:{server.server_port}")
         with pytest.raises(DownloadError, match="checksum mismatch"):
             resolve_vgg19_weights(models_dir=tmp_path / "models")
     finally:
@@ -152,7 +152,7 @@ def test_vgg_weights_resolution(tmp_path, monkeypatch):
 
 
 def test_vgg_download_failure_says_where_to_put_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(vgg_module, "VGG19_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")  # nothing listens
+    monkeypatch.setenv("GANPOST_DOWNLOAD_BASE", "http://127.0.0.1:9")  # nothing listens
     with pytest.raises(DownloadError) as err:
         resolve_vgg19_weights(models_dir=tmp_path)
     assert f"put it at {tmp_path / 'vgg19-dcbb9e9d.pth'}," in str(err.value)

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
 from ..gan_models.errors import GanpostError, ImageInputError
-from ..gan_models.image_io import READABLE, read_image
+from ..runtime.imaging.files import READABLE, read_image
 
 log = logging.getLogger(__name__)
 CACHE_BUDGET_BYTES = 2 << 30  # keep decoded images in memory up to this much

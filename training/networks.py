@@ -7,8 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from ..gan_models.archs.rrdbnet import RRDBNet
-from ..gan_models.archs.srvgg import SRVGGNetCompact
+from ..gan_models.realesrgan import RRDBNet, SRVGGNetCompact
 from ..gan_models.loader import load_model
 from .config import GeneratorConfig
 from .config_schema import ConfigError

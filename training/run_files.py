@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..gan_models.checkpoint_io import atomic_write, save_state_dict
+from ..gan_models.atomic import atomic_copy, atomic_write, sweep_partials
+from ..gan_models.checkpoint_io import save_state_dict
 from ..gan_models.errors import GanpostError
 
 
@@ -74,8 +74,8 @@ class RunFiles:
     def remove_leftovers(self) -> None:
         """Temporary files of writes that a kill interrupted (never read; the renamed files are whole)."""
         for folder in (self.models, self.state.parent, self.root):
-            for partial in folder.glob(".*.partial"):
-                partial.unlink(missing_ok=True)
+            if folder.is_dir():
+                sweep_partials(folder)
 
     def prune(self, keep: int) -> None:
         """Delete all but the newest ``keep`` numbered checkpoints of each network."""
@@ -87,5 +87,5 @@ class RunFiles:
 
 def _copy_as_latest(path: Path, latest: Path) -> Path:
     """``latest`` becomes a byte copy of the numbered file (atomically); returns the numbered one."""
-    atomic_write(latest, lambda tmp: shutil.copyfile(path, tmp))
+    atomic_copy(path, latest)
     return path

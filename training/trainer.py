@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..gan_models.errors import GanpostError
-from ..gan_models.precision import DTYPES
+from ..runtime.precision import DTYPES
 from .config import TrainConfig
 from .config_schema import from_dict, to_dict
 from .data import HighResolutionCrops, PairedCrops, SampleIds, validation_images

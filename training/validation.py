@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gan_models.image_io import write_image
+from ..runtime.imaging.files import write_image
 from ..gan_models.loader import describe_state_dict
-from ..gan_models.upscale import upscale
+from ..tasks.upscale import upscale
 from .downscale import bicubic_downscale
 from .metrics import psnr, ssim
 

@@ -6,21 +6,16 @@ strict; the classifier tensors are ignored. Features are read before the ReLU, a
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..gan_models.catalogue import default_models_dirs
+from ..gan_models import catalogue
 from ..gan_models.checkpoint_io import read_checkpoint
-from ..gan_models.download import download_file
 from ..gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError
 
-VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
-VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
-VGG19_HASH_PREFIX = "dcbb9e9d"  # torchvision names its files after the first hex digits of the SHA-256
 _CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -88,7 +83,7 @@ def load_vgg19_features(path: str | os.PathLike) -> VGG19Features:
     if set(features) != expected:
         missing = sorted(expected - set(features))[:4]
         raise ModelFileError(f"{path}: not torchvision's VGG19 weights (missing {', '.join(missing)}). "
-                             f"Use {VGG19_URL}.")
+                             f"Use {catalogue.SUPPORT_FILES['vgg19'].url()}.")
     try:
         network.load_state_dict(features, strict=True)
     except RuntimeError as err:
@@ -97,40 +92,22 @@ def load_vgg19_features(path: str | os.PathLike) -> VGG19Features:
 
 
 def resolve_vgg19_weights(path: str | os.PathLike | None = None, models_dir=None, download: bool = True) -> Path:
-    """The VGG19 file: an explicit path, else the models folders, else a download (hash prefix checked)."""
+    """The VGG19 file: an explicit path, else the weights catalogue (models folders, then a checked download)."""
+    known = catalogue.SUPPORT_FILES["vgg19"]
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise ModelNotFoundError(f"{path}: no such VGG19 weights file (losses.vgg_weights). Download {VGG19_URL}.")
+            raise ModelNotFoundError(f"{path}: no such VGG19 weights file (losses.vgg_weights). Download {known.url()}.")
         return path
-    folders = default_models_dirs(models_dir)
-    for folder in folders:
-        if (folder / VGG19_FILENAME).is_file():
-            return folder / VGG19_FILENAME
-    target = folders[0] / VGG19_FILENAME
-    if not download:
-        raise ModelNotFoundError(f"the perceptual loss needs VGG19 weights: download {VGG19_URL} into {folders[0]}, "
-                                 "or set losses.vgg_weights (or losses.perceptual_weight = 0)")
-    # Only a prefix of the hash is published, so check it before the file takes its final name.
+    purpose = ("The perceptual loss needs it: or set losses.vgg_weights to its path "
+               "(or losses.perceptual_weight = 0 to train without it).")
     try:
-        unverified = download_file(VGG19_URL, target.with_name(target.name + ".unverified"), sha256=None)
+        return catalogue.fetch(known, models_dir=models_dir, download=download, purpose=purpose)
     except DownloadError as err:
+        target = catalogue.default_models_dirs(models_dir)[0] / known.filename
         reason = getattr(err.__cause__, "reason", err.__cause__) or err
-        raise DownloadError(f"could not download {VGG19_URL} ({reason}). The perceptual loss needs it: download it "
+        raise DownloadError(f"could not download {known.url()} ({reason}). The perceptual loss needs it: download it "
                             f"elsewhere and put it at {target}, or set losses.vgg_weights to its path "
                             "(or losses.perceptual_weight = 0 to train without it).") from err
-    digest = _sha256(unverified)
-    if not digest.startswith(VGG19_HASH_PREFIX):
-        unverified.unlink(missing_ok=True)
-        raise DownloadError(f"{VGG19_URL}: checksum mismatch (sha256 {digest} does not start with "
-                            f"{VGG19_HASH_PREFIX}); the file was discarded")
-    os.replace(unverified, target)
-    return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

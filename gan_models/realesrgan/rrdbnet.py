@@ -46,6 +46,8 @@ class RRDB(nn.Module):
 class RRDBNet(nn.Module):
     """Input and output are RGB in [0, 1]; the output is not clamped."""
 
+    UNSHUFFLE = {4: 1, 2: 2, 1: 4}  # pixel-unshuffle factor per scale (×2 and ×1 take 2- and 4-multiples)
+
     def __init__(
         self,
         num_in_ch: int = 3,
@@ -59,7 +61,7 @@ class RRDBNet(nn.Module):
         if scale not in (1, 2, 4):
             raise ValueError(f"RRDBNet supports scale 1, 2 or 4, not {scale}")
         self.scale = scale
-        self.unshuffle = {4: 1, 2: 2, 1: 4}[scale]
+        self.unshuffle = self.UNSHUFFLE[scale]
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)

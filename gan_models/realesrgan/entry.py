@@ -1,8 +1,8 @@
-"""Recognising Real-ESRGAN checkpoints (RRDBNet and SRVGGNetCompact) from their tensors.
+"""The Real-ESRGAN family's registry entries: RRDBNet and SRVGGNetCompact.
 
 Detection uses key names and tensor shapes only, never the file name. Legacy ESRGAN
 (``model.N``) and BSRGAN-style (``RRDB_trunk``) layouts are renamed to the official one here,
-in one direction, so everything downstream sees official names.
+in one direction, so everything downstream sees official names. Each entry also fills in the model contract.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ import re
 
 import torch
 
-from .archs import RRDBNet, SRVGGNetCompact
-from .errors import UnsupportedModelError
+from ..contract import ModelContract, SizeRule, Task, TilingPolicy
+from ..errors import UnsupportedModelError
+from ..family import Built, FamilyEntry
+from .known import KNOWN_FILES
+from .rrdbnet import RRDBNet
+from .srvgg import SRVGGNetCompact
 
 Tensors = dict[str, torch.Tensor]
 
@@ -100,10 +104,24 @@ def rrdbnet_hyperparameters(sd: Tensors) -> dict:
     }
 
 
-def build_rrdbnet(sd: Tensors) -> tuple[RRDBNet, dict, Tensors]:
+def build_rrdbnet(sd: Tensors, options: dict) -> Built:
     official = to_official_rrdb_keys(sd)
     hp = rrdbnet_hyperparameters(official)
-    return RRDBNet(**hp), hp, official
+    return Built(RRDBNet(**hp), hp, official)
+
+
+def rrdbnet_contract(hp: dict) -> ModelContract:
+    feat = hp["num_feat"]
+    return ModelContract(
+        task=Task.UPSCALE, scale=hp["scale"], in_channels=hp["num_in_ch"], out_channels=hp["num_out_ch"],
+        value_range=(0.0, 1.0),
+        size=SizeRule(multiple=RRDBNet.UNSHUFFLE[hp["scale"]]),
+        # The receptive field is far wider than the useful reach: a 32 px margin and a 16 px
+        # cross-fade measured within 0.05/255 of untiled (DESIGN.md's tiling table).
+        tiling=TilingPolicy(margin=32, overlap=16),
+        activation_elements=_sr_activation_elements(feat, hp["scale"]),
+        fp16_safe=True, bf16_safe=True,
+    )
 
 
 # --- SRVGGNetCompact -------------------------------------------------------------------------
@@ -146,6 +164,35 @@ def compact_hyperparameters(sd: Tensors, act_type: str | None = None) -> dict:
     }
 
 
-def build_compact(sd: Tensors, act_type: str | None = None) -> tuple[SRVGGNetCompact, dict, Tensors]:
-    hp = compact_hyperparameters(sd, act_type)
-    return SRVGGNetCompact(**hp), hp, dict(sd)
+def build_compact(sd: Tensors, options: dict) -> Built:
+    hp = compact_hyperparameters(sd, options.get("act_type"))
+    return Built(SRVGGNetCompact(**hp), hp, dict(sd))
+
+
+def compact_contract(hp: dict) -> ModelContract:
+    return ModelContract(
+        task=Task.UPSCALE, scale=hp["upscale"], in_channels=hp["num_in_ch"], out_channels=hp["num_out_ch"],
+        value_range=(0.0, 1.0), size=SizeRule(),
+        # The receptive field is exactly num_conv + 2 convolutions: that margin makes tiling exact.
+        tiling=TilingPolicy(margin=hp["num_conv"] + 2, overlap=0, exact=True),
+        activation_elements=_sr_activation_elements(hp["num_feat"], hp["upscale"]),
+        fp16_safe=True, bf16_safe=True,
+    )
+
+
+def _sr_activation_elements(num_feat: int, scale: int) -> int:
+    """A few feature maps at output resolution, per input pixel (measured peaks sit below this)."""
+    return 3 * num_feat * scale**2 + 8 * num_feat
+
+
+# --- registry entries --------------------------------------------------------------------------
+
+RRDBNET = FamilyEntry(
+    architecture="RRDBNet", family="realesrgan", detect=looks_like_rrdbnet, build=build_rrdbnet,
+    contract=rrdbnet_contract, create=RRDBNet, known_files=KNOWN_FILES[:4], wrapper_name="RealESRGANModel",
+)
+COMPACT = FamilyEntry(
+    architecture="SRVGGNetCompact", family="realesrgan", detect=looks_like_compact, build=build_compact,
+    contract=compact_contract, create=SRVGGNetCompact, options=("act_type",), known_files=KNOWN_FILES[4:],
+    wrapper_name="SRVGGNetCompactModel",
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import ImageInputError, InvalidOptionError
+from ...gan_models.errors import ImageInputError, InvalidOptionError
 
 MAX_OUTPUT_PIXELS = 1 << 32
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .checkpoint_io import atomic_write
-from .errors import ImageInputError
+from ...gan_models.atomic import atomic_write
+from ...gan_models.errors import ImageInputError
 
 log = logging.getLogger(__name__)
 READABLE = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}

@@ -1,0 +1,142 @@
+"""The model contract: what a family tells the core about one of its networks.
+
+Every family fills in a :class:`ModelContract` from the hyper-parameters it read out of a
+checkpoint. The runner, the tasks and the front-ends read only the contract, never an
+architecture's name, so a new family needs no edit outside its own folder and the registry.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Task(str, enum.Enum):
+    UPSCALE = "upscale"
+    FACE_RESTORE = "face_restore"
+    TRANSLATE = "translate"
+    FACE_DETECT = "face_detect"
+
+
+class TestTimeMode(str, enum.Enum):
+    """How norm and dropout layers behave at inference."""
+
+    EVAL = "eval"  # running statistics, no dropout: the usual
+    AS_TRAINED = "as_trained"  # batch statistics and dropout, as pix2pix's official test script runs
+
+
+def first_tensor(output: Any) -> torch.Tensor:
+    """The default output adapter: the tensor itself, or the first element of a tuple/list."""
+    if isinstance(output, (tuple, list)):
+        return output[0]
+    return output
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """What input sizes the network accepts; the runner pads by reflection and crops back."""
+
+    multiple: int = 1
+    minimum: int = 1
+    fixed: int | None = None
+    """The network reads windows of exactly this side (e.g. AuraSR's 64 px)."""
+
+
+@dataclass(frozen=True)
+class TilingPolicy:
+    margin: int
+    """Input pixels of context each tile reads beyond what it keeps (thrown away afterwards)."""
+    overlap: int = 0
+    """Input pixels over which neighbouring tiles are cross-faded, inside the trusted region."""
+    exact: bool = False
+    """True when the margin covers the whole receptive field, so tiled equals untiled."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    task: Task
+    scale: int
+    """Output size / input size of one forward pass."""
+    in_channels: int
+    out_channels: int
+    value_range: tuple[float, float]
+    """What the network reads and writes: (0, 1) or (-1, 1). The runner maps from/to [0, 1]."""
+    size: SizeRule
+    tiling: TilingPolicy
+    activation_elements: int
+    """Peak activation elements per *input* pixel of one forward; × element size = bytes."""
+    fp16_safe: bool
+    bf16_safe: bool
+    output_adapter: Callable[[Any], torch.Tensor] = first_tensor
+    test_time: TestTimeMode = TestTimeMode.EVAL
+    init_weights: Callable[[nn.Module], None] | None = None
+    """Weight init for a fresh network in training; None keeps PyTorch's defaults."""
+
+    def activation_bytes_per_pixel(self, dtype: torch.dtype) -> int:
+        return self.activation_elements * torch.empty((), dtype=dtype).element_size()
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """A loaded network: its family, contract, module and where it came from."""
+
+    architecture: str
+    contract: ModelContract
+    param_count: int
+    source: Path | None
+    module: nn.Module = field(repr=False, compare=False)
+    hyperparameters: dict = field(default_factory=dict, compare=False)
+    """The constructor arguments, inferred from the tensor shapes."""
+    working_copies: dict = field(default_factory=dict, repr=False, compare=False)
+    """Converted copies of ``module`` per (device, dtype, layout), kept by the runner; ``module`` stays as loaded."""
+
+    # The fields everyone asks for, straight from the contract.
+    @property
+    def task(self) -> str:
+        return self.contract.task.value
+
+    @property
+    def scale(self) -> int:
+        return self.contract.scale
+
+    @property
+    def in_channels(self) -> int:
+        return self.contract.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.contract.out_channels
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        return self.contract.value_range
+
+    @property
+    def size_multiple(self) -> int:
+        return self.contract.size.multiple
+
+    @property
+    def min_size(self) -> int:
+        return self.contract.size.minimum
+
+    @property
+    def fp16_safe(self) -> bool:
+        return self.contract.fp16_safe
+
+    @property
+    def bf16_safe(self) -> bool:
+        return self.contract.bf16_safe
+
+    @property
+    def name(self) -> str:
+        return self.source.stem if self.source else self.architecture
+
+    def summary(self) -> str:
+        hp = ", ".join(f"{k}={v}" for k, v in self.hyperparameters.items())
+        return f"{self.name}: {self.architecture} ×{self.scale} ({hp}; {self.param_count:,} parameters)"

@@ -1,0 +1,28 @@
+"""A file ganpost knows by name: where it comes from and how to check it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+BASE_URL_ENV = "GANPOST_DOWNLOAD_BASE"  # a mirror of the files' layout (tests use a loopback server)
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    name: str
+    filename: str
+    base_url: str
+    """The official location's folder; ``$GANPOST_DOWNLOAD_BASE`` replaces it (a mirror)."""
+    url_path: str
+    sha256: str
+    """The full digest, or the prefix a publisher gives (torchvision's file names)."""
+    size: int | None
+    description: str
+    denoise_companion: str | None = None
+    comfy_folder: str = "upscale_models"
+    """The ComfyUI models folder key the file belongs in."""
+
+    def url(self) -> str:
+        base = os.environ.get(BASE_URL_ENV, self.base_url).rstrip("/")
+        return f"{base}/{self.url_path}"

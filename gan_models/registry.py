@@ -1,0 +1,54 @@
+"""Every family's entries, in the order checkpoints are tested against them.
+
+Order matters where layouts look alike: legacy ESRGAN files (``model.N``), CycleGAN's
+ResnetGenerator (``model.N`` too) and PatchGAN discriminators share key patterns, so the entry
+with the most specific test comes first. The first entry whose ``detect`` accepts a state dict
+wins; nothing else in ganpost tests an architecture's name.
+"""
+
+from __future__ import annotations
+
+from .errors import InvalidOptionError, UnsupportedModelError
+from .family import FamilyEntry, Tensors
+from .known_file import KnownFile
+from .realesrgan import COMPACT, RRDBNET
+
+DETECTION_ORDER: tuple[FamilyEntry, ...] = (
+    RRDBNET,  # official, legacy ESRGAN and BSRGAN layouts
+    COMPACT,  # only body.N.weight/bias keys
+)
+
+
+def detect(sd: Tensors, label: str) -> FamilyEntry:
+    """The entry for a flat state dict, or an error that lists what was tried."""
+    for entry in DETECTION_ORDER:
+        if entry.detect(sd):
+            return entry
+    raise UnsupportedModelError(_unsupported_message(label, sd))
+
+
+def entry_for(architecture: str) -> FamilyEntry:
+    for entry in DETECTION_ORDER:
+        if entry.architecture == architecture:
+            return entry
+    raise InvalidOptionError(f"unknown architecture {architecture!r}; known: {', '.join(architectures())}")
+
+
+def architectures(family: str | None = None) -> list[str]:
+    return [e.architecture for e in DETECTION_ORDER if family is None or e.family == family]
+
+
+def known_files() -> list[KnownFile]:
+    return [f for entry in DETECTION_ORDER for f in entry.known_files]
+
+
+def _unsupported_message(label: str, sd: Tensors) -> str:
+    keys = list(sd)
+    msg = (f"{label}: no supported architecture matches its {len(keys)} tensors "
+           f"(first keys: {', '.join(keys[:5])}). Tried, in order: {', '.join(architectures())}.")
+    joined = " ".join(keys[:2000])
+    if any(s in joined for s in ("lora_up", "lora_down", "lora_A", "lora_B", ".alpha ")) or joined.endswith(".alpha"):
+        msg += " This looks like a LoRA: load it with your diffusion model, not as an upscaler."
+    elif any(s in joined for s in ("model.diffusion_model.", "first_stage_model.", "double_blocks.", "down_blocks.")):
+        msg += " This looks like a diffusion model checkpoint, not a GAN upscaler."
+    return msg

@@ -1,0 +1,1 @@
+"""Running models: the task-neutral runner, tiling, precision, memory, and image conversion and files."""

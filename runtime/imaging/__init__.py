@@ -1,0 +1,1 @@
+"""Images: conversion between the kinds users hand us and the core's tensors, files, resizing."""

@@ -1,0 +1,262 @@
+"""The task-neutral runner: any model of the registry on images of any size, in bounded memory.
+
+It owns what every task needs and nothing task-specific: the working copy of the network on the
+device in the compute dtype (the loaded module is never touched), the value-range mapping and
+size rules of the model contract, tiling with a discarded context margin, out-of-memory
+retries with halved tiles, recomputing in fp32 any tile that overflows in half precision,
+progress, cancellation and giving the device memory back.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..gan_models.contract import ModelDescriptor, TestTimeMode
+from ..gan_models.errors import CancelledError, ImageInputError, InvalidOptionError, OutOfMemoryError
+from .memory import MIN_TILE, auto_tile, estimate_bytes, is_out_of_memory
+from .precision import DTYPE_NAMES, resolve_device, resolve_dtype
+from .tiling import plan_axis, ramp, tile_count
+
+log = logging.getLogger(__name__)
+MAX_CPU_COPIES = 2  # e.g. the bf16 working copy and, after an overflow, the fp32 one
+
+
+def working_copy(model: ModelDescriptor, device: torch.device, dtype: torch.dtype, channels_last: bool) -> nn.Module:
+    """The network converted for ``device``/``dtype``; ``model.module`` itself is never modified.
+
+    CPU copies are kept on the descriptor for the next call; device copies are made per run and
+    dropped by :meth:`Runner.release`, so GPU memory is held only while a run needs it. The copy
+    is converted tensor by tensor, so the device never holds an fp32 and a half copy at once.
+    """
+    key = (str(device), dtype, channels_last)
+    cache = model.working_copies
+    if key in cache:
+        return cache[key]
+    module = copy.deepcopy(model.module).to(device=device, dtype=dtype)
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    module.train(model.contract.test_time == TestTimeMode.AS_TRAINED).requires_grad_(False)
+    if device.type == "cpu":
+        while len(cache) >= MAX_CPU_COPIES:
+            cache.pop(next(iter(cache)))
+        cache[key] = module
+    return module
+
+
+def _uses_channels_last(device: torch.device) -> bool:
+    return device.type in ("cpu", "cuda")  # oneDNN and cuDNN convolutions prefer NHWC; MPS does not
+
+
+@dataclass
+class _Progress:
+    callback: Callable[[int, int], None] | None
+    cancel: Callable[[], bool | None] | None
+    total: int
+    done: int = 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.callback:
+            self.callback(self.done, self.total)
+        if self.cancel and self.cancel():
+            raise CancelledError("cancelled")
+
+    def rewind(self, done: int, extra: int) -> None:
+        self.done, self.total = done, self.total + extra
+
+
+class Runner:
+    """Runs one model; use as a context manager (or call :meth:`release`) to give memory back.
+
+    Images are ``1×C×H×W`` float tensors in [0, 1] on the CPU with the model's input channels;
+    results are ``C×(sH)×(sW)`` float32 in [0, 1] (unclamped) on the CPU, ``s`` the contract's scale.
+    """
+
+    def __init__(self, model: ModelDescriptor, *, device: str | torch.device | None = None,
+                 precision: str = "auto", progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool | None] | None = None):
+        self.model, self.contract = model, model.contract
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(model, precision, self.device)
+        self.channels_last = _uses_channels_last(self.device)
+        self.progress, self.cancel = progress, cancel
+        self.fp32_fallbacks = 0
+        self._module: nn.Module | None = working_copy(model, self.device, self.dtype, self.channels_last)
+        log.info("%s on %s in %s", model.name, self.device, self.precision_name)
+
+    @property
+    def precision_name(self) -> str:
+        return DTYPE_NAMES[self.dtype]
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    # ------------------------------------------------------------------------------ planning
+    def tile_side(self, tile: int | str, height: int, width: int) -> int:
+        """``"auto"`` → from free memory; 0 → one pass; else checked. Fixed-window models cap it."""
+        if tile == "auto":
+            side = auto_tile(self.model, self.device, self.dtype)
+        elif isinstance(tile, bool) or not isinstance(tile, int) or tile < 0:
+            raise InvalidOptionError(f"tile must be 'auto', 0 (no tiling) or a positive number of pixels, not {tile!r}")
+        elif tile == 0:
+            side = max(height, width)
+        elif tile < MIN_TILE:
+            raise InvalidOptionError(f"tile {tile} is below the minimum of {MIN_TILE} px")
+        else:
+            side = tile
+        fixed = self.contract.size.fixed
+        if fixed:
+            side = min(side, max(1, fixed - 2 * self.contract.tiling.margin))
+        return side
+
+    def estimate_bytes(self, tile_side: int) -> int:
+        return estimate_bytes(self.model, self.dtype, tile_side)
+
+    # ------------------------------------------------------------------------------ running
+    def run(self, images: Iterable[torch.Tensor], tile: int | str = "auto") -> Iterator[torch.Tensor]:
+        """Yield each image's result in turn; progress counts the windows of all of them."""
+        images = list(images)
+        if not images:
+            return
+        for image in images:
+            self._check(image)
+        sizes = [image.shape[-2:] for image in images]
+        side = self.tile_side(tile, max(h for h, _ in sizes), max(w for _, w in sizes))
+        counter = _Progress(self.progress, self.cancel, sum(tile_count(h, w, side) for h, w in sizes))
+        for image in images:
+            result, side = self._run_with_fallback(image, side, counter)
+            yield result
+        if self.fp32_fallbacks:
+            log.warning("%d tile(s) overflowed in %s and were recomputed in fp32", self.fp32_fallbacks,
+                        self.precision_name)
+
+    def _check(self, image: torch.Tensor) -> None:
+        if image.ndim != 4 or image.shape[0] != 1:
+            raise ImageInputError(f"the runner takes one 1×C×H×W image at a time, not {tuple(image.shape)}")
+        if image.shape[1] != self.contract.in_channels:
+            raise ImageInputError(f"{self.model.name} takes {self.contract.in_channels}-channel input, "
+                                  f"not {image.shape[1]} channels.")
+
+    def _run_with_fallback(self, image: torch.Tensor, side: int, counter: _Progress) -> tuple[torch.Tensor, int]:
+        """Run one image, halving the tile after every out-of-memory error down to the floor."""
+        _, _, h, w = image.shape
+        s = self.contract.scale
+        out = torch.empty(self.contract.out_channels, h * s, w * s)
+        while True:
+            start = counter.done
+            try:
+                return self._tiled(image, side, out, counter), side
+            except (RuntimeError, torch.OutOfMemoryError) as err:
+                if not is_out_of_memory(err):
+                    raise
+                self._empty_device_cache()
+                smaller = min(side, max(h, w)) // 2
+                if smaller < MIN_TILE:
+                    raise OutOfMemoryError(
+                        f"out of memory on {self.device} even with {side} px tiles for a {w}×{h} image with "
+                        f"{self.model.name}. Free memory (close other models), use --device cpu, or a smaller image."
+                    ) from err
+                log.warning("out of memory with %d px tiles on %s; retrying with %d px", side, self.device, smaller)
+                counter.rewind(start, extra=tile_count(h, w, smaller) - tile_count(h, w, side))
+                side = smaller
+
+    def _tiled(self, image: torch.Tensor, side: int, out: torch.Tensor, counter: _Progress) -> torch.Tensor:
+        """Tile ``image`` into ``out``: each tile keeps its core plus blend zone, its margin is discarded."""
+        s, policy = self.contract.scale, self.contract.tiling
+        _, _, h, w = image.shape
+        rows = plan_axis(h, side, policy.margin, policy.overlap)
+        cols = plan_axis(w, side, policy.margin, policy.overlap)
+        for ry in rows:
+            wy = ramp(ry.keep_end - ry.keep_start, ry.fade_in, ry.fade_out, s).view(-1, 1)
+            for rx in cols:
+                result = self.forward(image[..., ry.read_start:ry.read_end, rx.read_start:rx.read_end])[0].cpu()
+                top, left = (ry.keep_start - ry.read_start) * s, (rx.keep_start - rx.read_start) * s
+                kept = result[:, top: top + (ry.keep_end - ry.keep_start) * s,
+                              left: left + (rx.keep_end - rx.keep_start) * s]
+                region = out[:, ry.keep_start * s: ry.keep_end * s, rx.keep_start * s: rx.keep_end * s]
+                if ry.fade_in or rx.fade_in or ry.fade_out or rx.fade_out:
+                    weight = wy * ramp(rx.keep_end - rx.keep_start, rx.fade_in, rx.fade_out, s).view(1, -1)
+                    _blend_into(region, kept, weight, ry.fade_in * s, rx.fade_in * s)
+                else:
+                    region.copy_(kept)
+                counter.step()
+        return out
+
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One window through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1]."""
+        out = self._forward(self._module, x, self.dtype)
+        if self.dtype != torch.float32 and not torch.isfinite(out).all():
+            self.fp32_fallbacks += 1
+            log.warning("%s overflowed in %s on a tile; recomputing it in fp32", self.model.name, self.precision_name)
+            fp32 = working_copy(self.model, self.device, torch.float32, self.channels_last)
+            out = self._forward(fp32, x, torch.float32)
+            del fp32  # a device copy goes now; a CPU copy stays cached on the descriptor
+        return out
+
+    def _forward(self, module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        rule, s = self.contract.size, self.contract.scale
+        h, w = x.shape[-2:]
+        target_h, target_w = _padded(h, rule), _padded(w, rule)
+        low, high = self.contract.value_range
+        x = x.to(self.device, dtype)
+        if (low, high) != (0.0, 1.0):
+            x = x * (high - low) + low
+        if (target_h, target_w) != (h, w):
+            x = _pad(x, target_h - h, target_w - w)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = self.contract.output_adapter(module(x))[..., : h * s, : w * s].float()
+        if (low, high) != (0.0, 1.0):
+            out = (out - low) / (high - low)
+        return out
+
+    # ------------------------------------------------------------------------------ release
+    def release(self) -> None:
+        """Drop the device copy and give cached device memory back; CPU copies stay for the next call."""
+        self._module = None
+        self._empty_device_cache()
+
+    def _empty_device_cache(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        elif self.device.type == "mps":
+            torch.mps.empty_cache()
+
+
+def _padded(length: int, rule) -> int:
+    if rule.fixed:
+        return max(rule.fixed, length)
+    length = max(length, rule.minimum)
+    return length + (-length) % rule.multiple
+
+
+def _pad(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
+    """Reflect where the image is large enough to mirror, replicate otherwise (reflect needs pad < size)."""
+    h, w = x.shape[-2:]
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def _blend_into(region: torch.Tensor, kept: torch.Tensor, weight: torch.Tensor, top: int, left: int) -> None:
+    """Add ``kept * weight`` where a neighbour already wrote, overwrite where nobody did yet.
+
+    Tiles go in raster order, so the ``top`` rows (written by the row above) and the ``left``
+    columns (written by the tile to the left) hold the neighbours' weighted contributions;
+    everything else is still uninitialised memory.
+    """
+    contribution = kept * weight
+    fresh = torch.ones(region.shape[-2:], dtype=torch.bool)
+    fresh[:top, :] = False
+    fresh[:, :left] = False
+    region.copy_(torch.where(fresh, contribution, region + contribution))

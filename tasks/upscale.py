@@ -1,0 +1,97 @@
+"""``upscale(model, image)``: super-resolution on top of the runner.
+
+What is upscaling-specific lives here: alpha (through the network as grey, or resized), the
+final output scale or size, grey images, and accepting any mix of sizes and modes in one list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import torch
+
+from ..gan_models.contract import ModelDescriptor, Task
+from ..gan_models.errors import ImageInputError, InvalidOptionError
+from ..runtime.imaging import convert
+from ..runtime.imaging.resize import resize, target_size
+from ..runtime.runner import Runner
+
+log = logging.getLogger(__name__)
+ALPHA_MODES = ("network", "resize")
+
+
+def upscale(
+    model: ModelDescriptor,
+    image,
+    *,
+    tile: int | str = "auto",
+    outscale: float | None = None,
+    size: tuple[int, int] | None = None,
+    precision: str = "auto",
+    device: str | torch.device | None = None,
+    alpha_mode: str = "network",
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool | None] | None = None,
+):
+    """Upscale a PIL image (or list), numpy array (8/16-bit or float) or tensor; returns the same kind.
+
+    tile:       input tile side in pixels, ``"auto"`` (from free memory), or 0 for one pass.
+    outscale:   final scale relative to the input (e.g. 1.5 with a ×4 model); ``size`` = (W, H) instead.
+    precision:  auto | fp32 | fp16 | bf16. auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units,
+                where the model is safe in it; a tile that overflows in half precision is redone in fp32.
+    alpha_mode: "network" runs alpha through the model as grey; "resize" resizes it bicubically.
+    progress:   called as ``progress(done_tiles, total_tiles)``.
+    cancel:     checked between tiles; returning True (or raising) stops the run.
+
+    A list may mix sizes and modes (RGB, RGBA, grey); each image comes back in its own mode.
+    """
+    check_options(model, alpha_mode=alpha_mode, outscale=outscale, size=size)
+    batch = convert.to_core(image)
+    plans = []
+    for item in batch.items:
+        _, _, h, w = item.rgb.shape
+        out_h, out_w = target_size(h, w, model.scale, outscale, size)
+        alpha_through_network = (item.alpha is not None and alpha_mode == "network"
+                                 and not _constant(item.alpha))
+        plans.append((item, out_h, out_w, alpha_through_network))
+
+    jobs = []
+    for item, _, _, through_network in plans:
+        jobs.append(item.rgb)
+        if through_network:
+            jobs.append(item.alpha.expand(-1, 3, -1, -1))
+    with Runner(model, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
+        results = runner.run(jobs, tile)
+        outputs = []
+        for item, out_h, out_w, through_network in plans:
+            rgb = resize(next(results), out_h, out_w)
+            alpha = None
+            if through_network:
+                alpha = resize(next(results).mean(0, keepdim=True).clamp_(0, 1), out_h, out_w)
+            elif item.alpha is not None:
+                alpha = _resized_alpha(item.alpha, out_h, out_w)
+            outputs.append((rgb, alpha))
+    return convert.from_core(outputs, batch)
+
+
+def check_options(model: ModelDescriptor, *, alpha_mode: str = "network", outscale: float | None = None,
+                  size: tuple[int, int] | None = None) -> None:
+    """Refuse bad options before any image is read or computed (the CLI calls this once per run)."""
+    if model.contract.task != Task.UPSCALE:
+        raise InvalidOptionError(f"{model.name} is a {model.task} model, not an upscaler.")
+    if alpha_mode not in ALPHA_MODES:
+        raise InvalidOptionError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
+    if model.in_channels != 3:
+        raise ImageInputError(f"{model.name} takes {model.in_channels}-channel input; only RGB models are supported.")
+    target_size(64, 64, model.scale, outscale, size)  # validates outscale / size
+
+
+def _constant(alpha: torch.Tensor) -> bool:
+    return bool((alpha == alpha.flatten()[0]).all())
+
+
+def _resized_alpha(alpha: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    if _constant(alpha):
+        return torch.full((1, out_h, out_w), alpha.flatten()[0].item())
+    return resize(alpha[0], out_h, out_w)
