@@ -111,11 +111,16 @@ def _separable_blur(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 
 
 def usm_sharpen(img: torch.Tensor, weight: float = 0.5, threshold: float = 10, radius: int = 50) -> torch.Tensor:
-    """Unsharp masking as the official recipe sharpens its targets: only where detail exceeds ``threshold``/255.
+    """Unsharp masking as the official recipe sharpens its targets (BasicSR's ``USMSharp``).
 
-    ``img`` is ``B×C×H×W`` in [0, 1]; the mask is softened with the same Gaussian so the edit fades in.
+    ``img`` is ``B×C×H×W`` in [0, 1]. As officially, ``radius`` is the Gaussian's size, made odd
+    (50 → 51 taps, OpenCV's default σ = 8), padding reflects (BORDER_REFLECT_101), the sharpened
+    image is clipped to [0, 1] before mixing, and the edit is weighted by the blurred mask of
+    where detail exceeds ``threshold``/255, so it fades in. The official 2-D kernel is separable:
+    two 1-D passes give the same result to float rounding, at a fraction of the cost.
     """
-    g = _opencv_gaussian_1d(2 * radius + 1, img.device, img.dtype)
+    size = radius if radius % 2 else radius + 1
+    g = _opencv_gaussian_1d(size, img.device, img.dtype)
     residual = img - _separable_blur(img, g)
     mask = (residual.abs() * 255 > threshold).to(img.dtype)
     soft_mask = _separable_blur(mask, g)
@@ -227,7 +232,8 @@ def _noise(images: torch.Tensor, stage: DegradationStage, generator: torch.Gener
 
 
 def _jpeg(images: torch.Tensor, stage: DegradationStage, generator: torch.Generator) -> torch.Tensor:
-    quality = _uniform(generator, *stage.jpeg_range, images.shape[0]).round().to(images.device)
+    # Fractional qualities, as officially (the table scale is continuous in the quality); inputs clamped first.
+    quality = _uniform(generator, *stage.jpeg_range, images.shape[0]).to(images.device)
     return jpeg_compress(images.clamp(0, 1), quality)
 
 
@@ -249,6 +255,9 @@ class SecondOrderDegradation:
         if _rand(generator, 1).item() < s.stage1.blur_prob:
             out = filter2d(out, _kernels(lambda g: sample_kernel(s.stage1, g), b, generator, device))
         factor = _resize_factor(s.stage1, generator)
+        # Deliberate fix: resize to a size. The official stage 1 passes ``scale_factor`` to F.interpolate;
+        # its bilinear and bicubic modes then sample at the factor's spacing, not the whole-pixel output
+        # size's, so the content drifts against the target (up to almost one output pixel at the far edge).
         size = (max(1, int(h * factor)), max(1, int(w * factor)))
         out = _resize(out, size, _pick(s.resize_modes, generator))
         out = _noise(out, s.stage1, generator)
