@@ -24,7 +24,7 @@ class Task(str, enum.Enum):
     FACE_DETECT = "face_detect"
 
 
-class TestTimeMode(str, enum.Enum):
+class AtInference(str, enum.Enum):
     """How norm and dropout layers behave at inference."""
 
     EVAL = "eval"  # running statistics, no dropout: the usual
@@ -74,7 +74,7 @@ class ModelContract:
     fp16_safe: bool
     bf16_safe: bool
     output_adapter: Callable[[Any], torch.Tensor] = first_tensor
-    test_time: TestTimeMode = TestTimeMode.EVAL
+    test_time: AtInference = AtInference.EVAL
     init_weights: Callable[[nn.Module], None] | None = None
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""
 

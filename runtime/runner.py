@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gan_models.contract import ModelDescriptor, TestTimeMode
+from ..gan_models.contract import ModelDescriptor, AtInference
 from ..gan_models.errors import CancelledError, ImageInputError, InvalidOptionError, OutOfMemoryError
 from .memory import MIN_TILE, auto_tile, estimate_bytes, is_out_of_memory
 from .precision import DTYPE_NAMES, resolve_device, resolve_dtype
@@ -42,7 +42,7 @@ def working_copy(model: ModelDescriptor, device: torch.device, dtype: torch.dtyp
     module = copy.deepcopy(model.module).to(device=device, dtype=dtype)
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
-    module.train(model.contract.test_time == TestTimeMode.AS_TRAINED).requires_grad_(False)
+    module.train(model.contract.test_time == AtInference.AS_TRAINED).requires_grad_(False)
     if device.type == "cpu":
         while len(cache) >= MAX_CPU_COPIES:
             cache.pop(next(iter(cache)))
@@ -115,8 +115,9 @@ class Runner:
         else:
             side = tile
         fixed = self.contract.size.fixed
-        if fixed:
-            side = min(side, max(1, fixed - 2 * self.contract.tiling.margin))
+        if fixed:  # a tile reads its core, the cross-fade and the margin: all of it must fit the window
+            policy = self.contract.tiling
+            side = min(side, max(1, fixed - 2 * policy.margin - policy.overlap))
         return side
 
     def estimate_bytes(self, tile_side: int) -> int:

@@ -1,0 +1,191 @@
+"""The runner honours each model's contract: value range, output adapter, size rules, tiling policy,
+test-time norm behaviour; and the registry's detection order and errors. Toy families stand in
+for the ones still to come (translators in [-1, 1] at ×1, fixed-window upsamplers, tuple outputs)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import save_official, tiny_compact, tiny_rrdbnet
+from ganpost import load_model, upscale
+from ganpost.gan_models import InvalidOptionError, UnsupportedModelError, registry
+from ganpost.gan_models.contract import (
+    ModelContract, ModelDescriptor, SizeRule, Task, AtInference, TilingPolicy, first_tensor,
+)
+from ganpost.runtime.runner import Runner
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def describe(module: nn.Module, **contract) -> ModelDescriptor:
+    defaults = dict(task=Task.TRANSLATE, scale=1, in_channels=3, out_channels=3, value_range=(0.0, 1.0),
+                    size=SizeRule(), tiling=TilingPolicy(margin=0), activation_elements=64, fp16_safe=True,
+                    bf16_safe=True)
+    module = module.eval()
+    return ModelDescriptor("Toy", ModelContract(**(defaults | contract)), sum(p.numel() for p in module.parameters()),
+                           None, module)
+
+
+class TupleOut(nn.Module):
+    """Works in [-1, 1] and returns (image, extras), like GFPGAN."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        assert x.min() < 0, "the runner must hand this network [-1, 1] input"
+        return torch.tanh(self.conv(x)), [x.mean()]
+
+
+def test_value_range_and_output_adapter():
+    net = TupleOut()
+    model = describe(net, value_range=(-1.0, 1.0), output_adapter=first_tensor)
+    x = torch.rand(1, 3, 20, 24)
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        out = next(runner.run([x], tile=0))
+    with torch.no_grad():
+        expected = (net(x * 2 - 1)[0] + 1) / 2
+    torch.testing.assert_close(out, expected[0])
+
+
+class NeedsMultiple(nn.Module):
+    def __init__(self, multiple: int, minimum: int):
+        super().__init__()
+        self.multiple, self.minimum = multiple, minimum
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        assert h % self.multiple == 0 and w % self.multiple == 0 and min(h, w) >= self.minimum, (h, w)
+        return self.conv(x)
+
+
+def test_size_multiple_and_minimum_are_padded_and_cropped_back():
+    model = describe(NeedsMultiple(8, 16), size=SizeRule(multiple=8, minimum=16), tiling=TilingPolicy(margin=4))
+    for h, w in ((13, 21), (5, 7), (40, 33)):
+        image = (np.random.default_rng(h).random((h, w, 3)) * 255).astype(np.uint8)
+        assert upscale_like(model, image).shape == (h, w, 3)
+
+
+def upscale_like(model: ModelDescriptor, image: np.ndarray, tile=0) -> np.ndarray:
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+        out = next(runner.run([x], tile=tile))
+    return out.permute(1, 2, 0).numpy()
+
+
+class FixedWindow(nn.Module):
+    """Reads exactly 32×32 windows and upsamples ×2 (AuraSR-like, in miniature)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+
+    def forward(self, x):
+        assert x.shape[-2:] == (32, 32), x.shape
+        return nn.functional.pixel_shuffle(self.conv(x), 2)
+
+
+def test_fixed_window_models_get_exactly_their_window():
+    model = describe(FixedWindow(), task=Task.UPSCALE, scale=2, size=SizeRule(fixed=32),
+                     tiling=TilingPolicy(margin=4, overlap=4))
+    image = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
+    for tile in ("auto", 0, 512):
+        assert upscale_like(model, image, tile=tile).shape == (100, 140, 3)
+
+
+class ReceptiveField(nn.Module):
+    """Five 3×3 convolutions: a receptive field of 5 pixels each side."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(*(nn.Conv2d(3, 3, 3, padding=1) for _ in range(5)))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_exact_tiling_policy_gives_the_untiled_result():
+    model = describe(ReceptiveField(), tiling=TilingPolicy(margin=5, exact=True))
+    image = (np.random.default_rng(1).random((70, 90, 3)) * 255).astype(np.uint8)
+    np.testing.assert_allclose(upscale_like(model, image, tile=32), upscale_like(model, image, tile=0), atol=1e-5)
+
+
+class BatchStats(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.norm = nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+@pytest.mark.parametrize("mode", [AtInference.EVAL, AtInference.AS_TRAINED])
+def test_test_time_mode_of_norm_layers(mode):
+    net = BatchStats()
+    with torch.no_grad():
+        net.norm.running_mean.fill_(0.3)
+        net.norm.running_var.fill_(2.0)
+    model = describe(net, test_time=mode)
+    x = torch.rand(1, 3, 16, 16)
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        out = runner.forward(x)
+    reference = BatchStats()
+    reference.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        expected = reference.train(mode == AtInference.AS_TRAINED)(x)
+    torch.testing.assert_close(out, expected)
+    assert not net.training, "the loaded module itself stays in eval mode"
+    assert net.norm.running_mean.eq(0.3).all(), "running statistics are not updated by inference"
+
+
+def test_unsafe_precision_is_refused_from_the_contract():
+    model = describe(ReceptiveField(), bf16_safe=False)
+    with pytest.raises(InvalidOptionError, match="not safe in bf16"):
+        Runner(model, device="cpu", precision="bf16")
+    with Runner(model, device="cpu", precision="auto") as runner:
+        assert runner.dtype == torch.float32
+
+
+def test_upscale_refuses_other_tasks():
+    with pytest.raises(InvalidOptionError, match="translate model, not an upscaler"):
+        upscale(describe(ReceptiveField()), np.zeros((8, 8, 3), np.uint8))
+
+
+# --------------------------------------------------------------------------------- registry
+def test_unsupported_checkpoint_lists_what_was_tried():
+    with pytest.raises(UnsupportedModelError) as err:
+        from ganpost.gan_models import describe_state_dict
+
+        describe_state_dict({"encoder.weight": torch.zeros(2, 2)})
+    assert f"Tried, in order: {', '.join(registry.architectures())}" in str(err.value)
+
+
+def test_detection_order_is_deterministic_and_each_entry_claims_its_own(tmp_path):
+    for make, arch in ((tiny_rrdbnet, "RRDBNet"), (tiny_compact, "SRVGGNetCompact")):
+        sd = make().state_dict()
+        claims = [e.architecture for e in registry.DETECTION_ORDER if e.detect(sd)]
+        assert claims[0] == arch == registry.detect(sd, "x").architecture
+
+
+def test_family_options_are_checked(tmp_path):
+    path = save_official(tiny_rrdbnet(), tmp_path / "r.pth")
+    with pytest.raises(InvalidOptionError, match="RRDBNet, which takes no act_type option"):
+        load_model(path, act_type="relu")
+
+
+def test_core_never_tests_an_architecture_name():
+    """Only the families and the registry may name architectures in code (docs and comments aside)."""
+    names = registry.architectures()
+    core = [*PACKAGE.glob("runtime/**/*.py"), *PACKAGE.glob("tasks/*.py"), *PACKAGE.glob("integrations/*.py"),
+            *PACKAGE.glob("nodes/*.py"), PACKAGE / "cli.py", *PACKAGE.glob("cli/*.py"),
+            PACKAGE / "gan_models" / "loader.py", PACKAGE / "gan_models" / "contract.py"]
+    for path in core:
+        text = path.read_text(encoding="utf-8")
+        for name in names:
+            assert f'"{name}"' not in text and f"'{name}'" not in text, f"{path} names {name} in code"
