@@ -6,7 +6,7 @@ import torch
 from conftest import save_official, tiny_compact, tiny_rrdbnet
 from ganpost import load_model
 from reference import basicsr_rrdbnet, spandrel
-from test_loading import to_bsrgan, to_legacy_esrgan
+from helpers.realesrgan_layouts import to_bsrgan, to_legacy_esrgan
 
 TOLERANCE = 1e-5
 
