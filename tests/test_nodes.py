@@ -3,11 +3,13 @@
 The real-ComfyUI run is `examples/upscale_workflow_api.json` through ../shared/tools/comfy_e2e.py.
 """
 
+import ast
 import asyncio
 import importlib
+import inspect
 import os
 import sys
-import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,104 +17,20 @@ import torch.nn.functional as F
 
 from conftest import save_official, tiny_compact
 from ganpost import upscale
-
-COMFY_MODULES = ("comfy_api", "comfy_api.latest", "folder_paths", "comfy", "comfy.model_management", "comfy.utils")
-
-
-class Interrupted(Exception):
-    """Stands in for comfy.model_management.InterruptProcessingException."""
-
-
-def _fake_io():
-    class Slot:
-        def __init__(self, *args, **kwargs):
-            self.args, self.kwargs = args, kwargs
-
-    def io_type(name):
-        return type(name, (), {"io_type": name, "Input": Slot, "Output": Slot})
-
-    class ComfyNode:
-        pass
-
-    return types.SimpleNamespace(
-        ComfyNode=ComfyNode, Schema=lambda **kw: types.SimpleNamespace(**kw), NodeOutput=lambda *values: values,
-        Custom=io_type, Combo=io_type("COMBO"), Image=io_type("IMAGE"), Mask=io_type("MASK"),
-        Int=io_type("INT"), Float=io_type("FLOAT"), String=io_type("STRING"), Boolean=io_type("BOOLEAN"),
-    )
+from helpers import fake_comfy
+from helpers.fake_comfy import COMFY_MODULES, Interrupted
 
 
 @pytest.fixture
 def comfy(tmp_path, monkeypatch):
-    """Minimal comfy_api.latest / folder_paths / comfy.* modules; yields the stand-in state."""
-    state = types.SimpleNamespace(interrupt_after=None, progress=[], previews=[], freed=[], emptied=0,
-                                  folder=tmp_path / "models" / "upscale_models")
-    state.folder.mkdir(parents=True)
-
-    latest = types.ModuleType("comfy_api.latest")
-    latest.io, latest.ComfyExtension = _fake_io(), type("ComfyExtension", (), {})
-    folder_paths = types.ModuleType("folder_paths")
-    folder_paths.models_dir = str(tmp_path / "models")
-    folder_paths.supported_pt_extensions = {".pth", ".safetensors"}
-    folder_paths.folder_names_and_paths = {"upscale_models": ([str(state.folder)], {".pth", ".safetensors"})}
-
-    def get_full_path_or_raise(key, name):
-        path = os.path.join(folder_paths.folder_names_and_paths[key][0][0], name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Model in folder '{key}' with filename '{name}' not found.")
-        return path
-
-    folder_paths.get_input_directory = lambda: str(tmp_path / "input")
-    folder_paths.get_output_directory = lambda: str(tmp_path / "output")
-    folder_paths.get_folder_paths = lambda key: folder_paths.folder_names_and_paths[key][0]
-    folder_paths.get_filename_list = lambda key: sorted(os.listdir(folder_paths.folder_names_and_paths[key][0][0]))
-    folder_paths.get_full_path_or_raise = get_full_path_or_raise
-
-    def check_interrupt():
-        if state.interrupt_after is not None and len(state.progress) >= state.interrupt_after:
-            raise Interrupted()
-
-    def soft_empty_cache():
-        state.emptied += 1
-
-    mm = types.ModuleType("comfy.model_management")
-    mm.get_torch_device = lambda: torch.device("cpu")
-    mm.module_size = lambda module: sum(p.numel() * p.element_size() for p in module.parameters())
-    mm.free_memory = lambda amount, device: state.freed.append((amount, device))
-    mm.soft_empty_cache = soft_empty_cache
-    mm.unload_all_models = lambda: None
-    mm.throw_exception_if_processing_interrupted = check_interrupt
-    utils = types.ModuleType("comfy.utils")
-
-    class ProgressBar:
-        def __init__(self, total, node_id=None):
-            self.total = total
-
-        def update_absolute(self, value, total=None, preview=None):
-            state.progress.append((value, total))
-            if preview is not None:
-                state.previews.append(preview)
-            check_interrupt()  # ComfyUI's progress hook raises the interrupt from inside the update
-
-    utils.ProgressBar = ProgressBar
-    comfy_pkg = types.ModuleType("comfy")
-    comfy_pkg.model_management, comfy_pkg.utils = mm, utils
-    fakes = {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest, "folder_paths": folder_paths,
-             "comfy": comfy_pkg, "comfy.model_management": mm, "comfy.utils": utils}
-    for name, module in fakes.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    _forget_node_modules()
-    state.folder_paths = folder_paths
+    """The fake ComfyUI installed, the node modules imported against it; yields the recorded state."""
+    state = fake_comfy.install(monkeypatch, tmp_path)
+    fake_comfy.forget_modules()
     state.nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
     state.nodes_pkg = importlib.import_module("ganpost.nodes")
     importlib.import_module("ganpost.nodes.model_cache").clear()
     yield state
-    _forget_node_modules()  # they hold the fakes; the next import must see the real (or no) ComfyUI
-
-
-def _forget_node_modules():
-    for name in [m for m in sys.modules if m == "ganpost.nodes" or m.startswith("ganpost.nodes.")]:
-        del sys.modules[name]
-    sys.modules["ganpost"].__dict__.pop("nodes", None)
+    fake_comfy.forget_modules()  # they hold the fakes; the next import must see the real (or no) ComfyUI
 
 
 def _save_tiny(comfy, name="tiny.pth", scale=2):
@@ -122,7 +40,7 @@ def _save_tiny(comfy, name="tiny.pth", scale=2):
 def _load(comfy, name="tiny.pth", scale=2):
     _save_tiny(comfy, name, scale)
     schema = comfy.nodes.GanpostLoadUpscaleModel.define_schema()
-    assert name in schema.inputs[0].kwargs["options"]
+    assert name in schema.inputs[0].options
     (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name=name)
     return model
 
