@@ -242,3 +242,194 @@ def test_training_node_bad_folder_is_a_clear_error(comfy, tmp_path):
     model = _load(comfy)
     with pytest.raises(RuntimeError, match="training folder .*no such folder"):
         _train(comfy, model, image_folder=str(tmp_path / "nowhere"))
+
+
+# ---------------------------------------------------------------------------- the fake is the real API
+def _real_io_source() -> str:
+    """comfy_api/latest/_io.py of a ComfyUI checkout ($COMFYUI_DIR, or lab/comfy/ComfyUI beside the repo)."""
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [os.environ.get("COMFYUI_DIR")] + [str(base / "lab/comfy/ComfyUI") for base in (repo, repo.parent)]
+    for root in filter(None, candidates):
+        path = Path(root) / "comfy_api/latest/_io.py"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    pytest.skip("no ComfyUI checkout found (set COMFYUI_DIR) to compare the fake's signatures with")
+
+
+def _real_signatures(source: str) -> dict[str, list[str]]:
+    """'Class.Nested' → its __init__ parameters (a dataclass: its fields) in the real _io.py."""
+    found = {}
+
+    def visit(node, prefix):
+        for item in node.body:
+            if not isinstance(item, ast.ClassDef):
+                continue
+            name = prefix + item.name
+            init = next((f for f in item.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+            if init is not None:
+                a = init.args
+                positional = [p.arg for p in a.posonlyargs + a.args][1:]  # without self
+                found[name] = positional + (["*" + a.vararg.arg] if a.vararg else []) + [p.arg for p in a.kwonlyargs]
+            elif any(getattr(d, "id", getattr(d, "attr", None)) == "dataclass" for d in item.decorator_list):
+                found[name] = [f.target.id for f in item.body if isinstance(f, ast.AnnAssign)]
+            visit(item, name + ".")
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def _fake_signature(cls) -> list[str]:
+    params = inspect.signature(cls).parameters.values()
+    return [("*" if p.kind is p.VAR_POSITIONAL else "") + p.name for p in params]
+
+
+FAKED = ("Input", "WidgetInput", "Output", "Boolean.Input", "Int.Input", "Float.Input", "String.Input",
+         "Combo.Input", "Combo.Output", "MultiType.Input", "Schema", "NodeOutput")
+
+
+def test_fake_io_takes_exactly_the_real_keywords():
+    real = _real_signatures(_real_io_source())
+    io = fake_comfy.fake_io()
+    for name in FAKED:
+        cls = io
+        for part in name.split("."):
+            cls = getattr(cls, part)
+        assert _fake_signature(cls) == real[name], name
+
+
+def test_fake_io_rejects_unknown_keywords():
+    io = fake_comfy.fake_io()
+    with pytest.raises(TypeError):
+        io.Int.Input("steps", minimum=1)
+    with pytest.raises(TypeError):
+        io.Combo.Input("precision", options=["a"], step=1)
+    with pytest.raises(TypeError):
+        io.Schema(node_id="x", catgory="typo")
+    with pytest.raises(TypeError):
+        io.Image.Output(name="image")
+    assert io.Float.Input("f", round=0.01, min=0.0).round == 0.01
+
+
+def test_every_node_schema_is_valid(comfy):
+    import ganpost
+
+    nodes = asyncio.run(asyncio.run(ganpost.comfy_entrypoint()).get_node_list())
+    for node in nodes:
+        node.define_schema().validate()
+
+
+# ---------------------------------------------------------------------------- core's UPSCALE_MODEL
+def _spandrel():
+    from reference import spandrel_or_skip
+
+    return spandrel_or_skip()
+
+
+def _core_loader(sd):
+    """What core's UpscaleModelLoader hands out for these tensors."""
+    return _spandrel().ModelLoader().load_from_state_dict(sd).eval()
+
+
+def test_model_input_takes_ours_and_cores(comfy):
+    schema = comfy.nodes.GanpostUpscaleImage.define_schema()
+    model_input = next(i for i in schema.inputs if i.id == "model")
+    assert model_input.get_io_type() == "GANPOST_MODEL,UPSCALE_MODEL"
+
+
+@pytest.mark.parametrize("network", ["compact", "rrdbnet"])
+def test_our_architectures_through_cores_loader_equal_our_loader(comfy, network):
+    from conftest import tiny_rrdbnet
+
+    # spandrel assumes RRDBNet's usual 32 growth channels
+    module = tiny_compact(scale=2, num_conv=2) if network == "compact" else tiny_rrdbnet(2, 1, 8, 32)
+    save_official(module, comfy.folder / "tiny.pth")
+    (ours,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
+    core = _core_loader(module.state_dict())
+    image = torch.rand(1, 40, 36, 3)
+    expected, _ = _upscale(comfy, ours, image, tile=32)
+    result, _ = _upscale(comfy, core, image, tile=32)
+    assert torch.equal(result, expected)
+    core_models = importlib.import_module("ganpost.nodes.core_models")
+    converted = core_models.from_core(core)
+    assert converted.architecture == ours.architecture and converted.module is not core.model
+    assert core_models.from_core(core) is converted  # the next run reuses the conversion
+
+
+def test_real_compact_file_through_cores_loader(comfy):
+    from conftest import shared_weight
+
+    path = shared_weight("realesr-animevideov3.pth")
+    (comfy.folder / path.name).symlink_to(path)
+    (ours,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name=path.name)
+    core = _spandrel().ModelLoader().load_from_file(path).eval()
+    image = torch.rand(1, 24, 32, 3)
+    assert torch.equal(_upscale(comfy, core, image, precision="fp32")[0],
+                       _upscale(comfy, ours, image, precision="fp32")[0])
+
+
+def _tiny_span():
+    from spandrel.architectures.SPAN import SPAN
+
+    return SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2).eval()
+
+
+def test_foreign_architecture_runs_spandrels_module_with_our_tiling(comfy):
+    _spandrel()
+    core = _core_loader(_tiny_span().state_dict())
+    assert core.architecture.id == "SPAN"
+    before = {k: v.clone() for k, v in core.model.state_dict().items()}
+    image = torch.rand(1, 48, 40, 3)
+    whole, mask = _upscale(comfy, core, image, tile=0, precision="fp32")
+    tiled, _ = _upscale(comfy, core, image, tile=32, precision="fp32")
+    # ours ran deep copies: SPAN rewrites its eval_conv weights on every eval forward, spandrel's call included
+    assert all(torch.equal(before[k], v) for k, v in core.model.state_dict().items())
+    reference = core(image.movedim(-1, 1)).movedim(1, -1)  # spandrel's own call, one pass
+    assert whole.shape == (1, 96, 80, 3) and mask.shape == (1, 96, 80)
+    assert torch.allclose(whole, reference, atol=1e-5)
+    assert (tiled - reference).abs().max() < 1e-3  # a 32 px margin covers SPAN's receptive field
+    converted = importlib.import_module("ganpost.nodes.core_models").from_core(core)
+    assert converted.architecture == "spandrel SPAN" and converted.scale == 2
+    assert converted.contract.tiling.margin == 32 and not converted.contract.tiling.exact
+    assert converted.fp16_safe and converted.bf16_safe
+    assert comfy.freed[-1][0] > 0
+
+
+class _Descriptor:
+    """A spandrel-shaped descriptor with the awkward parts: a tuple output, a square-only network."""
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+
+        def forward(self, x):
+            assert x.shape[-1] == x.shape[-2] and x.shape[-1] % 4 == 0
+            return F.pixel_shuffle(self.conv(x), 2), "extra"
+
+    def __init__(self, purpose="SR"):
+        self.model = self.Network().eval()
+        self.scale, self.input_channels, self.output_channels, self.purpose = 2, 3, 3, purpose
+        self.size_requirements = type("Req", (), {"minimum": 8, "multiple_of": 4, "square": True})()
+        self.supports_half = self.supports_bfloat16 = False
+        self.architecture = type("Arch", (), {"name": "Toy", "id": "Toy"})()
+        self._call_fn = lambda model, x: model(x)[0]
+
+
+def test_foreign_call_function_and_square_requirement(comfy):
+    core = _Descriptor()
+    image = torch.rand(1, 10, 6, 3)
+    result, _ = _upscale(comfy, core, image, precision="fp32")
+    assert result.shape == (1, 20, 12, 3)
+    # the runner pads 10×6 to the size rule (12×8), the wrapper then to a square (12×12)
+    padded = F.pad(F.pad(image.movedim(-1, 1), (0, 2, 0, 2), mode="reflect"), (0, 4, 0, 0), mode="reflect")
+    expected = F.pixel_shuffle(core.model.conv(padded), 2)[..., :20, :12].clamp(0, 1).movedim(1, -1)
+    assert torch.allclose(result, expected, atol=1e-6)
+
+
+def test_unusable_core_models_are_refused_clearly(comfy):
+    with pytest.raises(RuntimeError, match="spandrel Toy is a Inpainting model"):
+        _upscale(comfy, _Descriptor(purpose="Inpainting"), torch.rand(1, 8, 8, 3))
+    with pytest.raises(RuntimeError, match="face_restore model, not an upscaler"):
+        _upscale(comfy, _Descriptor(purpose="FaceSR"), torch.rand(1, 8, 8, 3))
+    with pytest.raises(TypeError, match="core's 'Load Upscale Model', not str"):
+        _upscale(comfy, "RealESRGAN_x4plus.pth", torch.rand(1, 8, 8, 3))
