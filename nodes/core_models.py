@@ -89,7 +89,8 @@ def _as_foreign(descriptor) -> ModelDescriptor:
     purpose = getattr(descriptor, "purpose", "SR")
     if purpose not in TASKS_BY_PURPOSE:
         raise UnsupportedModelError(
-            f"{name} is a {purpose} model; the upscale node takes single-image models (SR or restoration).")
+            f"{name}: its purpose is {purpose!r}; the upscale node takes single-image models "
+            f"(purpose SR or Restoration).")
     scale = int(descriptor.scale)
     req = descriptor.size_requirements
     contract = ModelContract(

@@ -85,8 +85,9 @@ class GanpostUpscaleImage(io.ComfyNode):
                                tooltip="final scale relative to the input (e.g. 2 with a ×4 model); "
                                        "0 = the model's own scale"),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
-                               tooltip="auto = fp16 on CUDA when the model is safe in it, else fp32; "
-                                       "tiles that overflow in half precision are redone in fp32"),
+                               tooltip="auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units, where the "
+                                       "model is safe in it; else fp32. Tiles that overflow in half precision "
+                                       "are redone in fp32"),
                 io.Combo.Input("alpha_mode", options=list(ALPHA_MODES), default="network",
                                tooltip="network: run alpha through the model (sharp edges, one more pass); "
                                        "resize: bicubic resize of alpha (faster)"),
@@ -111,7 +112,7 @@ class GanpostUpscaleImage(io.ComfyNode):
                 cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
         except GanpostError as err:
-            raise RuntimeError(f"ganpost ({getattr(model, 'name', 'model')}): {err}") from err
+            raise RuntimeError(f"ganpost ({getattr(model, 'name', None) or 'core UPSCALE_MODEL'}): {err}") from err
         finally:
             mm.soft_empty_cache()
         return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))
