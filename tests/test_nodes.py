@@ -1,6 +1,8 @@
 """The ComfyUI nodes called the way ComfyUI calls them, with ComfyUI's modules stood in for.
 
-The real-ComfyUI run is `examples/upscale_workflow_api.json` through ../shared/tools/comfy_e2e.py.
+The real-ComfyUI runs are `examples/upscale_workflow_api.json` (our loader) and
+`examples/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) through
+../shared/tools/comfy_e2e.py. The fake ComfyUI lives in tests/helpers/fake_comfy.py.
 """
 
 import ast
