@@ -14,7 +14,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..runtime.memory import MIN_TILE, estimate_bytes
 from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
 from ..tasks.upscale import ALPHA_MODES, upscale
-from . import model_folders
+from . import core_models, model_folders
 from .image_convert import core_to_comfy, image_to_core
 from .model_cache import cached_model
 
@@ -70,7 +70,10 @@ class GanpostUpscaleImage(io.ComfyNode):
             description="Seam-free tiled upscaling of an image batch; keeps transparency (from an RGBA image "
                         "or the mask) and returns it as a mask.",
             inputs=[
-                GanpostModel.Input("model"),
+                io.MultiType.Input("model", types=[GanpostModel, io.UpscaleModel],
+                                   tooltip="from 'ganpost: Load Upscale Model', or core's 'Load Upscale Model' "
+                                           "(architectures ganpost knows run its own code with the same weights; "
+                                           "others run spandrel's network with ganpost's tiling)"),
                 io.Image.Input("image"),
                 io.Mask.Input("mask", optional=True,
                               tooltip="transparency, 1 = transparent (LoadImage's mask). All zeros = opaque. "
@@ -82,8 +85,9 @@ class GanpostUpscaleImage(io.ComfyNode):
                                tooltip="final scale relative to the input (e.g. 2 with a ×4 model); "
                                        "0 = the model's own scale"),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
-                               tooltip="auto = fp16 on CUDA when the model is safe in it, else fp32; "
-                                       "tiles that overflow in half precision are redone in fp32"),
+                               tooltip="auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units, where the "
+                                       "model is safe in it; else fp32. Tiles that overflow in half precision "
+                                       "are redone in fp32"),
                 io.Combo.Input("alpha_mode", options=list(ALPHA_MODES), default="network",
                                tooltip="network: run alpha through the model (sharp edges, one more pass); "
                                        "resize: bicubic resize of alpha (faster)"),
@@ -94,11 +98,11 @@ class GanpostUpscaleImage(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, tile, outscale, precision, alpha_mode, mask=None) -> io.NodeOutput:
-        require_ganpost_model(model)
         if 0 < tile < MIN_TILE:
             raise InvalidOptionError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
         device = mm.get_torch_device()
         try:
+            model = as_ganpost_model(model)
             batch = image_to_core(image, mask)
             mm.free_memory(_memory_required(model, precision, device, batch.shape[-2:], tile), device)
             bar = comfy.utils.ProgressBar(1)
@@ -108,17 +112,31 @@ class GanpostUpscaleImage(io.ComfyNode):
                 cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
         except GanpostError as err:
-            raise RuntimeError(f"ganpost ({model.name}): {err}") from err
+            raise RuntimeError(f"ganpost ({getattr(model, 'name', None) or 'core UPSCALE_MODEL'}): {err}") from err
         finally:
             mm.soft_empty_cache()
         return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))
 
 
+def is_ganpost_model(model) -> bool:
+    return all(hasattr(model, a) for a in ("module", "contract", "architecture"))
+
+
 def require_ganpost_model(model) -> None:
     """Refuse anything that is not our loader's descriptor (e.g. core's UPSCALE_MODEL wired by mistake)."""
-    if not all(hasattr(model, a) for a in ("module", "scale", "architecture")):
+    if not is_ganpost_model(model):
         raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
                         f"not {type(model).__name__}.")
+
+
+def as_ganpost_model(model) -> ModelDescriptor:
+    """Our loader's model as is; core's UPSCALE_MODEL converted (once per loaded model)."""
+    if is_ganpost_model(model):
+        return model
+    if core_models.is_core_upscale_model(model):
+        return core_models.from_core(model)
+    raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model' or core's "
+                    f"'Load Upscale Model', not {type(model).__name__}.")
 
 
 def _memory_required(model: ModelDescriptor, precision: str, device, size, tile: int) -> int:

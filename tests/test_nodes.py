@@ -1,13 +1,17 @@
 """The ComfyUI nodes called the way ComfyUI calls them, with ComfyUI's modules stood in for.
 
-The real-ComfyUI run is `examples/upscale_workflow_api.json` through ../shared/tools/comfy_e2e.py.
+The real-ComfyUI runs are `examples/upscale_workflow_api.json` (our loader) and
+`examples/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) through
+../shared/tools/comfy_e2e.py. The fake ComfyUI lives in tests/helpers/fake_comfy.py.
 """
 
+import ast
 import asyncio
 import importlib
+import inspect
 import os
 import sys
-import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,104 +19,20 @@ import torch.nn.functional as F
 
 from conftest import save_official, tiny_compact
 from ganpost import upscale
-
-COMFY_MODULES = ("comfy_api", "comfy_api.latest", "folder_paths", "comfy", "comfy.model_management", "comfy.utils")
-
-
-class Interrupted(Exception):
-    """Stands in for comfy.model_management.InterruptProcessingException."""
-
-
-def _fake_io():
-    class Slot:
-        def __init__(self, *args, **kwargs):
-            self.args, self.kwargs = args, kwargs
-
-    def io_type(name):
-        return type(name, (), {"io_type": name, "Input": Slot, "Output": Slot})
-
-    class ComfyNode:
-        pass
-
-    return types.SimpleNamespace(
-        ComfyNode=ComfyNode, Schema=lambda **kw: types.SimpleNamespace(**kw), NodeOutput=lambda *values: values,
-        Custom=io_type, Combo=io_type("COMBO"), Image=io_type("IMAGE"), Mask=io_type("MASK"),
-        Int=io_type("INT"), Float=io_type("FLOAT"), String=io_type("STRING"), Boolean=io_type("BOOLEAN"),
-    )
+from helpers import fake_comfy
+from helpers.fake_comfy import COMFY_MODULES, Interrupted
 
 
 @pytest.fixture
 def comfy(tmp_path, monkeypatch):
-    """Minimal comfy_api.latest / folder_paths / comfy.* modules; yields the stand-in state."""
-    state = types.SimpleNamespace(interrupt_after=None, progress=[], previews=[], freed=[], emptied=0,
-                                  folder=tmp_path / "models" / "upscale_models")
-    state.folder.mkdir(parents=True)
-
-    latest = types.ModuleType("comfy_api.latest")
-    latest.io, latest.ComfyExtension = _fake_io(), type("ComfyExtension", (), {})
-    folder_paths = types.ModuleType("folder_paths")
-    folder_paths.models_dir = str(tmp_path / "models")
-    folder_paths.supported_pt_extensions = {".pth", ".safetensors"}
-    folder_paths.folder_names_and_paths = {"upscale_models": ([str(state.folder)], {".pth", ".safetensors"})}
-
-    def get_full_path_or_raise(key, name):
-        path = os.path.join(folder_paths.folder_names_and_paths[key][0][0], name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Model in folder '{key}' with filename '{name}' not found.")
-        return path
-
-    folder_paths.get_input_directory = lambda: str(tmp_path / "input")
-    folder_paths.get_output_directory = lambda: str(tmp_path / "output")
-    folder_paths.get_folder_paths = lambda key: folder_paths.folder_names_and_paths[key][0]
-    folder_paths.get_filename_list = lambda key: sorted(os.listdir(folder_paths.folder_names_and_paths[key][0][0]))
-    folder_paths.get_full_path_or_raise = get_full_path_or_raise
-
-    def check_interrupt():
-        if state.interrupt_after is not None and len(state.progress) >= state.interrupt_after:
-            raise Interrupted()
-
-    def soft_empty_cache():
-        state.emptied += 1
-
-    mm = types.ModuleType("comfy.model_management")
-    mm.get_torch_device = lambda: torch.device("cpu")
-    mm.module_size = lambda module: sum(p.numel() * p.element_size() for p in module.parameters())
-    mm.free_memory = lambda amount, device: state.freed.append((amount, device))
-    mm.soft_empty_cache = soft_empty_cache
-    mm.unload_all_models = lambda: None
-    mm.throw_exception_if_processing_interrupted = check_interrupt
-    utils = types.ModuleType("comfy.utils")
-
-    class ProgressBar:
-        def __init__(self, total, node_id=None):
-            self.total = total
-
-        def update_absolute(self, value, total=None, preview=None):
-            state.progress.append((value, total))
-            if preview is not None:
-                state.previews.append(preview)
-            check_interrupt()  # ComfyUI's progress hook raises the interrupt from inside the update
-
-    utils.ProgressBar = ProgressBar
-    comfy_pkg = types.ModuleType("comfy")
-    comfy_pkg.model_management, comfy_pkg.utils = mm, utils
-    fakes = {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest, "folder_paths": folder_paths,
-             "comfy": comfy_pkg, "comfy.model_management": mm, "comfy.utils": utils}
-    for name, module in fakes.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    _forget_node_modules()
-    state.folder_paths = folder_paths
+    """The fake ComfyUI installed, the node modules imported against it; yields the recorded state."""
+    state = fake_comfy.install(monkeypatch, tmp_path)
+    fake_comfy.forget_modules()
     state.nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
     state.nodes_pkg = importlib.import_module("ganpost.nodes")
     importlib.import_module("ganpost.nodes.model_cache").clear()
     yield state
-    _forget_node_modules()  # they hold the fakes; the next import must see the real (or no) ComfyUI
-
-
-def _forget_node_modules():
-    for name in [m for m in sys.modules if m == "ganpost.nodes" or m.startswith("ganpost.nodes.")]:
-        del sys.modules[name]
-    sys.modules["ganpost"].__dict__.pop("nodes", None)
+    fake_comfy.forget_modules()  # they hold the fakes; the next import must see the real (or no) ComfyUI
 
 
 def _save_tiny(comfy, name="tiny.pth", scale=2):
@@ -122,7 +42,7 @@ def _save_tiny(comfy, name="tiny.pth", scale=2):
 def _load(comfy, name="tiny.pth", scale=2):
     _save_tiny(comfy, name, scale)
     schema = comfy.nodes.GanpostLoadUpscaleModel.define_schema()
-    assert name in schema.inputs[0].kwargs["options"]
+    assert name in schema.inputs[0].options
     (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name=name)
     return model
 
@@ -324,3 +244,194 @@ def test_training_node_bad_folder_is_a_clear_error(comfy, tmp_path):
     model = _load(comfy)
     with pytest.raises(RuntimeError, match="training folder .*no such folder"):
         _train(comfy, model, image_folder=str(tmp_path / "nowhere"))
+
+
+# ---------------------------------------------------------------------------- the fake is the real API
+def _real_io_source() -> str:
+    """comfy_api/latest/_io.py of a ComfyUI checkout ($COMFYUI_DIR, or lab/comfy/ComfyUI beside the repo)."""
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [os.environ.get("COMFYUI_DIR")] + [str(base / "lab/comfy/ComfyUI") for base in (repo, repo.parent)]
+    for root in filter(None, candidates):
+        path = Path(root) / "comfy_api/latest/_io.py"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    pytest.skip("no ComfyUI checkout found (set COMFYUI_DIR) to compare the fake's signatures with")
+
+
+def _real_signatures(source: str) -> dict[str, list[str]]:
+    """'Class.Nested' → its __init__ parameters (a dataclass: its fields) in the real _io.py."""
+    found = {}
+
+    def visit(node, prefix):
+        for item in node.body:
+            if not isinstance(item, ast.ClassDef):
+                continue
+            name = prefix + item.name
+            init = next((f for f in item.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+            if init is not None:
+                a = init.args
+                positional = [p.arg for p in a.posonlyargs + a.args][1:]  # without self
+                found[name] = positional + (["*" + a.vararg.arg] if a.vararg else []) + [p.arg for p in a.kwonlyargs]
+            elif any(getattr(d, "id", getattr(d, "attr", None)) == "dataclass" for d in item.decorator_list):
+                found[name] = [f.target.id for f in item.body if isinstance(f, ast.AnnAssign)]
+            visit(item, name + ".")
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def _fake_signature(cls) -> list[str]:
+    params = inspect.signature(cls).parameters.values()
+    return [("*" if p.kind is p.VAR_POSITIONAL else "") + p.name for p in params]
+
+
+FAKED = ("Input", "WidgetInput", "Output", "Boolean.Input", "Int.Input", "Float.Input", "String.Input",
+         "Combo.Input", "Combo.Output", "MultiType.Input", "Schema", "NodeOutput")
+
+
+def test_fake_io_takes_exactly_the_real_keywords():
+    real = _real_signatures(_real_io_source())
+    io = fake_comfy.fake_io()
+    for name in FAKED:
+        cls = io
+        for part in name.split("."):
+            cls = getattr(cls, part)
+        assert _fake_signature(cls) == real[name], name
+
+
+def test_fake_io_rejects_unknown_keywords():
+    io = fake_comfy.fake_io()
+    with pytest.raises(TypeError):
+        io.Int.Input("steps", minimum=1)
+    with pytest.raises(TypeError):
+        io.Combo.Input("precision", options=["a"], step=1)
+    with pytest.raises(TypeError):
+        io.Schema(node_id="x", catgory="typo")
+    with pytest.raises(TypeError):
+        io.Image.Output(name="image")
+    assert io.Float.Input("f", round=0.01, min=0.0).round == 0.01
+
+
+def test_every_node_schema_is_valid(comfy):
+    import ganpost
+
+    nodes = asyncio.run(asyncio.run(ganpost.comfy_entrypoint()).get_node_list())
+    for node in nodes:
+        node.define_schema().validate()
+
+
+# ---------------------------------------------------------------------------- core's UPSCALE_MODEL
+def _spandrel():
+    from reference import spandrel_or_skip
+
+    return spandrel_or_skip()
+
+
+def _core_loader(sd):
+    """What core's UpscaleModelLoader hands out for these tensors."""
+    return _spandrel().ModelLoader().load_from_state_dict(sd).eval()
+
+
+def test_model_input_takes_ours_and_cores(comfy):
+    schema = comfy.nodes.GanpostUpscaleImage.define_schema()
+    model_input = next(i for i in schema.inputs if i.id == "model")
+    assert model_input.get_io_type() == "GANPOST_MODEL,UPSCALE_MODEL"
+
+
+@pytest.mark.parametrize("network", ["compact", "rrdbnet"])
+def test_our_architectures_through_cores_loader_equal_our_loader(comfy, network):
+    from conftest import tiny_rrdbnet
+
+    # spandrel assumes RRDBNet's usual 32 growth channels
+    module = tiny_compact(scale=2, num_conv=2) if network == "compact" else tiny_rrdbnet(2, 1, 8, 32)
+    save_official(module, comfy.folder / "tiny.pth")
+    (ours,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
+    core = _core_loader(module.state_dict())
+    image = torch.rand(1, 40, 36, 3)
+    expected, _ = _upscale(comfy, ours, image, tile=32)
+    result, _ = _upscale(comfy, core, image, tile=32)
+    assert torch.equal(result, expected)
+    core_models = importlib.import_module("ganpost.nodes.core_models")
+    converted = core_models.from_core(core)
+    assert converted.architecture == ours.architecture and converted.module is not core.model
+    assert core_models.from_core(core) is converted  # the next run reuses the conversion
+
+
+def test_real_compact_file_through_cores_loader(comfy):
+    from conftest import shared_weight
+
+    path = shared_weight("realesr-animevideov3.pth")
+    (comfy.folder / path.name).symlink_to(path)
+    (ours,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name=path.name)
+    core = _spandrel().ModelLoader().load_from_file(path).eval()
+    image = torch.rand(1, 24, 32, 3)
+    assert torch.equal(_upscale(comfy, core, image, precision="fp32")[0],
+                       _upscale(comfy, ours, image, precision="fp32")[0])
+
+
+def _tiny_span():
+    from spandrel.architectures.SPAN import SPAN
+
+    return SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2).eval()
+
+
+def test_foreign_architecture_runs_spandrels_module_with_our_tiling(comfy):
+    _spandrel()
+    core = _core_loader(_tiny_span().state_dict())
+    assert core.architecture.id == "SPAN"
+    before = {k: v.clone() for k, v in core.model.state_dict().items()}
+    image = torch.rand(1, 48, 40, 3)
+    whole, mask = _upscale(comfy, core, image, tile=0, precision="fp32")
+    tiled, _ = _upscale(comfy, core, image, tile=32, precision="fp32")
+    # ours ran deep copies: SPAN rewrites its eval_conv weights on every eval forward, spandrel's call included
+    assert all(torch.equal(before[k], v) for k, v in core.model.state_dict().items())
+    reference = core(image.movedim(-1, 1)).movedim(1, -1)  # spandrel's own call, one pass
+    assert whole.shape == (1, 96, 80, 3) and mask.shape == (1, 96, 80)
+    assert torch.allclose(whole, reference, atol=1e-5)
+    assert (tiled - reference).abs().max() < 1e-3  # a 32 px margin covers SPAN's receptive field
+    converted = importlib.import_module("ganpost.nodes.core_models").from_core(core)
+    assert converted.architecture == "spandrel SPAN" and converted.scale == 2
+    assert converted.contract.tiling.margin == 32 and not converted.contract.tiling.exact
+    assert converted.fp16_safe and converted.bf16_safe
+    assert comfy.freed[-1][0] > 0
+
+
+class _Descriptor:
+    """A spandrel-shaped descriptor with the awkward parts: a tuple output, a square-only network."""
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+
+        def forward(self, x):
+            assert x.shape[-1] == x.shape[-2] and x.shape[-1] % 4 == 0
+            return F.pixel_shuffle(self.conv(x), 2), "extra"
+
+    def __init__(self, purpose="SR"):
+        self.model = self.Network().eval()
+        self.scale, self.input_channels, self.output_channels, self.purpose = 2, 3, 3, purpose
+        self.size_requirements = type("Req", (), {"minimum": 8, "multiple_of": 4, "square": True})()
+        self.supports_half = self.supports_bfloat16 = False
+        self.architecture = type("Arch", (), {"name": "Toy", "id": "Toy"})()
+        self._call_fn = lambda model, x: model(x)[0]
+
+
+def test_foreign_call_function_and_square_requirement(comfy):
+    core = _Descriptor()
+    image = torch.rand(1, 10, 6, 3)
+    result, _ = _upscale(comfy, core, image, precision="fp32")
+    assert result.shape == (1, 20, 12, 3)
+    # the runner pads 10×6 to the size rule (12×8), the wrapper then to a square (12×12)
+    padded = F.pad(F.pad(image.movedim(-1, 1), (0, 2, 0, 2), mode="reflect"), (0, 4, 0, 0), mode="reflect")
+    expected = F.pixel_shuffle(core.model.conv(padded), 2)[..., :20, :12].clamp(0, 1).movedim(1, -1)
+    assert torch.allclose(result, expected, atol=1e-6)
+
+
+def test_unusable_core_models_are_refused_clearly(comfy):
+    with pytest.raises(RuntimeError, match=r"core UPSCALE_MODEL\): spandrel Toy: its purpose is 'Inpainting'"):
+        _upscale(comfy, _Descriptor(purpose="Inpainting"), torch.rand(1, 8, 8, 3))
+    with pytest.raises(RuntimeError, match="face_restore model, not an upscaler"):
+        _upscale(comfy, _Descriptor(purpose="FaceSR"), torch.rand(1, 8, 8, 3))
+    with pytest.raises(TypeError, match="core's 'Load Upscale Model', not str"):
+        _upscale(comfy, "RealESRGAN_x4plus.pth", torch.rand(1, 8, 8, 3))

@@ -1,0 +1,1 @@
+"""Helpers shared by the test batteries (import as ``helpers.<module>``; tests/ is on sys.path)."""
