@@ -73,6 +73,8 @@ class ModelContract:
     """Peak activation elements per *input* pixel of one forward; × element size = bytes."""
     fp16_safe: bool
     bf16_safe: bool
+    auto_half: bool = True
+    """May ``precision="auto"`` pick fp16/bf16? False where the half-precision error is unmeasured."""
     output_adapter: Callable[[Any], torch.Tensor] = first_tensor
     test_time: AtInference = AtInference.EVAL
     init_weights: Callable[[nn.Module], None] | None = None

@@ -105,6 +105,8 @@ def _as_foreign(descriptor) -> ModelDescriptor:
         activation_elements=3 * FOREIGN_FEATURES * scale * scale + 8 * FOREIGN_FEATURES,
         fp16_safe=bool(getattr(descriptor, "supports_half", False)),
         bf16_safe=bool(getattr(descriptor, "supports_bfloat16", False)),
+        # Unmeasured here: a random SPAN drifted up to 82/255 in bf16. auto stays fp32, as core runs it.
+        auto_half=False,
     )
     module = SpandrelCall(descriptor.model, getattr(descriptor, "_call_fn", None),
                           square=bool(getattr(req, "square", False)), scale=scale)

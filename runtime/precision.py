@@ -74,6 +74,8 @@ def resolve_dtype(model: ModelDescriptor, precision: str, device: torch.device) 
     if precision not in PRECISIONS:
         raise InvalidOptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "auto":
+        if not model.contract.auto_half:
+            return torch.float32
         if device.type == "cuda" and model.fp16_safe:
             return torch.float16
         if device.type == "cpu" and model.bf16_safe and cpu_has_bf16_matmul():
