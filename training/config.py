@@ -73,3 +73,6 @@ def read_config_file(path: str | os.PathLike) -> dict:
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         return loaded
     raise ConfigError(f"{path}: config files must be .toml, .yaml or .yml")
+
+
+__all__ = ["PRESETS", "TrainConfig", "load_config", "read_config_file", "saved_config"]
