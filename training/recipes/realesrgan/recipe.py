@@ -8,12 +8,12 @@ Targets are USM-sharpened where the ``losses.sharpen_*`` flags say, as in the of
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ....gan_models.errors import GanpostError
 from ...components.losses import GANLoss, PerceptualLoss, PixelLoss
 from ...data import HighResolutionCrops, PairedCrops, validation_images
 from ...degradation import bicubic_downscale, usm_sharpen
@@ -21,8 +21,6 @@ from ...engine.networks import frozen
 from ..base import Optimizer, Phase, Recipe
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
 from .generator import build_generator
-
-log = logging.getLogger(__name__)
 
 
 class RealESRGAN(Recipe):
@@ -61,8 +59,6 @@ class RealESRGAN(Recipe):
             networks["discriminator"] = self._discriminator(resuming).to(device).train()
             self.gan_loss = GANLoss(losses.gan_kind, weight=losses.gan_weight)
         if self.pixel_loss is None and self.perceptual_loss is None and self.gan_loss is None:
-            from ....gan_models.errors import GanpostError
-
             raise GanpostError("every loss weight is 0: set losses.pixel_weight, perceptual_weight or gan_weight")
         self.degrade = self.pool = None
         if cfg.data.degradation == "realesrgan" and not self.paired:
@@ -203,11 +199,8 @@ class RealESRGAN(Recipe):
     def validate(self, preview: Path) -> dict:
         from ...validation import validate
 
-        metrics = validate(self.engine.emas["ema"].network, self.val_images, self.config.generator.scale,
-                           self.engine.device, preview)
-        log.info("step %d: PSNR %.2f dB (bicubic %.2f), SSIM %.4f", self.engine.step, metrics["psnr"],
-                 metrics["psnr_bicubic"], metrics["ssim"])
-        return metrics
+        return validate(self.engine.emas["ema"].network, self.val_images, self.config.generator.scale,
+                        self.engine.device, preview)
 
 
 def _mix(*numbers: int) -> int:
