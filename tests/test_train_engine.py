@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -129,3 +130,29 @@ def test_a_recipe_with_two_generators_and_a_discriminator_steps_saves_and_resume
     assert len(a["opt_g"]["state"]) == 4  # one optimizer over both generators' weights and biases
     assert a["sched_g"]["last_epoch"] == b["sched_d"]["last_epoch"] == 4
     assert not torch.equal(a["ema_a_to_b"]["weight"], a["a_to_b"]["weight"])
+
+
+def test_a_state_is_resumed_only_by_its_own_recipe(photos, tmp_path):
+    from ganpost.training import load_config
+    from ganpost.training.engine import ResumeError
+
+    Trainer(_config(tmp_path / "run", 1), recipe=TwoWay).fit()
+    sets = [f"data.train_dir={photos}", f"run.output_dir={tmp_path / 'run'}", "data.gt_size=32", "data.batch_size=2",
+            "generator.num_feat=8", "generator.num_conv=2", "run.total_steps=2"]
+    with pytest.raises(ResumeError, match="saved by the 'toy-two-way' recipe, not 'realesrgan'"):
+        Trainer(load_config(preset="compact-x4-clean", sets=sets), resume=True)
+
+
+def test_a_state_without_a_recipe_name_is_real_esrgans(photos, tmp_path):
+    """States written before recipes existed have the same layout and no "recipe" entry."""
+    from ganpost.training import load_config
+
+    sets = [f"data.train_dir={photos}", f"run.output_dir={tmp_path / 'run'}", "data.gt_size=32", "data.batch_size=2",
+            "generator.num_feat=8", "generator.num_conv=2", "run.total_steps=1"]
+    Trainer(load_config(preset="compact-x4-clean", sets=sets)).fit()
+    path = tmp_path / "run/state/latest.state"
+    state = torch.load(path, weights_only=True)
+    del state["recipe"]
+    torch.save(state, path)
+    resumed = Trainer(load_config(preset="compact-x4-clean", sets=[*sets, "run.total_steps=2"]), resume=True)
+    assert resumed.step == 1 and resumed.fit().step == 2
