@@ -25,7 +25,7 @@ import torch
 def main() -> int:
     from ganpost.training.config import load_config
     from ganpost.training.sample_data import write_split
-    from ganpost.training.trainer import Timings, Trainer
+    from ganpost.training.engine import Timings, Trainer
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="realesrgan-x4plus")
@@ -51,7 +51,7 @@ def main() -> int:
     if args.gt_size:
         sets.append(f"data.gt_size={args.gt_size}")
     if args.random_vgg:
-        from ganpost.training.vgg import VGG19Features
+        from ganpost.training.components.vgg import VGG19Features
 
         torch.save(VGG19Features().state_dict(), work / "vgg19-random.pth")
         sets.append(f"losses.vgg_weights={work / 'vgg19-random.pth'}")

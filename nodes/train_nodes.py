@@ -20,7 +20,7 @@ from comfy_api.latest import io
 
 from ..gan_models import GanpostError, load_model
 from ..training.config import load_config
-from ..training.trainer import Callbacks, Trainer
+from ..training import Callbacks, Trainer
 from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ganpost.training.config import load_config
-from ganpost.training.trainer import Trainer
+from ganpost.training import Trainer
 
 
 def main(data: str, out: str) -> None:
@@ -18,8 +18,8 @@ def main(data: str, out: str) -> None:
     trainer = Trainer(cfg)
     trainer.fit()
     rank = trainer.processes.rank
-    torch.save({"world": trainer.processes.world, "generator": trainer.g.module.state_dict(),
-                "ema": trainer.ema.state_dict()}, Path(out) / f"rank{rank}.pt")
+    torch.save({"world": trainer.processes.world, "generator": trainer.network("generator").state_dict(),
+                "ema": trainer.emas["ema"].state_dict()}, Path(out) / f"rank{rank}.pt")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ import torch
 from PIL import Image
 
 from conftest import natural_image
-from ganpost.training import kernels
-from ganpost.training import degradation
+from ganpost.training.degradation import kernels
+from ganpost.training.degradation import second_order as degradation
 from ganpost.training.degradation import (DegradationSettings, DegradationStage, SecondOrderDegradation,
-                                          TrainingPairPool, filter2d, usm_sharpen)
-from ganpost.training.downscale import bicubic_downscale
-from ganpost.training.jpeg import jpeg_compress, quality_tables
+                                          TrainingPairPool, usm_sharpen)
+from ganpost.training.degradation.second_order import filter2d
+from ganpost.training.degradation.downscale import bicubic_downscale
+from ganpost.training.degradation.jpeg import jpeg_compress, quality_tables
 
 
 def _photo(size=64, seed=0) -> torch.Tensor:

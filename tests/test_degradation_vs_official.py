@@ -20,8 +20,8 @@ import torch
 
 from conftest import natural_image
 from ganpost.training.degradation import DegradationSettings, SecondOrderDegradation, usm_sharpen
-from ganpost.training.downscale import bicubic_downscale
-from ganpost.training.jpeg import jpeg_compress
+from ganpost.training.degradation.downscale import bicubic_downscale
+from ganpost.training.degradation.jpeg import jpeg_compress
 
 
 @functools.cache

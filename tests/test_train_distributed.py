@@ -21,7 +21,9 @@ def test_two_processes_end_with_identical_weights(tmp_path):
     for i in range(4):
         Image.fromarray(natural_image(48, 48, seed=i)).save(data / f"{i}.png")
     worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    # Keep the caller's PYTHONPATH: it may point at the checkout under test rather than the installed one.
+    paths = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
     # accelerate spreads processes with --multi_gpu; without a GPU they run on CPU over gloo.
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ganpost.training.config import load_config
-from ganpost.training.trainer import Callbacks, Trainer, TrainingDivergedError
+from ganpost.training import Callbacks, Trainer, TrainingDivergedError
 
 
 
@@ -42,7 +42,7 @@ def _gan_config(photos, output, steps, vgg_file):
 
 @pytest.fixture
 def vgg_file(tmp_path):
-    from ganpost.training.vgg import VGG19Features
+    from ganpost.training.components.vgg import VGG19Features
 
     path = tmp_path / "vgg19-random.pth"
     torch.save(VGG19Features().state_dict(), path)
@@ -86,7 +86,7 @@ def test_saved_generator_loads_strict_in_ours_and_spandrel(photos, tmp_path, vgg
     x = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
         assert torch.allclose(ours.module(x), theirs.model(x), atol=1e-5)
-    from ganpost.training.discriminators import load_discriminator
+    from ganpost.training.components.discriminators import load_discriminator
 
     load_discriminator(tmp_path / "run/models/net_d_latest.pth")
 
@@ -94,11 +94,12 @@ def test_saved_generator_loads_strict_in_ours_and_spandrel(photos, tmp_path, vgg
 def test_nan_loss_skips_the_step_then_stops_the_run(photos, tmp_path, monkeypatch):
     cfg = tiny_config(photos, tmp_path / "run", "run.total_steps=20", "run.max_bad_steps=3")
     trainer = Trainer(cfg)
-    before = {k: v.clone() for k, v in trainer.g.state_dict().items()}
-    monkeypatch.setattr(trainer, "pixel_loss", lambda out, target: (out * float("nan")).mean())
+    generator = trainer.network("generator")
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    monkeypatch.setattr(trainer.recipe, "pixel_loss", lambda out, target: (out * float("nan")).mean())
     report = trainer.train_step()
     assert report.skipped and trainer.bad_steps == 1
-    assert all(torch.equal(before[k], v) for k, v in trainer.g.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in generator.state_dict().items())
     with pytest.raises(TrainingDivergedError, match="3 steps in a row had a NaN"):
         trainer.fit()
 
@@ -171,7 +172,7 @@ def test_cli_trains_and_resumes(photos, tmp_path, capsys):
 
 
 def test_ema_warmup_follows_the_live_weights_early():
-    from ganpost.training.networks import EMA
+    from ganpost.training.engine import EMA
 
     start, live = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     plain, warm = EMA(start, 0.999), EMA(start, 0.999, warmup=True)

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
-from ganpost.training import vgg as vgg_module
-from ganpost.training.discriminators import (PatchGANDiscriminator, UNetDiscriminatorSN, load_discriminator,
-                                             save_discriminator)
-from ganpost.training.losses import GANLoss, PerceptualLoss, PixelLoss
-from ganpost.training.vgg import VGG19Features, load_vgg19_features, resolve_vgg19_weights
+from ganpost.training.components import vgg as vgg_module
+from ganpost.training.components.discriminators import (PatchGANDiscriminator, UNetDiscriminatorSN,
+                                                        load_discriminator, save_discriminator)
+from ganpost.training.components.losses import GANLoss, PerceptualLoss, PixelLoss
+from ganpost.training.components.vgg import VGG19Features, load_vgg19_features, resolve_vgg19_weights
 
 
 def test_unet_discriminator_has_the_official_layout():

@@ -1,8 +1,11 @@
-"""Fine-tuning the pack's GANs on your own images (see README, "Training")."""
+"""Fine-tuning the pack's GANs on your own images (see README, "Training").
+
+``engine/`` runs the loop for any recipe; ``recipes/`` declares what is trained (Real-ESRGAN first).
+"""
 
 from .config import PRESETS, TrainConfig, load_config
 from .config_schema import ConfigError
-from .trainer import Callbacks, StepReport, Trainer, TrainingDivergedError, TrainingResult, train
+from .engine import Callbacks, StepReport, Trainer, TrainingDivergedError, TrainingResult, train
 
 __all__ = ["PRESETS", "TrainConfig", "load_config", "ConfigError", "Callbacks", "StepReport", "Trainer",
            "TrainingDivergedError", "TrainingResult", "train"]

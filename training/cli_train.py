@@ -60,7 +60,7 @@ def resolve_config(args):
 
     overrides = _flag_overrides(args)
     if args.resume and not args.config:
-        from .trainer import saved_config
+        from .config import saved_config
 
         if args.output is None:
             raise SystemExit("ganpost: error: --resume needs --output, the run folder to continue")
@@ -80,7 +80,7 @@ def run_train(args) -> int:
         return 0
     if not config.data.train_dir:
         raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
-    from .trainer import Trainer
+    from .engine import Trainer
 
     bar = ProgressLine()
     trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)

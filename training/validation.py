@@ -13,8 +13,8 @@ from torch import nn
 from ..runtime.imaging.files import write_image
 from ..gan_models.loader import describe_state_dict
 from ..tasks.upscale import upscale
-from .downscale import bicubic_downscale
-from .metrics import psnr, ssim
+from .degradation.downscale import bicubic_downscale
+from .components.metrics import psnr, ssim
 
 log = logging.getLogger(__name__)
 PREVIEW_SIDE = 192  # target-resolution crop shown per panel

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..gan_models.checkpoint_io import read_checkpoint, save_state_dict, unwrap_state_dict
-from ..gan_models.errors import UnsupportedModelError
+from ...gan_models.checkpoint_io import read_checkpoint, save_state_dict, unwrap_state_dict
+from ...gan_models.errors import UnsupportedModelError
 
 NORMS = ("batch", "instance", "none")
 

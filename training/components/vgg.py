@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..gan_models import catalogue
-from ..gan_models.checkpoint_io import read_checkpoint
-from ..gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError
+from ...gan_models import catalogue
+from ...gan_models.checkpoint_io import read_checkpoint
+from ...gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError
 
 _CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..runtime.precision import default_device
+from ...runtime.precision import default_device
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:  # only for type hints: degradation.py imports this module
-    from .degradation import DegradationStage
+    from .second_order import DegradationStage
 
 PADDED = 21
 MIN_SIZE, MAX_SIZE = 7, 21

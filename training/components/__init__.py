@@ -1,0 +1,1 @@
+"""Building blocks recipes share: losses, the VGG19 feature network, discriminators, image metrics."""

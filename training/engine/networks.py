@@ -1,0 +1,29 @@
+"""Small helpers recipes use on their networks: a fresh one from the registry, a frozen pass."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from torch import nn
+
+from ...gan_models import registry
+
+
+def fresh_network(architecture: str, hyperparameters: dict) -> nn.Module:
+    """A new network through the registry, with its contract's weight init when it has one."""
+    entry = registry.entry_for(architecture)
+    module = entry.create(**hyperparameters)
+    init = entry.contract(hyperparameters).init_weights
+    if init is not None:
+        init(module)
+    return module
+
+
+@contextmanager
+def frozen(network: nn.Module):
+    """No gradients into ``network``'s weights while inside (a D pass in the generator's loss)."""
+    network.requires_grad_(False)
+    try:
+        yield network
+    finally:
+        network.requires_grad_(True)

@@ -1,0 +1,26 @@
+"""Training recipes: each declares what to train and how (see ``base.Recipe``); the engine runs them."""
+
+from __future__ import annotations
+
+from ..config_schema import ConfigError
+from .base import Optimizer, Phase, Recipe
+from .realesrgan import RealESRGAN
+
+RECIPES: dict[str, type[Recipe]] = {r.name: r for r in (RealESRGAN,)}
+
+
+def recipe_named(name: str) -> type[Recipe]:
+    if name not in RECIPES:
+        raise ConfigError(f"recipe: {name!r} is not known. Allowed values: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def recipe_for_config(config) -> type[Recipe]:
+    """The recipe whose config type ``config`` is."""
+    for recipe in RECIPES.values():
+        if isinstance(config, recipe.config_type):
+            return recipe
+    raise TypeError(f"no recipe takes a {type(config).__name__}; pass recipe= to the Trainer")
+
+
+__all__ = ["Optimizer", "Phase", "Recipe", "RealESRGAN", "RECIPES", "recipe_named", "recipe_for_config"]
