@@ -22,6 +22,7 @@ class Task(str, enum.Enum):
     FACE_RESTORE = "face_restore"
     TRANSLATE = "translate"
     FACE_DETECT = "face_detect"
+    DISCRIMINATOR = "discriminator"  # training only: scores images
 
 
 class AtInference(str, enum.Enum):

@@ -11,11 +11,14 @@ from __future__ import annotations
 from .errors import InvalidOptionError, UnsupportedModelError
 from .family import FamilyEntry, Tensors
 from .known_file import KnownFile
-from .realesrgan import COMPACT, RRDBNET
+from .pix2pix import NLAYER_DISCRIMINATOR
+from .realesrgan import COMPACT, RRDBNET, UNET_DISCRIMINATOR
 
 DETECTION_ORDER: tuple[FamilyEntry, ...] = (
-    RRDBNET,  # official, legacy ESRGAN and BSRGAN layouts
+    RRDBNET,  # official, legacy ESRGAN (model.N with model.1.sub.*) and BSRGAN layouts
     COMPACT,  # only body.N.weight/bias keys
+    UNET_DISCRIMINATOR,  # conv0 … conv9 with spectral-norm weight_orig
+    NLAYER_DISCRIMINATOR,  # model.N with a 4×4 first conv: after RRDBNet's legacy layout
 )
 
 

@@ -8,8 +8,6 @@ again (resume on) continues where it stopped. The trained model also lands in
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import comfy.model_management as mm
@@ -19,8 +17,9 @@ import torch
 from comfy_api.latest import io
 
 from ..gan_models import GanpostError, load_model
-from ..training.config import load_config
+from ..gan_models.atomic import atomic_copy
 from ..training import Callbacks, Trainer
+from ..training.config import load_config
 from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
@@ -164,7 +163,5 @@ def _publish(generator: Path, run_name: str) -> Path:
     folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
     target = folder / f"{_run_dir(run_name).name}.pth"
     folder.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".pth.partial")
-    shutil.copyfile(generator, partial)
-    os.replace(partial, target)
+    atomic_copy(generator, target)
     return target

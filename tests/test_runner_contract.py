@@ -189,3 +189,18 @@ def test_core_never_tests_an_architecture_name():
         text = path.read_text(encoding="utf-8")
         for name in names:
             assert f'"{name}"' not in text and f"'{name}'" not in text, f"{path} names {name} in code"
+
+
+def test_a_discriminator_is_recognised_and_refused_as_an_upscaler(tmp_path):
+    from ganpost.gan_models.pix2pix import NLayerDiscriminator
+    from ganpost.gan_models.realesrgan import UNetDiscriminatorSN
+    from ganpost.training.components.discriminators import load_discriminator
+
+    for net in (UNetDiscriminatorSN(num_feat=8), NLayerDiscriminator(num_feat=8)):
+        path = save_official(net, tmp_path / f"{type(net).__name__}.pth", key="params")
+        model = load_model(path)
+        assert model.architecture == type(net).__name__ and model.task == "discriminator"
+        with pytest.raises(InvalidOptionError, match="is a discriminator model, not an upscaler"):
+            upscale(model, np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(UnsupportedModelError, match="not a discriminator"):
+        load_discriminator(save_official(tiny_compact(), tmp_path / "g.pth"))

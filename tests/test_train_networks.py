@@ -12,7 +12,7 @@ import torch
 
 from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
 from ganpost.training.components import vgg as vgg_module
-from ganpost.training.components.discriminators import (PatchGANDiscriminator, UNetDiscriminatorSN,
+from ganpost.training.components.discriminators import (NLayerDiscriminator, UNetDiscriminatorSN,
                                                         load_discriminator, save_discriminator)
 from ganpost.training.components.losses import GANLoss, PerceptualLoss, PixelLoss
 from ganpost.training.components.vgg import VGG19Features, load_vgg19_features, resolve_vgg19_weights
@@ -39,8 +39,8 @@ def test_unet_discriminator_matches_basicsr(tmp_path):
 
 
 def test_discriminators_round_trip_through_files(tmp_path):
-    for network in (UNetDiscriminatorSN(3, 8).eval(), PatchGANDiscriminator(6, 8, 3, "batch").eval(),
-                    PatchGANDiscriminator(3, 8, 2, "instance").eval()):
+    for network in (UNetDiscriminatorSN(3, 8).eval(), NLayerDiscriminator(6, 8, 3, "batch").eval(),
+                    NLayerDiscriminator(3, 8, 2, "instance").eval()):
         path = save_discriminator(tmp_path / f"{type(network).__name__}.pth", network)
         assert set(torch.load(path, weights_only=True)) == {"params"}
         loaded = load_discriminator(path).eval()
@@ -52,7 +52,7 @@ def test_discriminators_round_trip_through_files(tmp_path):
 def test_discriminator_safetensors_file_is_flat(tmp_path):
     from safetensors.torch import load_file
 
-    network = PatchGANDiscriminator(3, 8, 2, "batch").eval()
+    network = NLayerDiscriminator(3, 8, 2, "batch").eval()
     path = save_discriminator(tmp_path / "d.safetensors", network)
     assert set(load_file(str(path))) == set(network.state_dict())  # no 'params.' prefix: safetensors is flat
     x = torch.rand(1, 3, 32, 32)
@@ -61,8 +61,8 @@ def test_discriminator_safetensors_file_is_flat(tmp_path):
 
 
 def test_patchgan_shapes_and_sizes():
-    assert sum(p.numel() for p in PatchGANDiscriminator(6, 64, 3, "batch").parameters()) == 2_768_705
-    assert PatchGANDiscriminator(3, 4, 3, "instance")(torch.rand(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    assert sum(p.numel() for p in NLayerDiscriminator(6, 64, 3, "batch").parameters()) == 2_768_705
+    assert NLayerDiscriminator(3, 4, 3, "instance")(torch.rand(1, 3, 256, 256)).shape == (1, 1, 30, 30)
 
 
 def test_unknown_discriminator_file_is_refused(tmp_path):
