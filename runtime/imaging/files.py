@@ -62,9 +62,9 @@ def read_image(path: str | Path) -> LoadedImage:
                 return LoadedImage(_orient(_read_with_opencv(path), orientation), info)
             upright = ImageOps.exif_transpose(im)
             if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
-                return LoadedImage(np.asarray(upright).astype(np.uint16), _metadata(upright, "L"))
+                return LoadedImage(np.asarray(upright).astype(np.uint16), _metadata(im, "L"))
             pixels_image = _to_rgb_or_grey(upright, path)
-            info = _metadata(upright, pixels_image.mode)  # a CMYK profile is dropped: the pixels are sRGB now
+            info = _metadata(im, pixels_image.mode)  # a CMYK profile is dropped: the pixels are sRGB now
             return LoadedImage(np.asarray(pixels_image).copy(), info)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageInputError(f"{path}: not a readable image ({err}).") from err
