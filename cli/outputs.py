@@ -36,7 +36,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
         else:
             raise GanpostError(f"{item}: no such file or folder.")
     if not files:
-        raise GanpostError(f"no images found in {', '.join(map(str, inputs))} (looked for {', '.join(sorted(READABLE))}).")
+        raise GanpostError(f"no images found in {', '.join(map(str, inputs))} "
+                           f"(looked for {', '.join(sorted(READABLE))}).")
     return files
 
 

@@ -108,8 +108,8 @@ def _ext(text: str) -> str:
 
 def _max_pixels(text: str) -> int:
     try:
-        value = int(float(text))
-    except ValueError:
+        value = int(float(text))  # 1e9 is easier to type than 1000000000
+    except (ValueError, OverflowError):
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
@@ -127,6 +127,9 @@ def _upscale_all(args) -> int:
     files = collect_inputs(args.inputs)
     plan = plan_outputs(files, args.output, args.ext, overwrite=args.overwrite, skip_existing=args.skip_existing)
     check_writable([target for _, target in plan.jobs])
+    if not plan.jobs:
+        console.line(f"ganpost: nothing to do: all {len(plan.skipped)} outputs already exist")
+        return 0
     model = load_model(args.model, denoise_strength=args.denoise_strength, models_dir=args.models_dir,
                        download=not args.offline)
     log.info("%s", model.summary())
