@@ -127,7 +127,7 @@ def _from_pil(im: Image.Image) -> CoreImage:
         # PIL's float images hold 0–255 like L; anything above 1 says so (a 0–1 float image stays as it is).
         peak = 255.0 if float(np.nanmax(arr)) > 1.0 else 1.0
         scale = peak
-        _check_finite(torch.from_numpy(arr))
+        _check_finite(torch.from_numpy(np.array(arr)))  # PIL's buffer is read-only; torch warns on it
     else:
         scale = 255.0
     data = torch.from_numpy((arr.astype(np.float32) / scale).reshape(arr.shape[0], arr.shape[1], -1))

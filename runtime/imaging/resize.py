@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -17,10 +19,10 @@ def target_size(height: int, width: int, scale: int, outscale: float | None, siz
     if size is not None:
         w, h = size
         if w < 1 or h < 1:
-            raise ImageInputError(f"output size {w}×{h} must be positive.")
+            raise InvalidOptionError(f"output size {w}×{h} must be positive, e.g. 1920x1080.")
     elif outscale is not None:
-        if not outscale > 0:
-            raise ImageInputError(f"outscale must be positive, not {outscale}.")
+        if not (math.isfinite(outscale) and outscale > 0):  # inf would overflow round(); nan compares false
+            raise InvalidOptionError(f"outscale must be a positive finite number such as 2 or 1.5, not {outscale}.")
         h, w = max(1, round(height * outscale)), max(1, round(width * outscale))
     else:
         h, w = height * scale, width * scale
