@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..gan_models import GanpostError, load_model
 from ..gan_models.catalogue import DEFAULT_MODEL
+from ..runtime.imaging.convert import MAX_PIXELS
 from ..runtime.imaging.files import read_image, write_image
 from ..runtime.memory import MIN_TILE
 from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
@@ -57,8 +58,8 @@ def add_upscale_parser(sub) -> None:
     existing.add_argument("--skip-existing", action="store_true",
                           help="leave existing outputs alone and do the rest (resumes a batch)")
     up.add_argument("--max-pixels", type=_max_pixels, default=os.environ.get(MAX_PIXELS_ENV),
-                    help="largest input in pixels (default: Pillow's decompression-bomb limit, about 89 million; "
-                         f"0 for none; also ${MAX_PIXELS_ENV})")
+                    help=f"largest input in pixels, against decompression bombs (default {MAX_PIXELS:,}, "
+                         f"ganpost's input limit; 0 for none; also ${MAX_PIXELS_ENV})")
     up.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                     help="log what is happening (model, device, precision)")
     up.set_defaults(run=run_upscale)
@@ -170,10 +171,13 @@ def _progress_bar(label: str):
 
 @contextmanager
 def _pixel_limit(limit: int | None):
-    """Pillow's decompression-bomb limit for this run (the CLI owns the process; restored after)."""
+    """Pillow's decompression-bomb limit for this run (the CLI owns the process; restored after).
+
+    By default the core's own input limit (a gigapixel), not Pillow's 89 megapixels: large scans
+    and panoramas are real inputs, a 100000×100000 header is not.
+    """
     saved = Image.MAX_IMAGE_PIXELS
-    if limit is not None:
-        Image.MAX_IMAGE_PIXELS = limit or None
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS if limit is None else (limit or None)
     try:
         yield
     finally:
