@@ -91,8 +91,10 @@ def core_tile_count(h: int, w: int) -> int:
     return len(_core_starts(h, CORE_TILE, CORE_OVERLAP)) * len(_core_starts(w, CORE_TILE, CORE_OVERLAP))
 
 
-def load_core_model(path):
-    """spandrel's descriptor for ``path`` in eval mode, or None when spandrel sees no image model."""
+def load_core_model(source):
+    """spandrel's descriptor for a weights file or a state dict, in eval mode; None when spandrel sees
+    no image model in it. ImportError when spandrel is not installed."""
     spandrel = import_spandrel()
-    model = spandrel.ModelLoader().load_from_file(str(path)).eval()
+    loader = spandrel.ModelLoader()
+    model = (loader.load_from_state_dict(source) if isinstance(source, dict) else loader.load_from_file(str(source))).eval()
     return model if isinstance(model, spandrel.ImageModelDescriptor) else None

@@ -98,15 +98,21 @@ def errors_255(x, ref) -> dict:
 
 
 def load_image(path: str | None, photo: str, size: int) -> tuple[np.ndarray, str]:
-    """float32 H×W×3 in [0, 1]: --image as is, else a centre crop of a scikit-image photo at ``size``."""
+    """float32 H×W×3 in [0, 1]: --image as is, else a centre crop of a scikit-image photo at ``size``
+    (random blocks where scikit-image is not installed)."""
     if path:
         from PIL import Image
 
         with Image.open(path) as im:
             arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
         return arr, Path(path).name
-    from skimage import data
-    from skimage.transform import resize
+    try:
+        from skimage import data
+        from skimage.transform import resize
+    except ImportError:  # e.g. a bare GPU machine: smooth random texture instead of a photo
+        rng = np.random.default_rng(0)
+        small = rng.random((size // 8 + 1, size // 8 + 1, 3), dtype=np.float32)
+        return np.kron(small, np.ones((8, 8, 1), np.float32))[:size, :size], f"random 8 px blocks {size}x{size}"
 
     img = getattr(data, photo)()[..., :3]
     h, w = img.shape[:2]
