@@ -96,5 +96,6 @@ def load_core_model(source):
     no image model in it. ImportError when spandrel is not installed."""
     spandrel = import_spandrel()
     loader = spandrel.ModelLoader()
-    model = (loader.load_from_state_dict(source) if isinstance(source, dict) else loader.load_from_file(str(source))).eval()
+    model = loader.load_from_state_dict(source) if isinstance(source, dict) else loader.load_from_file(str(source))
+    model.eval()
     return model if isinstance(model, spandrel.ImageModelDescriptor) else None

@@ -45,6 +45,8 @@ from core_path import load_core_model, core_upscale  # noqa: E402
 from measure import PeakMemory, errors_255, load_image, release_freed_memory  # noqa: E402
 
 SECTIONS = ("precision", "overflow", "oom", "throughput")
+IMAGE_TASKS = ("upscale", "translate", "face_restore")  # image in, image out: what the runner runs
+
 MIB = 1 << 20
 # Tiny networks for --dry-run, by architecture; entries not listed here get every num_* default
 # of their create() divided by 8 (see tiny_hyperparameters).
@@ -55,14 +57,17 @@ TINY = {
 
 
 def import_ganpost():
-    """ganpost itself; from a bare checkout (the repository root is the package) through a symlink."""
-    try:
-        import ganpost
-    except ImportError:
+    """ganpost from the checkout this script is in (the repository root is the package), through a
+    symlink when ``import ganpost`` would find nothing or another copy (an installed one)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ganpost")
+    if spec is None or spec.origin is None or Path(spec.origin).resolve().parent != REPO:
         link_dir = Path(tempfile.mkdtemp(prefix="ganpost-path-"))
         (link_dir / "ganpost").symlink_to(REPO, target_is_directory=True)
         sys.path.insert(0, str(link_dir))
-        import ganpost
+    import ganpost
+
     return ganpost
 
 
@@ -115,19 +120,25 @@ def tiny_hyperparameters(entry) -> dict:
             for k, v in hp.items()}
 
 
-def tiny_models() -> list[tuple[str, object, object]]:
+def tiny_models() -> tuple[list[tuple[str, object, object]], list[str]]:
     """(label, ModelDescriptor, spandrel's input) for each registry entry: a random tiny network,
-    passed through detection like a file would be (so the check also covers detecting it)."""
+    passed through detection like a file would be (so the check also covers detecting it); and a
+    note per entry that could not be made."""
     torch.manual_seed(0)
-    models = []
+    models, notes = [], []
     for entry in registry.DETECTION_ORDER:
         hp = tiny_hyperparameters(entry)
-        sd = entry.create(**hp).state_dict()
-        model = describe_state_dict(sd)
+        try:
+            sd = entry.create(**hp).state_dict()
+            model = describe_state_dict(sd)
+        except Exception as err:  # noqa: BLE001 - one family's failure must not hide the others
+            notes.append(f"FAILED: a tiny {entry.architecture} {hp}: {type(err).__name__}: {err}")
+            continue
         if model.architecture != entry.architecture:
-            raise RuntimeError(f"a tiny {entry.architecture} {hp} is detected as {model.architecture}")
+            notes.append(f"FAILED: a tiny {entry.architecture} {hp} is detected as {model.architecture}")
+            continue
         models.append((f"tiny-{entry.architecture}", model, sd))
-    return models
+    return models, notes
 
 
 def real_models(weights_dir: Path) -> tuple[list[tuple[str, object, object]], list[str]]:
@@ -296,6 +307,8 @@ def check_oom(model, plan: Plan, _core) -> dict:
 
 
 def check_throughput(model, plan: Plan, core) -> dict:
+    if model.task != "upscale":
+        return {"skipped": f"a {model.task} model: ganpost.upscale and core's path are for upscalers"}
     img, _ = load_image(None, "astronaut", plan.throughput_size)
     precision = "auto" if not plan.dry_run else plan.half
     paths = {"ours": lambda: ganpost.upscale(model, img, precision=precision, device=plan.device)}
@@ -364,7 +377,8 @@ def print_tables(report: dict, plan: Plan) -> None:
             f"{'model':<28} {'half':<5} {'error':<28} fp32 fallbacks",
             lambda r: [f"{h:<5} {r[h].get('skipped') or _err(r[h]):<28} {r[h].get('fp32_fallbacks', '')}"
                        for h in plan.halves])
-    section("overflow", f"inf injected into tile 2, {plan.half}, {plan.overflow_size}² in {plan.overflow_tile} px tiles",
+    section("overflow", f"inf injected into tile 2, {plan.half}, {plan.overflow_size}² in "
+            f"{plan.overflow_tile} px tiles",
             f"{'model':<28} {'fallbacks':>9} {'finite':>6}  {'error vs fp32 (/255)':<28} without overflow",
             lambda r: [f"{r['fp32_fallbacks']:>9} {str(r['finite']):>6}  {_err(r['error_vs_fp32']):<28} "
                        f"{_err(r['error_without_overflow_vs_fp32'])}"])
@@ -406,7 +420,8 @@ def core_model_for(source) -> object:
     except ImportError as err:
         return f"spandrel is not importable ({err}); install it (pip install --no-deps spandrel) to compare"
     except Exception as err:  # noqa: BLE001 - spandrel refusing a file is a finding, not a crash
-        return f"spandrel cannot load it ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+        first_line = (str(err).splitlines() or [""])[0][:200]
+        return f"spandrel cannot load it ({type(err).__name__}{': ' + first_line if first_line else ''})"
     return model if model is not None else "spandrel sees no image model in it"
 
 
@@ -433,21 +448,21 @@ def main(argv=None) -> int:
     runner_log.addHandler(LOG)
     runner_log.propagate = False  # the report prints what matters; keep stderr for real failures
 
-    notes = []
-    if plan.dry_run:
-        models = [(label, model, core_model_for(sd)) for label, model, sd in tiny_models()]
-    else:
-        weights_dir = a.weights_dir or default_weights_dir()
-        found, notes = real_models(weights_dir)
-        models = [(label, model, core_model_for(path)) for label, model, path in found]
+    found, notes = tiny_models() if plan.dry_run else real_models(a.weights_dir or default_weights_dir())
+    models = []
+    for label, model, source in found:
+        if model.task in IMAGE_TASKS:
+            models.append((label, model, core_model_for(source) if model.task == "upscale" else "not an upscaler"))
+        else:
+            notes.append(f"{label}: a {model.task} model, not image-to-image: no GPU check sections apply")
     device_name = torch.cuda.get_device_name(plan.device) if plan.device.type == "cuda" else "CPU"
     print(f"gpu_check{' --dry-run' if plan.dry_run else ''}: {device_name} ({plan.device}), torch {torch.__version__}, "
           f"{len(models)} model(s), halves {', '.join(plan.halves)}", flush=True)
     for label, _, core in models:
-        if isinstance(core, str):
+        if isinstance(core, str) and core != "not an upscaler":
             notes.append(f"{label}: core's path skipped: {core}")
 
-    start, failed = time.perf_counter(), False
+    start, failed = time.perf_counter(), any(note.startswith("FAILED") for note in notes)
     report = {"mode": "dry-run" if plan.dry_run else "real", "device": str(plan.device), "device_name": device_name,
               "torch": torch.__version__, "plan": {k: v for k, v in dataclasses.asdict(plan).items() if k != "device"},
               "notes": notes, "models": []}

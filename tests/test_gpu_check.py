@@ -34,7 +34,11 @@ def test_dry_run_exercises_every_section_for_every_family(tmp_path):
         assert f"== {name}:" in proc.stdout
     from ganpost.gan_models.registry import DETECTION_ORDER
 
-    assert [m["architecture"] for m in report["models"]] == [e.architecture for e in DETECTION_ORDER]
+    checked = {m["architecture"] for m in report["models"]}
+    assert {"RRDBNet", "SRVGGNetCompact"} <= checked
+    for entry in DETECTION_ORDER:  # every entry is either checked or named in a note (not image-to-image)
+        assert entry.architecture in checked or any(entry.architecture in n for n in report["notes"])
+    assert not any(n.startswith("FAILED") for n in report["notes"])
     for model in report["models"]:
         s = model["sections"]
         assert all("error" not in s[name] and "skipped" not in s[name] for name in SECTIONS), s
