@@ -1,47 +1,22 @@
-"""The reference implementation (spandrel) for parity tests, importable without torchvision.
+"""The reference implementations (spandrel, BasicSR) for parity tests, importable without torchvision.
 
-spandrel imports every architecture at import time, and two of them (LaMa, RestoreFormer)
-import torchvision, which has no CPU build for our torch. The ESRGAN and Compact code paths
-never touch it, so three stub modules are enough to import spandrel and run those for real.
+spandrel imports every architecture at import time, and two of them import torchvision, which
+has no CPU build for our torch: helpers/torchvision_stub.py stands in for it.
 """
 
 from __future__ import annotations
 
-import enum
 import importlib
 import sys
 import types
 
 import pytest
-
-
-def _install_torchvision_stub() -> None:
-    if "torchvision" in sys.modules:
-        return
-    try:
-        importlib.import_module("torchvision")
-        return
-    except Exception:  # missing, or the registry's CUDA build failing to load on CPU torch
-        for name in [m for m in sys.modules if m.startswith("torchvision")]:
-            del sys.modules[name]
-
-    def unavailable(*_args, **_kwargs):
-        raise NotImplementedError("torchvision stub: only LaMa/RestoreFormer need this")
-
-    functional = types.ModuleType("torchvision.transforms.functional")
-    functional.InterpolationMode = enum.Enum("InterpolationMode", "NEAREST BILINEAR BICUBIC")
-    functional.rotate = functional.normalize = unavailable
-    transforms = types.ModuleType("torchvision.transforms")
-    transforms.functional = functional
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms,
-                        "torchvision.transforms.functional": functional})
+from helpers.torchvision_stub import install_torchvision_stub
 
 
 def spandrel():
     """The spandrel module; the test fails (not skips) when it is missing, as CI installs it."""
-    _install_torchvision_stub()
+    install_torchvision_stub()
     return importlib.import_module("spandrel")
 
 
@@ -66,7 +41,7 @@ def basicsr_rrdbnet():
     spec = importlib.util.find_spec("basicsr")
     if spec is None:
         pytest.skip("basicsr is not installed (pip install --no-deps --no-build-isolation basicsr==1.4.2)")
-    _install_torchvision_stub()
+    install_torchvision_stub()
     root = spec.submodule_search_locations[0]
 
     def package(name: str, path: str | None = None, **attrs) -> types.ModuleType:

@@ -1,8 +1,10 @@
-"""Import spandrel without torchvision.
+"""Stub ``torchvision`` modules, so spandrel (and BasicSR's network files) import without it.
 
-spandrel 0.4.2 imports every architecture at import time; two of them (LaMa, RestoreFormer) import
-torchvision, which we do not install. ESRGAN and the Compact nets never touch it, so three stub
-modules are enough to import spandrel and run those for real. Used by the benchmarks and tests.
+spandrel 0.4.2 imports every architecture at import time; two of them (LaMa, RestoreFormer)
+import torchvision, which has no CPU build for our torch. The ESRGAN and Compact code paths never
+touch it, so three stub modules are enough to import spandrel and run those for real. Used by the
+parity tests (tests/reference.py) and the benchmarks (bench/); no pytest here, so the benchmarks
+run where pytest is not installed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def install_torchvision_stub() -> None:
     try:
         importlib.import_module("torchvision")
         return
-    except Exception:  # missing, or a build that does not match the installed torch
+    except Exception:  # missing, or a build that does not match the installed torch (e.g. CUDA build on CPU torch)
         for name in [m for m in sys.modules if m.startswith("torchvision")]:
             del sys.modules[name]
 
