@@ -25,7 +25,7 @@ import torch
 
 import ganpost
 
-DEFAULT_MODEL = "/work/shared/weights/realesr-animevideov3.pth"
+DEFAULT_MODEL = str(Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "realesr-animevideov3.pth")
 GIB, MIB = 1 << 30, 1 << 20
 
 

@@ -35,7 +35,7 @@ from measure import PeakMemory, errors_255, load_average, load_image, release_fr
 from ganpost.runtime.runner import Runner  # noqa: E402
 from ganpost.runtime.tiling import tile_count  # noqa: E402
 
-DEFAULT_MODEL = "/work/shared/weights/RealESRGAN_x4plus.pth"
+DEFAULT_MODEL = str(Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "RealESRGAN_x4plus.pth")
 TARGETS = {"ratio": 0.3, "mean_255": 0.5, "p99_9_255": 3.0}  # for half precision on CPU bf16 units / CUDA
 
 
