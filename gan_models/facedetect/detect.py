@@ -127,7 +127,7 @@ def _detector_module(model) -> RetinaFace:
     if isinstance(model, ModelDescriptor):
         if model.contract.task != Task.FACE_DETECT:
             raise InvalidOptionError(
-                f"{model.name} is a {model.task} model, not a face detector. Load a RetinaFace file "
+                f"{model.name} is not a face detector (it is a {model.task} model). Load a RetinaFace file "
                 "(detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth)."
             )
         return model.module
