@@ -43,7 +43,8 @@ class MobileNetV1Quarter(nn.Module):
             depthwise_separable(32, 64, 2),
             depthwise_separable(64, 64, 1),
         )
-        self.stage2 = nn.Sequential(depthwise_separable(64, 128, 2), *(depthwise_separable(128, 128, 1) for _ in range(5)))
+        self.stage2 = nn.Sequential(depthwise_separable(64, 128, 2),
+                                    *(depthwise_separable(128, 128, 1) for _ in range(5)))
         self.stage3 = nn.Sequential(depthwise_separable(128, 256, 2), depthwise_separable(256, 256, 1))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

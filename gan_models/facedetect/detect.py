@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...runtime.imaging.convert import to_core
 from ..contract import ModelDescriptor, Task
 from ..errors import InvalidOptionError
 from .boxes import decode_boxes, decode_landmarks, nms, prior_boxes
@@ -55,8 +56,6 @@ def detect_faces(
     ``left_to_right`` (box centre) or ``score``. ``only_center_face`` keeps the face whose box centre
     is nearest the image centre; ``max_faces`` then keeps the first ones.
     """
-    from ...runtime.imaging.convert import to_core  # runtime imports gan_models: import at call time
-
     network = _detector_module(model)
     _check_options(threshold, nms_threshold, detection_size, min_face_size, max_faces, order)
     rgb_images = [item.rgb for item in to_core(images).items]
@@ -142,7 +141,8 @@ def _check_options(threshold, nms_threshold, detection_size, min_face_size, max_
     if not 0.0 <= nms_threshold <= 1.0:
         raise InvalidOptionError(f"nms_threshold must be in [0, 1], not {nms_threshold}")
     if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 32):
-        raise InvalidOptionError(f"detection_size must be a whole number of pixels ≥ 32, or None, not {detection_size!r}")
+        raise InvalidOptionError(
+            f"detection_size must be a whole number of pixels ≥ 32, or None, not {detection_size!r}")
     if min_face_size < 0:
         raise InvalidOptionError(f"min_face_size must be ≥ 0 pixels, not {min_face_size}")
     if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):

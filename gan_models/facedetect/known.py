@@ -14,5 +14,6 @@ MOBILENET_URL = f"{RELEASES}/v0.1.0/detection_mobilenet0.25_Final.pth"
 KNOWN_FILES = (
     KnownFile("retinaface_resnet50", "detection_Resnet50_Final.pth", RELEASES, "v0.1.0/detection_Resnet50_Final.pth",
               "6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d", 109497761,
-              "RetinaFace face detector, ResNet-50 backbone (facexlib, GFPGAN's default)", comfy_folder="facedetection"),
+              "RetinaFace face detector, ResNet-50 backbone (facexlib, GFPGAN's default)",
+              comfy_folder="facedetection"),
 )

@@ -114,7 +114,7 @@ class RetinaFace(nn.Module):
 
     def to_network_input(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → what the network was trained on: BGR in 0..255 minus the mean."""
-        return rgb.flip(1) * 255.0 - self.mean_bgr.to(rgb.dtype)
+        return rgb.flip(1).mul_(255.0).sub_(self.mean_bgr.to(rgb.dtype))  # flip copies: in place after it
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.raw_forward(self.to_network_input(rgb))
