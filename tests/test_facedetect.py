@@ -50,12 +50,17 @@ def facexlib_retinaface():
 
 
 @pytest.fixture(scope="module")
-def real_pair():
-    """(facexlib's detector, ours) with the real MobileNet-0.25 weights."""
-    path = shared_weight(REAL_DETECTOR)
+def detector():
+    """Our detector with the real MobileNet-0.25 weights."""
+    return load_model(shared_weight(REAL_DETECTOR))
+
+
+@pytest.fixture(scope="module")
+def official_detector():
+    """facexlib's detector with the same weights."""
     official = facexlib_retinaface()("mobile0.25", device="cpu")
-    official.load_state_dict(torch.load(path, weights_only=True), strict=True)
-    return official.eval(), load_model(path)
+    official.load_state_dict(torch.load(shared_weight(REAL_DETECTOR), weights_only=True), strict=True)
+    return official.eval()
 
 
 def randomise_norms(module: torch.nn.Module) -> torch.nn.Module:
@@ -160,8 +165,8 @@ def test_nms_keeps_what_torchvisions_rule_keeps():
 
 # ------------------------------------------------------------------------------- real weights
 @pytest.mark.parametrize("make_image, count", [(astronaut, 1), (cameraman, 1), (collage, 4)])
-def test_same_faces_as_facexlib_on_photos(real_pair, make_image, count):
-    official, ours = real_pair
+def test_same_faces_as_facexlib_on_photos(official_detector, detector, make_image, count):
+    official, ours = official_detector, detector
     image = make_image()
     with torch.no_grad():
         expected = official.detect_faces(image[..., ::-1].copy(), conf_threshold=0.97)  # BGR, as cv2 reads
@@ -172,8 +177,8 @@ def test_same_faces_as_facexlib_on_photos(real_pair, make_image, count):
     assert np.abs(got[:, 4] - expected[:, 4]).max() <= 1e-4
 
 
-def test_a_batch_gives_what_single_images_give(real_pair):
-    _, ours = real_pair
+def test_a_batch_gives_what_single_images_give(detector):
+    ours = detector
     left, right = collage(), np.ascontiguousarray(collage()[:, ::-1])
     together = detect_faces(ours, [left, right, astronaut()])  # two share a size, one does not
     alone = [detect_faces(ours, image)[0] for image in (left, right, astronaut())]
@@ -184,8 +189,8 @@ def test_a_batch_gives_what_single_images_give(real_pair):
     assert [len(f) for f in detect_faces(ours, stacked)] == [4, 4]
 
 
-def test_selection_options(real_pair):
-    _, ours = real_pair
+def test_selection_options(detector):
+    ours = detector
     image = collage()
     faces = detect_faces(ours, image)[0]
     areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
@@ -205,8 +210,8 @@ def test_selection_options(real_pair):
     assert detect_faces(ours, [no_faces(), image])[0] == []
 
 
-def test_a_large_image_is_detected_on_a_smaller_copy(real_pair):
-    _, ours = real_pair
+def test_a_large_image_is_detected_on_a_smaller_copy(detector):
+    ours = detector
     image = collage()
     big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 1280×1792
     full = detect_faces(ours, image, order="left_to_right")[0]
@@ -216,8 +221,8 @@ def test_a_large_image_is_detected_on_a_smaller_copy(real_pair):
         assert np.abs(np.array(b.box) / 2 - np.array(a.box)).max() < 2.0
 
 
-def test_bad_options_and_models_are_refused(real_pair, tmp_path):
-    _, ours = real_pair
+def test_bad_options_and_models_are_refused(detector, tmp_path):
+    ours = detector
     image = astronaut()
     for options in ({"threshold": 1.5}, {"nms_threshold": -0.1}, {"detection_size": 8}, {"max_faces": 0},
                     {"order": "biggest"}, {"min_face_size": -1}):
