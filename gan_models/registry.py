@@ -9,6 +9,7 @@ wins; nothing else in ganpost tests an architecture's name.
 from __future__ import annotations
 
 from .errors import InvalidOptionError, UnsupportedModelError
+from .facedetect import RETINAFACE
 from .family import FamilyEntry, Tensors
 from .known_file import KnownFile
 from .pix2pix import NLAYER_DISCRIMINATOR
@@ -19,6 +20,7 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     COMPACT,  # only body.N.weight/bias keys
     UNET_DISCRIMINATOR,  # conv0 … conv9 with spectral-norm weight_orig
     NLAYER_DISCRIMINATOR,  # model.N with a 4×4 first conv: after RRDBNet's legacy layout
+    RETINAFACE,  # fpn./ssh1./ClassHead. keys that no image-to-image family has: anywhere works, last is cheapest
 )
 
 

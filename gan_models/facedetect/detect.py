@@ -1,0 +1,151 @@
+"""Find faces: boxes, scores and five landmarks per image, in torch on the detector's device.
+
+Images of the same size go through the network together. An image whose long side exceeds
+``detection_size`` is detected on a copy shrunk to that long side (antialiased bilinear) and its
+boxes are mapped back, so a large photo costs no more than a 1024 px one and faces larger than
+RetinaFace's biggest prior (512 px) are still found. Images at or below it are detected as they
+are, exactly as facexlib's ``detect_faces(use_origin_size=True)`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ...runtime.imaging.convert import to_core
+from ..contract import ModelDescriptor, Task
+from ..errors import InvalidOptionError
+from .boxes import decode_boxes, decode_landmarks, nms, prior_boxes
+from .retinaface import RetinaFace
+
+DEFAULT_DETECTION_SIZE = 1024
+ORDERS = ("largest", "left_to_right", "score")
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]
+    """x1, y1, x2, y2 in input pixels (may reach past the image edge, as the network predicts)."""
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    """(x, y) of the left eye, right eye, nose tip, left and right mouth corners, as seen in the image."""
+
+
+def detect_faces(
+    model,
+    images,
+    *,
+    threshold: float = 0.97,
+    nms_threshold: float = 0.4,
+    detection_size: int | None = DEFAULT_DETECTION_SIZE,
+    min_face_size: float = 0,
+    max_faces: int | None = None,
+    order: str = "largest",
+    only_center_face: bool = False,
+) -> list[list[Face]]:
+    """The faces in each image: a list per image (empty when none), in ``order``.
+
+    ``model`` is a loaded face detector (``load_model``) or a :class:`RetinaFace`; ``images`` is
+    anything ``ganpost.upscale`` accepts (PIL, numpy, tensors; one or a list, sizes may differ).
+    ``threshold`` is the face score a box must exceed (facexlib's 0.97 by default), ``nms_threshold``
+    the overlap above which the weaker of two boxes is dropped. ``detection_size`` caps the long
+    side the network sees (None: always the image as it is). ``min_face_size`` drops boxes whose
+    shorter side is smaller (input pixels). ``order``: ``largest`` first (visible box area),
+    ``left_to_right`` (box centre) or ``score``. ``only_center_face`` keeps the face whose box centre
+    is nearest the image centre; ``max_faces`` then keeps the first ones.
+    """
+    network = _detector_module(model)
+    _check_options(threshold, nms_threshold, detection_size, min_face_size, max_faces, order)
+    rgb_images = [item.rgb for item in to_core(images).items]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, rgb in enumerate(rgb_images):
+        groups.setdefault(tuple(rgb.shape[-2:]), []).append(index)
+
+    results: list[list[Face]] = [[] for _ in rgb_images]
+    parameter = next(network.parameters())
+    with torch.inference_mode():
+        for (height, width), indices in groups.items():
+            batch = torch.cat([rgb_images[i] for i in indices]).to(parameter.device, parameter.dtype)
+            candidates = _detect_batch(network, batch, detection_size, threshold)
+            for index, (boxes, scores, points) in zip(indices, candidates):
+                keep = nms(boxes, scores, nms_threshold)
+                faces = _to_faces(boxes[keep], scores[keep], points[keep])
+                results[index] = _select(faces, width, height, min_face_size, max_faces, order, only_center_face)
+    return results
+
+
+def _detect_batch(network: RetinaFace, batch: torch.Tensor, detection_size: int | None, threshold: float):
+    """Per image, the boxes (K×4), scores (K) and landmarks (K×5×2) above ``threshold``, in input pixels."""
+    height, width = batch.shape[-2:]
+    if detection_size is not None and max(height, width) > detection_size:
+        factor = detection_size / max(height, width)
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True)
+    loc, scores, landmarks = network(batch)
+    priors = prior_boxes(*batch.shape[-2:], device=loc.device)
+    # Fractions of the detected copy are fractions of the input too (half-pixel-centred resize).
+    scale = torch.tensor([width, height], device=loc.device, dtype=torch.float32)
+    boxes = decode_boxes(loc.float(), priors) * scale.repeat(2)
+    points = decode_landmarks(landmarks.float(), priors) * scale
+    face_scores = scores[..., 1].float()
+    out = []
+    for image_boxes, image_scores, image_points in zip(boxes, face_scores, points):
+        above = image_scores > threshold
+        out.append((image_boxes[above], image_scores[above], image_points[above]))
+    return out
+
+
+def _to_faces(boxes: torch.Tensor, scores: torch.Tensor, points: torch.Tensor) -> list[Face]:
+    boxes, scores, points = boxes.cpu().tolist(), scores.cpu().tolist(), points.cpu().tolist()
+    return [Face(tuple(b), s, tuple(tuple(p) for p in pts)) for b, s, pts in zip(boxes, scores, points)]
+
+
+def _select(faces: list[Face], width: int, height: int, min_face_size: float, max_faces: int | None,
+            order: str, only_center_face: bool) -> list[Face]:
+    faces = [f for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face_size]
+    if only_center_face and faces:
+        def distance(f: Face) -> float:
+            return ((f.box[0] + f.box[2]) / 2 - width / 2) ** 2 + ((f.box[1] + f.box[3]) / 2 - height / 2) ** 2
+        faces = [min(faces, key=distance)]
+    if order == "largest":
+        faces.sort(key=lambda f: _clipped_area(f, width, height), reverse=True)
+    elif order == "left_to_right":
+        faces.sort(key=lambda f: f.box[0] + f.box[2])
+    return faces if max_faces is None else faces[:max_faces]
+
+
+def _clipped_area(face: Face, width: int, height: int) -> float:
+    """The box area inside the image (facexlib's rule for the largest face)."""
+    x1, y1, x2, y2 = face.box
+    return max(0.0, min(x2, width) - max(x1, 0.0)) * max(0.0, min(y2, height) - max(y1, 0.0))
+
+
+def _detector_module(model) -> RetinaFace:
+    if isinstance(model, ModelDescriptor):
+        if model.contract.task != Task.FACE_DETECT:
+            raise InvalidOptionError(
+                f"{model.name} is not a face detector (it is a {model.task} model). Load a RetinaFace file "
+                "(detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth)."
+            )
+        return model.module
+    if isinstance(model, RetinaFace):
+        return model
+    raise InvalidOptionError(f"a {type(model).__name__} is not a face detector: pass a model from load_model.")
+
+
+def _check_options(threshold, nms_threshold, detection_size, min_face_size, max_faces, order) -> None:
+    if not 0.0 <= threshold < 1.0:
+        raise InvalidOptionError(f"threshold must be in [0, 1) (a score the face must exceed), not {threshold}")
+    if not 0.0 <= nms_threshold <= 1.0:
+        raise InvalidOptionError(f"nms_threshold must be in [0, 1], not {nms_threshold}")
+    if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 32):
+        raise InvalidOptionError(
+            f"detection_size must be a whole number of pixels ≥ 32, or None, not {detection_size!r}")
+    if min_face_size < 0:
+        raise InvalidOptionError(f"min_face_size must be ≥ 0 pixels, not {min_face_size}")
+    if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
+        raise InvalidOptionError(f"max_faces must be a whole number ≥ 1, or None, not {max_faces!r}")
+    if order not in ORDERS:
+        raise InvalidOptionError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")

@@ -1,0 +1,235 @@
+"""RetinaFace face detection: parity with facexlib's network and detector, batching and options.
+
+facexlib's files are loaded one by one under stub parent packages (its package ``__init__``
+imports torchvision-heavy modules) and sys.modules is restored afterwards. The real-weight checks
+use ../shared/weights/retinaface_mobilenet0.25.pth and skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_weight
+from helpers.torchvision_stub import greedy_nms, install_torchvision_stub
+
+from ganpost import load_model
+from ganpost.gan_models import InvalidOptionError
+from ganpost.gan_models.catalogue import lookup
+from ganpost.gan_models.facedetect import RetinaFace, detect_faces
+from ganpost.gan_models.facedetect.boxes import nms
+
+REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
+BACKBONES = {"mobile0.25": "mobilenet0.25", "resnet50": "resnet50"}
+
+
+# ----------------------------------------------------------------------------------- references
+def facexlib_retinaface():
+    """facexlib's own ``RetinaFace`` class, or a skip when facexlib is not installed."""
+    spec = importlib.util.find_spec("facexlib")
+    if spec is None:
+        pytest.skip("facexlib is not installed (pip install --no-deps facexlib==0.3.0)")
+    install_torchvision_stub()
+    root = spec.submodule_search_locations[0]
+    saved = {k: v for k, v in sys.modules.items() if k == "facexlib" or k.startswith("facexlib.")}
+    try:
+        for name, path in (("facexlib", root), ("facexlib.detection", f"{root}/detection")):
+            package = types.ModuleType(name)
+            package.__path__ = [path]  # its submodules import from the real folder, its __init__ never runs
+            sys.modules[name] = package
+        return importlib.import_module("facexlib.detection.retinaface").RetinaFace
+    finally:
+        for name in [k for k in sys.modules if k == "facexlib" or k.startswith("facexlib.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """Our detector with the real MobileNet-0.25 weights."""
+    return load_model(shared_weight(REAL_DETECTOR))
+
+
+@pytest.fixture(scope="module")
+def official_detector():
+    """facexlib's detector with the same weights."""
+    official = facexlib_retinaface()("mobile0.25", device="cpu")
+    official.load_state_dict(torch.load(shared_weight(REAL_DETECTOR), weights_only=True), strict=True)
+    return official.eval()
+
+
+def randomise_norms(module: torch.nn.Module) -> torch.nn.Module:
+    """Batch-norm statistics and affine terms away from identity, so the parity is not trivial."""
+    g = torch.Generator().manual_seed(1)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+    return module.eval()
+
+
+# --------------------------------------------------------------------------------- test images
+def astronaut() -> np.ndarray:
+    return pytest.importorskip("skimage.data").astronaut()
+
+
+def cameraman() -> np.ndarray:
+    return np.repeat(pytest.importorskip("skimage.data").camera()[..., None], 3, axis=-1)
+
+
+def collage() -> np.ndarray:
+    """Five astronaut faces at four sizes on grey, 640×896. The smallest (about 23 px) scores 0.94
+    with the real detector, under the default threshold: four faces are found."""
+    photo = astronaut()
+    canvas = np.full((640, 896, 3), 128, np.uint8)
+    canvas[0:512, 0:384] = photo[:, 64:448]  # face about 95 px wide
+    half, third, quarter = photo[::2, ::2], photo[::3, ::3], photo[::4, ::4]
+    canvas[0:256, 400:656] = half
+    canvas[300:556, 400:656] = half[:, ::-1]  # mirrored
+    canvas[0:171, 680:851] = third
+    canvas[400:528, 700:828] = quarter
+    return canvas
+
+
+def no_faces() -> np.ndarray:
+    y, x = np.mgrid[0:256, 0:320]
+    return np.stack([x * 255 // 320, y * 255 // 256, np.full_like(x, 90)], -1).astype(np.uint8)
+
+
+def as_rows(faces) -> np.ndarray:
+    return np.array([[*f.box, f.score, *np.ravel(f.landmarks)] for f in faces]).reshape(-1, 15)
+
+
+# ------------------------------------------------------------------------ networks (random weights)
+@pytest.mark.parametrize("network_name", list(BACKBONES))
+def test_raw_outputs_equal_facexlib_on_random_weights(network_name):
+    official = randomise_norms(facexlib_retinaface()(network_name, device="cpu"))
+    ours = RetinaFace(BACKBONES[network_name]).eval()
+    ours.load_state_dict(official.state_dict(), strict=True)
+    x = torch.randn(2, 3, 37, 52) * 60  # odd sizes: the priors' ceil and the FPN's upsampling sizes
+    with torch.no_grad():
+        expected = official(x)
+        got = ours.raw_forward(x)
+    for e, g in zip(expected, got):
+        assert e.shape == g.shape
+        assert (e - g).abs().max() <= 1e-5
+    rgb = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():  # forward takes RGB in [0, 1] and applies the BGR mean itself
+        via_rgb = ours(rgb)
+        via_bgr = ours.raw_forward(rgb.flip(1) * 255 - torch.tensor([104.0, 117.0, 123.0]).view(1, 3, 1, 1))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(via_rgb, via_bgr))
+
+
+def test_network_sizes_are_facexlibs():
+    """Parameter and tensor counts of facexlib's networks with the real torchvision ResNet-50
+    (architecture.md, 'verified instantiation'): our own ResNet-50 has its layout."""
+    for backbone, params, tensors in (("mobilenet0.25", 426_608, 300), ("resnet50", 27_293_600, 456)):
+        net = RetinaFace(backbone)
+        assert sum(p.numel() for p in net.parameters()) == params
+        assert len(net.state_dict()) == tensors
+    keys = RetinaFace("resnet50").state_dict()
+    assert "body.layer1.0.downsample.0.weight" in keys and "body.layer4.2.bn3.running_var" in keys
+    assert not any(k.startswith(("body.fc", "body.avgpool")) for k in keys)
+
+
+def test_checkpoints_are_detected_with_their_backbone(tmp_path):
+    for backbone in ("mobilenet0.25", "resnet50"):
+        sd = {f"module.{k}": v for k, v in RetinaFace(backbone).state_dict().items()}  # saved from DataParallel
+        torch.save(sd, tmp_path / "detector.pth")
+        model = load_model(tmp_path / "detector.pth")
+        assert (model.architecture, model.hyperparameters, model.task) == ("RetinaFace", {"backbone": backbone},
+                                                                          "face_detect")
+        assert model.contract.value_range == (0.0, 1.0) and model.scale == 1
+    known = lookup("retinaface_resnet50")
+    assert known.filename == "detection_Resnet50_Final.pth" and known.comfy_folder == "facedetection"
+    assert known.url().endswith("/v0.1.0/detection_Resnet50_Final.pth")
+
+
+def test_nms_keeps_what_torchvisions_rule_keeps():
+    g = torch.Generator().manual_seed(3)
+    corners = torch.rand(300, 2, generator=g) * 100
+    boxes = torch.cat([corners, corners + 5 + torch.rand(300, 2, generator=g) * 40], dim=1)
+    scores = torch.rand(300, generator=g)
+    for threshold in (0.0, 0.3, 0.7):
+        assert nms(boxes, scores, threshold).tolist() == greedy_nms(boxes, scores, threshold).tolist()
+    assert nms(boxes[:0], scores[:0], 0.4).numel() == 0
+
+
+# ------------------------------------------------------------------------------- real weights
+@pytest.mark.parametrize("make_image, count", [(astronaut, 1), (cameraman, 1), (collage, 4)])
+def test_same_faces_as_facexlib_on_photos(official_detector, detector, make_image, count):
+    official, ours = official_detector, detector
+    image = make_image()
+    with torch.no_grad():
+        expected = official.detect_faces(image[..., ::-1].copy(), conf_threshold=0.97)  # BGR, as cv2 reads
+    got = as_rows(detect_faces(ours, image, order="score", detection_size=None)[0])
+    assert len(got) == len(expected) == count
+    assert np.abs(got[:, :4] - expected[:, :4]).max() <= 0.5
+    assert np.abs(got[:, 5:] - expected[:, 5:]).max() <= 0.5
+    assert np.abs(got[:, 4] - expected[:, 4]).max() <= 1e-4
+
+
+def test_a_batch_gives_what_single_images_give(detector):
+    ours = detector
+    left, right = collage(), np.ascontiguousarray(collage()[:, ::-1])
+    together = detect_faces(ours, [left, right, astronaut()])  # two share a size, one does not
+    alone = [detect_faces(ours, image)[0] for image in (left, right, astronaut())]
+    for batched, single in zip(together, alone):
+        assert len(batched) == len(single)
+        assert np.abs(as_rows(batched) - as_rows(single)).max() <= 1e-3
+    stacked = torch.from_numpy(np.stack([left, right])).permute(0, 3, 1, 2)  # a uint8 B×C×H×W tensor
+    assert [len(f) for f in detect_faces(ours, stacked)] == [4, 4]
+
+
+def test_selection_options(detector):
+    ours = detector
+    image = collage()
+    faces = detect_faces(ours, image)[0]
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
+    assert areas == sorted(areas, reverse=True)  # largest first by default
+    centres = [(f.box[0] + f.box[2]) / 2 for f in detect_faces(ours, image, order="left_to_right")[0]]
+    assert centres == sorted(centres)
+    assert detect_faces(ours, image, max_faces=2)[0] == faces[:2]
+    centre = detect_faces(ours, image, only_center_face=True)[0]
+    nearest = min(faces, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - 448, (f.box[1] + f.box[3]) / 2 - 320))
+    assert centre == [nearest]
+    assert len(detect_faces(ours, image, min_face_size=60)[0]) == sum(
+        min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= 60 for f in faces)
+    strict = detect_faces(ours, image, threshold=0.999)[0]
+    assert 0 < len(strict) < len(faces) and all(f.score > 0.999 for f in strict)
+    lenient = detect_faces(ours, image, threshold=0.9)[0]
+    assert len(lenient) == 5 and lenient[:4] == faces  # the 23 px face, last as the smallest
+    assert detect_faces(ours, [no_faces(), image])[0] == []
+
+
+def test_a_large_image_is_detected_on_a_smaller_copy(detector):
+    ours = detector
+    image = collage()
+    big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 1280×1792
+    full = detect_faces(ours, image, order="left_to_right")[0]
+    shrunk = detect_faces(ours, big, detection_size=896, order="left_to_right")[0]  # back to the collage's size
+    assert len(shrunk) == len(full)
+    for a, b in zip(full, shrunk):  # boxes come back in the big image's pixels
+        assert np.abs(np.array(b.box) / 2 - np.array(a.box)).max() < 2.0
+
+
+def test_bad_options_and_models_are_refused(detector, tmp_path):
+    ours = detector
+    image = astronaut()
+    for options in ({"threshold": 1.5}, {"nms_threshold": -0.1}, {"detection_size": 8}, {"max_faces": 0},
+                    {"order": "biggest"}, {"min_face_size": -1}):
+        with pytest.raises(InvalidOptionError):
+            detect_faces(ours, image, **options)
+    from conftest import save_official, tiny_compact
+
+    upscaler = load_model(save_official(tiny_compact(), tmp_path / "compact.pth"))
+    with pytest.raises(InvalidOptionError, match="is not a face detector"):
+        detect_faces(upscaler, image)
