@@ -70,7 +70,7 @@ def upscale(
             if through_network:
                 alpha = resize(next(results).mean(0, keepdim=True).clamp_(0, 1), out_h, out_w)
             elif item.alpha is not None:
-                alpha = _resized_alpha(item.alpha, out_h, out_w)
+                alpha = resize_alpha(item.alpha, out_h, out_w)
             outputs.append((rgb, alpha))
     return convert.from_core(outputs, batch)
 
@@ -91,7 +91,8 @@ def _constant(alpha: torch.Tensor) -> bool:
     return bool((alpha == alpha.flatten()[0]).all())
 
 
-def _resized_alpha(alpha: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+def resize_alpha(alpha: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    """``1×1×H×W`` alpha → ``1×out_h×out_w``: bicubic, or exact when it is constant."""
     if _constant(alpha):
         return torch.full((1, out_h, out_w), alpha.flatten()[0].item())
     return resize(alpha[0], out_h, out_w)

@@ -21,8 +21,9 @@ from helpers.torchvision_stub import greedy_nms, install_torchvision_stub
 from ganpost import load_model
 from ganpost.gan_models import InvalidOptionError
 from ganpost.gan_models.catalogue import lookup
-from ganpost.gan_models.facedetect import RetinaFace, detect_faces
+from ganpost.gan_models.facedetect import RetinaFace
 from ganpost.gan_models.facedetect.boxes import nms
+from ganpost.tasks.detect_faces import detect_faces
 
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
 BACKBONES = {"mobile0.25": "mobilenet0.25", "resnet50": "resnet50"}

@@ -1,7 +1,6 @@
-"""Face detection: RetinaFace (MobileNet-0.25 and ResNet-50 backbones) and batched detection."""
+"""Face detection networks: RetinaFace (MobileNet-0.25 and ResNet-50 backbones); ``tasks.detect_faces`` runs them."""
 
-from .detect import Face, detect_faces
 from .entry import RETINAFACE
 from .retinaface import RetinaFace
 
-__all__ = ["Face", "RETINAFACE", "RetinaFace", "detect_faces"]
+__all__ = ["RETINAFACE", "RetinaFace"]

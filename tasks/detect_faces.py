@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ...runtime.imaging.convert import to_core
-from ..contract import ModelDescriptor, Task
-from ..errors import InvalidOptionError
-from .boxes import decode_boxes, decode_landmarks, nms, prior_boxes
-from .retinaface import RetinaFace
+from ..gan_models.contract import ModelDescriptor, Task
+from ..gan_models.errors import InvalidOptionError
+from ..gan_models.facedetect.boxes import decode_boxes, decode_landmarks, nms, prior_boxes
+from ..gan_models.facedetect.retinaface import RetinaFace
+from ..runtime.imaging.convert import to_core
+from ..runtime.precision import resolve_device
+from ..runtime.runner import working_copy
 
 DEFAULT_DETECTION_SIZE = 1024
 ORDERS = ("largest", "left_to_right", "score")
@@ -44,6 +46,7 @@ def detect_faces(
     max_faces: int | None = None,
     order: str = "largest",
     only_center_face: bool = False,
+    device: str | torch.device | None = None,
 ) -> list[list[Face]]:
     """The faces in each image: a list per image (empty when none), in ``order``.
 
@@ -54,11 +57,23 @@ def detect_faces(
     side the network sees (None: always the image as it is). ``min_face_size`` drops boxes whose
     shorter side is smaller (input pixels). ``order``: ``largest`` first (visible box area),
     ``left_to_right`` (box centre) or ``score``. ``only_center_face`` keeps the face whose box centre
-    is nearest the image centre; ``max_faces`` then keeps the first ones.
+    is nearest the image centre; ``max_faces`` then keeps the first ones. ``device``: where the
+    network runs (None: where the model is).
     """
-    network = _detector_module(model)
-    _check_options(threshold, nms_threshold, detection_size, min_face_size, max_faces, order)
+    check_detect_options(threshold=threshold, nms_threshold=nms_threshold, detection_size=detection_size,
+                         min_face_size=min_face_size, max_faces=max_faces, order=order)
+    network = detector_network(model, device)
     rgb_images = [item.rgb for item in to_core(images).items]
+    return detect_in_core(network, rgb_images, threshold=threshold, nms_threshold=nms_threshold,
+                          detection_size=detection_size, min_face_size=min_face_size, max_faces=max_faces,
+                          order=order, only_center_face=only_center_face)
+
+
+def detect_in_core(network: RetinaFace, rgb_images: list[torch.Tensor], *, threshold: float = 0.97,
+                   nms_threshold: float = 0.4, detection_size: int | None = DEFAULT_DETECTION_SIZE,
+                   min_face_size: float = 0, max_faces: int | None = None, order: str = "largest",
+                   only_center_face: bool = False) -> list[list[Face]]:
+    """:func:`detect_faces` on the core's ``1×3×H×W`` [0, 1] tensors, options already checked."""
     groups: dict[tuple[int, int], list[int]] = {}
     for index, rgb in enumerate(rgb_images):
         groups.setdefault(tuple(rgb.shape[-2:]), []).append(index)
@@ -122,20 +137,26 @@ def _clipped_area(face: Face, width: int, height: int) -> float:
     return max(0.0, min(x2, width) - max(x1, 0.0)) * max(0.0, min(y2, height) - max(y1, 0.0))
 
 
-def _detector_module(model) -> RetinaFace:
+def detector_network(model, device: str | torch.device | None = None) -> RetinaFace:
+    """The RetinaFace module of ``model`` (on ``device`` when given, as a cached working copy)."""
     if isinstance(model, ModelDescriptor):
         if model.contract.task != Task.FACE_DETECT:
             raise InvalidOptionError(
                 f"{model.name} is not a face detector (it is a {model.task} model). Load a RetinaFace file "
                 "(detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth)."
             )
-        return model.module
+        if device is None:
+            return model.module
+        return working_copy(model, resolve_device(device), torch.float32, channels_last=False)
     if isinstance(model, RetinaFace):
-        return model
+        return model if device is None else model.to(resolve_device(device))
     raise InvalidOptionError(f"a {type(model).__name__} is not a face detector: pass a model from load_model.")
 
 
-def _check_options(threshold, nms_threshold, detection_size, min_face_size, max_faces, order) -> None:
+def check_detect_options(*, threshold: float = 0.97, nms_threshold: float = 0.4,
+                         detection_size: int | None = DEFAULT_DETECTION_SIZE, min_face_size: float = 0,
+                         max_faces: int | None = None, order: str = "largest") -> None:
+    """Refuse bad detection options before any image is read."""
     if not 0.0 <= threshold < 1.0:
         raise InvalidOptionError(f"threshold must be in [0, 1) (a score the face must exceed), not {threshold}")
     if not 0.0 <= nms_threshold <= 1.0:

@@ -1,0 +1,155 @@
+"""What every image-file command shares: its file options, checking outputs before compute, the loop
+over files with one line per result, the summary line, SIGTERM and Pillow's pixel limit.
+
+A command supplies ``setup(device)``, called once every output is known to be writable: it loads
+and checks its models (so a mistake costs seconds, not a batch) and returns ``handle(source,
+target, label)``, which reads one file, writes its result and returns what to show about it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from PIL import Image
+
+from ..gan_models import GanpostError
+from ..runtime.imaging.convert import MAX_PIXELS
+from ..runtime.precision import PRECISIONS, resolve_device
+from .console import console
+from .outputs import check_writable, collect_inputs, plan_outputs, refuse_unwritable
+
+log = logging.getLogger("ganpost.cli")
+MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
+
+Handle = Callable[[Path, Path, str], str]
+
+
+def add_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, -o and the options about output files, shared by every image command."""
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders of images")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="output file (one input; the extension picks the format) or folder (any other name)")
+    parser.add_argument("--ext", type=ext_option, help="output format for folder outputs (default: same as each "
+                                                       "input; GIF inputs become PNG)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="leave existing outputs alone and do the rest (resumes a batch)")
+    parser.add_argument("--max-pixels", type=max_pixels_option, default=os.environ.get(MAX_PIXELS_ENV),
+                        help=f"largest input in pixels, against decompression bombs (default {MAX_PIXELS:,}, "
+                             f"ganpost's input limit; 0 for none; also ${MAX_PIXELS_ENV})")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what is happening (model, device, precision)")
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where models come from and where they run."""
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
+    parser.add_argument("--offline", action="store_true", help="never download a model")
+
+
+# ------------------------------------------------------------------------------ option types
+def ext_option(text: str) -> str:
+    suffix = "." + text.lower().lstrip(".")
+    try:
+        refuse_unwritable(suffix, "--ext")
+    except GanpostError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--ext: ")) from None
+    return suffix
+
+
+def max_pixels_option(text: str) -> int:
+    try:
+        value = int(float(text))  # 1e9 is easier to type than 1000000000
+    except (ValueError, OverflowError):
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------------------ the run
+def run_files(args, setup: Callable[[object], Handle]) -> int:
+    """Plan and check every output, ``setup`` the models, then handle the files one by one."""
+    with terminate_as_interrupt(), pixel_limit(args.max_pixels):
+        device = resolve_device(args.device)  # a missing GPU is said now, not after loading and reading
+        files = collect_inputs(args.inputs)
+        plan = plan_outputs(files, args.output, args.ext, overwrite=args.overwrite, skip_existing=args.skip_existing)
+        check_writable([target for _, target in plan.jobs])
+        if not plan.jobs:
+            console.line(f"ganpost: nothing to do: all {len(plan.skipped)} outputs already exist")
+            return 0
+        handle = setup(device)
+        for note in plan.notes:
+            console.line(f"ganpost: note: {note}")
+        written = failed = 0
+        try:
+            for index, (source, target) in enumerate(plan.jobs, 1):
+                label = f"[{index}/{len(plan.jobs)}] {source.name}"
+                try:
+                    started = time.perf_counter()
+                    shown = handle(source, target, label)
+                    written += 1
+                    console.line(f"{label} → {target} ({shown}, {time.perf_counter() - started:.1f} s)")
+                except GanpostError as err:
+                    failed += 1
+                    console.line(f"ganpost: error: {err}")
+        finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
+            skipped = f", {len(plan.skipped)} skipped (already there)" if plan.skipped else ""
+            console.line(f"ganpost: {written} written, {failed} failed{skipped}")
+        return 1 if failed else 0
+
+
+def progress_bar(label: str, unit: str):
+    def show(done: int, total: int) -> None:
+        filled = int(24 * done / max(total, 1))
+        console.status(f"{label} [{'#' * filled}{'.' * (24 - filled)}] {done}/{total} {unit}")
+
+    return show
+
+
+@contextmanager
+def pixel_limit(limit: int | None):
+    """Pillow's decompression-bomb limit for this run (the CLI owns the process; restored after).
+
+    By default the core's own input limit (a gigapixel), not Pillow's 89 megapixels: large scans
+    and panoramas are real inputs, a 100000×100000 header is not.
+    """
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS if limit is None else (limit or None)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's stop) unwinds like Ctrl-C, so temporaries are removed."""
+
+    reason = "terminated"
+    exit_status = 128 + signal.SIGTERM
+
+
+@contextmanager
+def terminate_as_interrupt():
+    def stop(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding application): leave its signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
