@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganpost",
-                                     description="GAN post-processing: Real-ESRGAN upscaling, face restoration and fine-tuning.")
+    parser = argparse.ArgumentParser(
+        prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling, face restoration and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     add_upscale_parser(sub)

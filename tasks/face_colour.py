@@ -44,6 +44,8 @@ def low_band(images: torch.Tensor, levels: int = WAVELET_LEVELS) -> torch.Tensor
         step = 2 ** level
         if step >= min(images.shape[-2:]):
             break
-        low = F.conv2d(F.pad(low, (step, step, 0, 0), mode="replicate"), horizontal, dilation=(1, step), groups=channels)
-        low = F.conv2d(F.pad(low, (0, 0, step, step), mode="replicate"), vertical, dilation=(step, 1), groups=channels)
+        low = F.pad(low, (step, step, 0, 0), mode="replicate")
+        low = F.conv2d(low, horizontal, dilation=(1, step), groups=channels)
+        low = F.pad(low, (0, 0, step, step), mode="replicate")
+        low = F.conv2d(low, vertical, dilation=(step, 1), groups=channels)
     return low

@@ -74,7 +74,7 @@ def restore_faces(
 
     model:      a face restorer (``load_model`` result or a file / known name).
     detector:   a RetinaFace model, file or name (default: the known ``retinaface_resnet50``).
-    upscaler:   an upscaling model for the background when ``upscale`` > 1 (default: bicubic resize).
+    upscaler:   an upscaling model for the background, at any ``upscale`` (default: bicubic resize).
     upscale:    output size / input size; the faces are pasted at that size.
     strength:   0 keeps the input, 1 pastes the restored faces fully; in between blends them.
     color_fix:  none | adain (each face's channel mean and spread from the original) | wavelet
@@ -116,8 +116,8 @@ def restore_faces(
             pasted = paste_back(background, restored[mine], inverse, [0] * len(mine))
             rgb = (background + strength * (pasted.image - background))[0].clamp(0, 1).cpu()
             if return_faces:
-                face_records = _records(index, [faces[k - mine[0]] for k in mine], crops[mine], restored[mine],
-                                        inverse, strength, rgb.shape[-2:])
+                face_records = _records(index, faces, crops[mine], restored[mine], inverse, strength,
+                                        rgb.shape[-2:])
         outputs.append((rgb, alpha))
         records.append(face_records)
     images = convert.from_core(outputs, batch)
@@ -247,12 +247,10 @@ def _background(item: convert.CoreImage, upscale: float, upscaler: ModelDescript
     """The image at its output size (``3×H×W``, alpha ``1×H×W`` or None) and the per-axis scale factors."""
     _, _, height, width = item.rgb.shape
     out_h, out_w = target_size(height, width, 1, None if upscale == 1 else upscale, None)
-    if (out_h, out_w) == (height, width):
-        rgb = item.rgb[0]
-    elif upscaler is not None:
+    if upscaler is not None:  # at ×1 too: a ×1 (or larger) model may clean the background, resized back
         rgb = upscale_image(upscaler, item.rgb[0], size=(out_w, out_h), precision=precision, device=device)
     else:
-        rgb = resize(item.rgb[0], out_h, out_w)
+        rgb = resize(item.rgb[0], out_h, out_w).clone()  # a copy at ×1: from_core clamps in place
     alpha = None if item.alpha is None else (
         item.alpha[0] if (out_h, out_w) == (height, width) else resize_alpha(item.alpha, out_h, out_w))
     return rgb, alpha, (out_w / width, out_h / height)
