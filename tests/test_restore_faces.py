@@ -17,6 +17,7 @@ from torch import nn
 from ganpost import load_model, restore_faces
 from ganpost.cli import main
 from ganpost.gan_models import InvalidOptionError
+from ganpost.gan_models.errors import CancelledError
 from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 from ganpost.tasks.detect_faces import detect_faces
 
@@ -174,6 +175,11 @@ def test_same_image_same_result_and_records(detector):
     face = faces[0][0]
     assert face.score > 0.97 and len(face.landmarks) == 5 and face.image_index == 0
     assert 0 < float(face.mask.max()) <= 1
+    seen = []
+    restore(image, None, detector, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (4, 4)
+    with pytest.raises(CancelledError):
+        restore(image, None, detector, cancel=lambda: True)
 
 
 def test_swapped_models_and_bad_options_are_refused(detector, tmp_path):
