@@ -41,15 +41,15 @@ def tiny_gfpgan(**overrides) -> GFPGANv1Clean:
 
 def official_gfpgan_clean():
     """GFPGAN's own ``GFPGANv1Clean``, its two arch files loaded under stub parents (no torchvision,
-    cv2 or basicsr data pipeline), with ``sys.modules`` restored afterwards. Skips if not installed."""
+    cv2 or basicsr data pipeline), with ``sys.modules`` restored afterwards (the loaded classes keep
+    working: they reference their modules directly). Skips if not installed."""
     basicsr, gfpgan = importlib.util.find_spec("basicsr"), importlib.util.find_spec("gfpgan")
     if basicsr is None or gfpgan is None:
         pytest.skip("gfpgan/basicsr are not installed (pip install --no-deps gfpgan==1.3.8 basicsr==1.4.2)")
-    install_torchvision_stub()  # basicsr's arch_util imports torchvision
     bs_root, gf_root = basicsr.submodule_search_locations[0], gfpgan.submodule_search_locations[0]
 
-    def ours(name: str) -> bool:
-        return name.split(".")[0] in ("basicsr", "gfpgan")
+    def ours(name: str) -> bool:  # the stub torchvision goes too: diffusers' find_spec chokes on it
+        return name.split(".")[0] in ("basicsr", "gfpgan", "torchvision")
 
     def package(name: str, path: str | None = None, **attrs) -> None:
         module = types.ModuleType(name)
@@ -68,8 +68,7 @@ def official_gfpgan_clean():
 
     saved = {k: v for k, v in sys.modules.items() if ours(k)}
     try:
-        for name in list(saved):
-            del sys.modules[name]
+        install_torchvision_stub()  # basicsr's arch_util imports torchvision
         package("basicsr", bs_root)
         package("basicsr.utils", f"{bs_root}/utils", get_root_logger=lambda *a, **k: None)
         load_file("basicsr.utils.registry", f"{bs_root}/utils/registry.py")
@@ -239,6 +238,25 @@ def test_activation_estimate_scales_with_width():
     small, full = GFPGAN_CLEAN.contract(TINY), GFPGAN_CLEAN.contract(released)
     assert small.activation_elements < full.activation_elements < 1000
     assert full.size.fixed == 512
+
+
+def test_diffusers_wrapper_round_trip_keeps_the_official_keys(tmp_path):
+    pytest.importorskip("diffusers")
+    from ganpost.integrations import diffusers as ds
+
+    net = tiny_gfpgan()
+    path = tmp_path / "g.pth"
+    torch.save({"params_ema": net.state_dict()}, path)
+    model = ds.GFPGANModel.from_single_file(path)
+    x = faces(64) * 2 - 1
+    with torch.no_grad():
+        expected = net(x)[0]
+        assert torch.equal(model(x)[0], expected)
+        model.save_pretrained(tmp_path / "saved")
+        again = ds.GFPGANModel.from_pretrained(tmp_path / "saved")
+        assert (again(x)[0] - expected).abs().max() < 1e-5
+    loaded = load_model(tmp_path / "saved" / "diffusion_pytorch_model.safetensors")
+    assert set(loaded.module.state_dict()) == set(net.state_dict()) and loaded.hyperparameters == TINY
 
 
 # ------------------------------------------------------------------------------------- measurement

@@ -133,4 +133,5 @@ def _image_of(output) -> torch.Tensor:
 GFPGAN_CLEAN = FamilyEntry(
     architecture="GFPGANv1Clean", family="gfpgan", detect=looks_like_gfpgan_clean, build=build_gfpgan_clean,
     contract=gfpgan_contract, create=GFPGANv1Clean, options=("input_is_latent",), known_files=KNOWN_FILES,
+    wrapper_name="GFPGANModel",
 )

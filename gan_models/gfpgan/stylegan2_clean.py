@@ -37,7 +37,8 @@ class NormStyleCode(nn.Module):
     """Scale each code to unit root-mean-square along dim 1 (the official behaviour, even for 3-D codes)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+        wide = x.float()  # in fp16 the eps underflows and the mean of squares can overflow
+        return (wide * torch.rsqrt(wide.pow(2).mean(dim=1, keepdim=True) + 1e-8)).to(x.dtype)
 
 
 class ModulatedConv2d(nn.Module):
@@ -45,6 +46,9 @@ class ModulatedConv2d(nn.Module):
 
     The per-sample weights run as one grouped convolution; ``demodulate`` rescales each output
     channel to unit norm. ``upsample`` doubles the input bilinearly before the convolution.
+    The weights are modulated and demodulated in fp32 whatever the activations' dtype: in fp16
+    the 1e-8 eps underflows and the sum of squared weights can overflow (GFPGAN#50: ``.half()``
+    breaks the official code); only the convolution itself runs in the activations' dtype.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
@@ -62,9 +66,11 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        weight = self.weight * self.modulation(style).view(batch, 1, self.in_channels, 1, 1)
+        scales = F.linear(style.float(), self.modulation.weight.float(), self.modulation.bias.float())
+        weight = self.weight.float() * scales.view(batch, 1, self.in_channels, 1, 1)
         if self.demodulate:
             weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4), keepdim=True) + self.eps)
+        weight = weight.to(x.dtype)
         if self.upsample:
             x = upsample2(x)
         height, width = x.shape[-2:]
