@@ -58,8 +58,8 @@ class ModulatedConv2d(nn.Module):
         self.demodulate, self.upsample, self.eps = demodulate, upsample, eps
         self.modulation = nn.Linear(num_style_feat, in_channels)
         self.weight = nn.Parameter(
-            torch.randn(1, out_channels, in_channels, kernel_size, kernel_size) / math.sqrt(in_channels * kernel_size**2)
-        )
+            torch.randn(1, out_channels, in_channels, kernel_size, kernel_size)
+            / math.sqrt(in_channels * kernel_size**2))
         with torch.no_grad():  # the official init: an identity-ish modulation (bias 1)
             nn.init.kaiming_normal_(self.modulation.weight, a=0, mode="fan_in", nonlinearity="linear")
             self.modulation.bias.fill_(1.0)
@@ -161,7 +161,8 @@ class StyleGAN2GeneratorClean(nn.Module):
         """The side of each style conv's noise map: 4, then two per level 8, 16, … out_size."""
         return [2 ** ((index + 5) // 2) for index in range(self.num_layers)]
 
-    def noise_maps(self, batch: int, noise: NoiseChoice, device: torch.device, dtype: torch.dtype) -> list[torch.Tensor]:
+    def noise_maps(self, batch: int, noise: NoiseChoice, device: torch.device,
+                   dtype: torch.dtype) -> list[torch.Tensor]:
         """The noise each style conv adds.
 
         ``None``: the stored buffers (deterministic, the official ``randomize_noise=False``).
@@ -192,8 +193,7 @@ class StyleGAN2GeneratorClean(nn.Module):
             styles = styles.unsqueeze(1).expand(-1, self.num_latent, -1)
         return styles
 
-    def synthesise(self, latent: torch.Tensor, noise: list[torch.Tensor],
-                   modulate=None) -> torch.Tensor:
+    def synthesise(self, latent: torch.Tensor, noise: list[torch.Tensor], modulate=None) -> torch.Tensor:
         """The image from ``B×num_latent×F`` codes; ``modulate(level, features)`` may edit each level's features."""
         out = self.style_conv1(self.constant_input(latent.shape[0]), latent[:, 0], noise[0])
         skip = self.to_rgb1(out, latent[:, 1])
