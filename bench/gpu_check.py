@@ -53,6 +53,7 @@ MIB = 1 << 20
 TINY = {
     "RRDBNet": {"num_feat": 8, "num_block": 1},  # spandrel reads every grow width as 32: keep the default
     "SRVGGNetCompact": {"num_feat": 8, "num_conv": 2},
+    "GFPGANv1Clean": {"out_size": 64, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.25, "num_mlp": 2},
 }
 
 
@@ -237,10 +238,12 @@ def check_overflow(model, plan: Plan, _core) -> dict:
     calls = {"half": 0}
 
     def overflow_second_tile(_module, _inputs, output):
-        if output.dtype in half_dtypes:
+        image = model.contract.output_adapter(output)
+        if image.dtype in half_dtypes:
             calls["half"] += 1
             if calls["half"] == 2:
-                return torch.full_like(output, float("inf"))
+                inf = torch.full_like(image, float("inf"))
+                return (inf, *output[1:]) if isinstance(output, tuple) else inf  # e.g. GFPGAN's (image, rgbs)
         return output
 
     x = photo_tensor(plan.overflow_size)
@@ -259,6 +262,8 @@ def check_overflow(model, plan: Plan, _core) -> dict:
 
 def check_oom(model, plan: Plan, _core) -> dict:
     """An untiled run that does not fit: the runner halves the tile until it does."""
+    if model.contract.size.fixed:
+        return {"skipped": f"a fixed {model.contract.size.fixed} px window: smaller tiles would not use less memory"}
     x = photo_tensor(plan.oom_size)
     size, totals = plan.oom_size, []
 
@@ -467,7 +472,7 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "plan": {k: v for k, v in dataclasses.asdict(plan).items() if k != "device"},
               "notes": notes, "models": []}
     for label, model, core in models:
-        row = {"model": label, "architecture": model.architecture, "parameters": model.param_count, "sections": {}}
+        row = {"model": label, "architecture": model.architecture, "task": model.task, "parameters": model.param_count, "sections": {}}
         report["models"].append(row)
         for name in SECTIONS:
             if time.perf_counter() - start > plan.budget_s:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .errors import InvalidOptionError, UnsupportedModelError
 from .facedetect import RETINAFACE
 from .family import FamilyEntry, Tensors
+from .gfpgan import GFPGAN_CLEAN
 from .known_file import KnownFile
 from .pix2pix import NLAYER_DISCRIMINATOR
 from .realesrgan import COMPACT, RRDBNET, UNET_DISCRIMINATOR
@@ -20,6 +21,9 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     COMPACT,  # only body.N.weight/bias keys
     UNET_DISCRIMINATOR,  # conv0 … conv9 with spectral-norm weight_orig
     NLAYER_DISCRIMINATOR,  # model.N with a 4×4 first conv: after RRDBNet's legacy layout
+    # GFPGAN's keys (conv_body_*, stylegan_decoder.*) overlap no other family's; it refuses the
+    # original GFPGANv1 with a reason. After the upscalers people load most.
+    GFPGAN_CLEAN,
     RETINAFACE,  # fpn./ssh1./ClassHead. keys that no image-to-image family has: anywhere works, last is cheapest
 )
 
@@ -27,8 +31,11 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
 def detect(sd: Tensors, label: str) -> FamilyEntry:
     """The entry for a flat state dict, or an error that lists what was tried."""
     for entry in DETECTION_ORDER:
-        if entry.detect(sd):
-            return entry
+        try:
+            if entry.detect(sd):
+                return entry
+        except UnsupportedModelError as err:  # a layout the family recognises but refuses, with its reason
+            raise UnsupportedModelError(f"{label}: {err}.") from err
     raise UnsupportedModelError(_unsupported_message(label, sd))
 
 

@@ -40,8 +40,10 @@ def working_copy(model: ModelDescriptor, device: torch.device, dtype: torch.dtyp
     if key in cache:
         return cache[key]
     module = copy.deepcopy(model.module).to(device=device, dtype=dtype)
-    if channels_last:
-        module = module.to(memory_format=torch.channels_last)
+    if channels_last:  # 4-D tensors only: StyleGAN2's modulated convs keep 5-D weights, which NHWC refuses
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.ndim == 4:
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     module.train(model.contract.test_time == AtInference.AS_TRAINED).requires_grad_(False)
     if device.type == "cpu":
         while len(cache) >= MAX_CPU_COPIES:

@@ -41,9 +41,13 @@ def test_dry_run_exercises_every_section_for_every_family(tmp_path):
     assert not any(n.startswith("FAILED") for n in report["notes"])
     for model in report["models"]:
         s = model["sections"]
-        assert all("error" not in s[name] and "skipped" not in s[name] for name in SECTIONS), s
+        assert all("error" not in s[name] for name in SECTIONS), s
         assert s["precision"]["bf16"]["max_255"] < 5  # a tiny random net in bf16 stays close to fp32
         assert s["overflow"]["fp32_fallbacks"] == 1 and s["overflow"]["finite"]
+        if model["task"] != "upscale":  # fixed-window face models: no tiling to exercise, no core path to race
+            assert "skipped" in s["throughput"] and ("skipped" in s["oom"] or s["oom"]["oom_exercised"])
+            continue
+        assert all("skipped" not in s[name] for name in SECTIONS), s
         assert s["oom"]["oom_exercised"] and s["oom"]["tiles_tried"][0] > s["oom"]["tiles_tried"][-1]
         assert s["oom"]["tile_counts"][-1] > 1
         assert "ours_over_core" in s["throughput"]  # core's path ran through spandrel
@@ -55,6 +59,6 @@ def test_dry_run_without_spandrel_says_so_and_still_passes(tmp_path):
     (hidden / "__init__.py").write_text('raise ImportError("hidden by the test")\n')
     proc, report = run_dry(tmp_path, str(hidden.parent))
     assert "spandrel is not importable" in proc.stdout
-    for model in report["models"]:
+    for model in [m for m in report["models"] if m["task"] == "upscale"]:  # the others have no core path
         assert "skipped" in model["sections"]["throughput"]["core"]
         assert model["sections"]["throughput"]["ours"]["median_s"] > 0
