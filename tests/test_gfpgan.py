@@ -15,6 +15,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.gfpgan import TINY, tiny_gfpgan
 from helpers.torchvision_stub import install_torchvision_stub
 from torch import nn
 
@@ -25,18 +26,8 @@ from ganpost.gan_models.gfpgan import GFPGAN_CLEAN, GFPGANv1Clean
 from ganpost.gan_models.gfpgan.entry import gfpgan_hyperparameters
 from ganpost.runtime.runner import Runner
 
-TINY = dict(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp=2, input_is_latent=True,
-            different_w=True, narrow=0.25, sft_half=True)
 OTHER = dict(out_size=128, num_style_feat=16, channel_multiplier=2, num_mlp=3, input_is_latent=False,
              different_w=False, narrow=0.125, sft_half=False)
-
-
-def tiny_gfpgan(**overrides) -> GFPGANv1Clean:
-    net = GFPGANv1Clean(**{**TINY, **overrides})
-    with torch.no_grad():  # default inits leave noise strengths and biases at zero: exercise them all
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return net.eval()
 
 
 def official_gfpgan_clean():
