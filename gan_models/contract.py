@@ -77,6 +77,8 @@ class ModelContract:
     auto_half: bool = True
     """May ``precision="auto"`` pick fp16/bf16? False where the half-precision error is unmeasured."""
     output_adapter: Callable[[Any], torch.Tensor] = first_tensor
+    call_options: tuple[str, ...] = ()
+    """Keyword arguments the network's forward takes that tasks may pass (e.g. GFPGAN's ``noise``)."""
     test_time: AtInference = AtInference.EVAL
     init_weights: Callable[[nn.Module], None] | None = None
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""

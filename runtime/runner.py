@@ -196,18 +196,25 @@ class Runner:
         return out
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One window through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1]."""
-        out = self._forward(self._module, x, self.dtype)
+    def forward(self, x: torch.Tensor, **options) -> torch.Tensor:
+        """One window through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1].
+
+        ``options`` go to the network's forward; only those its contract lists are accepted.
+        """
+        unknown = set(options) - set(self.contract.call_options)
+        if unknown:
+            raise InvalidOptionError(f"{self.model.name} takes no {', '.join(sorted(unknown))} option "
+                                     f"(it takes: {', '.join(self.contract.call_options) or 'none'}).")
+        out = self._forward(self._module, x, self.dtype, options)
         if self.dtype != torch.float32 and not torch.isfinite(out).all():
             self.fp32_fallbacks += 1
             log.warning("%s overflowed in %s on a tile; recomputing it in fp32", self.model.name, self.precision_name)
             fp32 = working_copy(self.model, self.device, torch.float32, self.channels_last)
-            out = self._forward(fp32, x, torch.float32)
+            out = self._forward(fp32, x, torch.float32, options)
             del fp32  # a device copy goes now; a CPU copy stays cached on the descriptor
         return out
 
-    def _forward(self, module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _forward(self, module: nn.Module, x: torch.Tensor, dtype: torch.dtype, options: dict) -> torch.Tensor:
         rule, s = self.contract.size, self.contract.scale
         h, w = x.shape[-2:]
         target_h, target_w = _padded(h, rule), _padded(w, rule)
@@ -219,7 +226,7 @@ class Runner:
             x = _pad(x, target_h - h, target_w - w)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        out = self.contract.output_adapter(module(x))[..., : h * s, : w * s].float()
+        out = self.contract.output_adapter(module(x, **options))[..., : h * s, : w * s].float()
         if (low, high) != (0.0, 1.0):
             out = (out - low) / (high - low)
         return out

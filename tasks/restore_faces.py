@@ -80,8 +80,8 @@ def restore_faces(
     color_fix:  none | adain (each face's channel mean and spread from the original) | wavelet
                 (the original's low frequencies under the restored detail).
     threshold, max_faces, only_center_face, detection_size: as :func:`detect_faces` (largest faces first).
-    seed:       draws the restorer's random noise, if it uses any, from this seed (same image, same
-                result); None leaves the model's own noise behaviour.
+    seed:       fresh noise for restorers that take it (GFPGAN), drawn from this seed: same image, same
+                result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
     return_faces: also return, per image, a list of :class:`RestoredFace`.
     progress:   called as ``progress(done_faces, total_faces)``; cancel: checked between face chunks.
 
@@ -192,8 +192,11 @@ def _restore(runner: Runner, crops: torch.Tensor, seed: int | None, progress, ca
     start = 0
     while start < count:
         try:
-            with _seeded(seed, runner.device):
-                result = runner.forward(crops[start: start + chunk])
+            if seed is not None and "noise" in runner.contract.call_options:
+                result = runner.forward(crops[start: start + chunk], noise=seed)  # the model seeds its own noise
+            else:
+                with _seeded(seed, runner.device):
+                    result = runner.forward(crops[start: start + chunk])
         except (RuntimeError, torch.OutOfMemoryError) as err:
             if not is_out_of_memory(err) or chunk == 1:
                 raise

@@ -204,3 +204,10 @@ def test_a_discriminator_is_recognised_and_refused_as_an_upscaler(tmp_path):
             upscale(model, np.zeros((16, 16, 3), np.uint8))
     with pytest.raises(UnsupportedModelError, match="not a discriminator"):
         load_discriminator(save_official(tiny_compact(), tmp_path / "g.pth"))
+
+
+def test_forward_options_are_only_those_the_contract_lists():
+    model = describe(ReceptiveField())
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        with pytest.raises(InvalidOptionError, match="takes no noise option"):
+            runner.forward(torch.rand(1, 3, 8, 8), noise=1)
