@@ -18,7 +18,7 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..runtime.faces import crop_faces, face_template, similarity_transform
 from ..runtime.memory import estimate_bytes
 from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
-from ..tasks.detect_faces import detect_in_core, check_detect_options, detector_network
+from ..tasks.detect_faces import check_detect_options, detect_in_core, detector_network
 from ..tasks.face_colour import COLOR_FIXES
 from ..tasks.restore_faces import check_options, restore_faces
 from . import model_folders
