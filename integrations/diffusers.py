@@ -1,4 +1,4 @@
-"""diffusers integration: a post-processor for ``pipe(...).images``, ModelMixin wrappers, a modular block.
+"""diffusers integration: a post-processor for ``pipe(...).images``, ModelMixin wrappers, modular blocks.
 
 diffusers is optional (``pip install ganpost[diffusers]``); it is imported only when one of these
 is first used. One wrapper class is made per registry entry that names one (``wrapper_name``):
@@ -17,6 +17,7 @@ from ..gan_models.contract import ModelDescriptor
 from ..gan_models.errors import InvalidOptionError
 from ..gan_models.loader import describe_state_dict, load_model
 from ..runtime.imaging.convert import to_output_type
+from ..tasks.restore_faces import restore_faces as _restore_faces
 from ..tasks.upscale import upscale as _upscale
 
 
@@ -29,23 +30,60 @@ def _require_diffusers():
 
 
 class GANPostProcessor:
-    """Upscale what a pipeline returns, in the same form: PIL list, ``np`` (B×H×W×C) or ``pt`` (B×C×H×W).
+    """Upscale and/or restore faces in what a pipeline returns, in the same form: PIL list, ``np`` (B×H×W×C)
+    or ``pt`` (B×C×H×W).
+
+    ``GANPostProcessor(upscaler)`` upscales, with the options of :func:`ganpost.upscale` (tile, outscale,
+    size, precision, ...). ``GANPostProcessor(faces=GFPGAN, detector=RetinaFace)`` restores faces, with the
+    options of :func:`ganpost.restore_faces` (strength, color_fix, threshold, max_faces, seed, ...); given an
+    upscaler too, the background is upscaled by it and the faces are pasted at that size (``upscale``
+    defaults to the upscaler's scale). Models are a ``load_model`` result, a file or known name, or one of
+    the ModelMixin wrappers below (``GFPGANModel``, ``RealESRGANModel``, ...). The detector defaults to
+    ``retinaface_resnet50``.
 
     ``pt`` keeps the pipeline's dtype and device; alpha and 16-bit data are kept. ``output_type``
-    converts instead. Options are those of :func:`ganpost.upscale` (tile, outscale, size, precision, ...).
+    converts instead.
     """
 
-    def __init__(self, model, **upscale_options):
-        if isinstance(model, (str, os.PathLike)):
-            model = load_model(model)
-        elif not isinstance(model, ModelDescriptor):
-            model = model.to_descriptor()  # one of the ModelMixin wrappers below
-        self.model, self.options = model, upscale_options
+    def __init__(self, upscaler=None, *, faces=None, detector=None, model=None, **options):
+        if model is not None:  # the keyword of the upscaler-only processor
+            if upscaler is not None:
+                raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
+            upscaler = model
+        if upscaler is None and faces is None:
+            raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), or both")
+        self.upscaler = None if upscaler is None else as_descriptor(upscaler)
+        self.faces = None if faces is None else as_descriptor(faces)
+        self.detector = None if detector is None else as_descriptor(detector)
+        if self.faces is not None and self.upscaler is not None:
+            options.setdefault("upscale", self.upscaler.scale)
+        self.options = options
+
+    @property
+    def model(self) -> ModelDescriptor:
+        """The upscaler (the one model of an upscale-only processor)."""
+        return self.upscaler
 
     def __call__(self, images, output_type: str | None = None, **overrides):
         images = getattr(images, "images", images)  # a pipeline output object
-        result = _upscale(self.model, images, **(self.options | overrides))
+        options = self.options | overrides
+        if self.faces is None:
+            result = _upscale(self.upscaler, images, **options)
+        else:
+            result = _restore_faces(images, self.faces, detector=self.detector, upscaler=self.upscaler, **options)
         return result if output_type is None else to_output_type(result, output_type)
+
+
+def as_descriptor(model) -> ModelDescriptor:
+    """A ganpost model from a descriptor, a file or known name, or a ModelMixin wrapper."""
+    if isinstance(model, ModelDescriptor):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    if hasattr(model, "to_descriptor"):  # one of the ModelMixin wrappers below
+        return model.to_descriptor()
+    raise InvalidOptionError(f"a {type(model).__name__} is not a ganpost model: pass a file, a known name, "
+                             "a load_model result or a ganpost ModelMixin wrapper")
 
 
 @functools.cache
@@ -104,7 +142,7 @@ def _model_classes() -> dict[str, type]:
 
 
 @functools.cache
-def _block_class():
+def _block_classes() -> dict[str, type]:
     _require_diffusers()
     from diffusers.modular_pipelines import ComponentSpec, InputParam, ModularPipelineBlocks, OutputParam
 
@@ -130,12 +168,43 @@ def _block_class():
             self.set_block_state(state, block_state)
             return components, state
 
-    return GANUpscaleStep
+    class GANFaceRestoreStep(ModularPipelineBlocks):
+        """Restores the faces in ``images`` with the ``face_restorer`` component (a ``GFPGANModel``).
+
+        Place it after a decode step, or after :class:`GANUpscaleStep` so the faces are restored and pasted
+        at the final resolution. ``face_detector`` is a RetinaFace file, known name or loaded model
+        (default ``retinaface_resnet50``).
+        """
+
+        @property
+        def expected_components(self):
+            return [ComponentSpec("face_restorer")]
+
+        @property
+        def inputs(self):
+            return [InputParam("images", required=True), InputParam("output_type", default="pil"),
+                    InputParam("face_detector", default=None), InputParam("face_strength", default=1.0),
+                    InputParam("color_fix", default="none"), InputParam("face_threshold", default=0.97)]
+
+        @property
+        def intermediate_outputs(self):
+            return [OutputParam("images")]
+
+        def __call__(self, components, state):
+            block_state = self.get_block_state(state)
+            processor = GANPostProcessor(faces=components.face_restorer, detector=block_state.face_detector,
+                                         strength=block_state.face_strength, color_fix=block_state.color_fix,
+                                         threshold=block_state.face_threshold)
+            block_state.images = processor(block_state.images, output_type=block_state.output_type)
+            self.set_block_state(state, block_state)
+            return components, state
+
+    return {"GANUpscaleStep": GANUpscaleStep, "GANFaceRestoreStep": GANFaceRestoreStep}
 
 
 def __getattr__(name):
-    if name == "GANUpscaleStep":
-        return _block_class()
+    if name in ("GANUpscaleStep", "GANFaceRestoreStep"):
+        return _block_classes()[name]
     if name.endswith("Model") and name in _model_classes():
         return _model_classes()[name]
     raise AttributeError(name)

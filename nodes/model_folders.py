@@ -1,8 +1,9 @@
-"""Where the nodes look for model files: ComfyUI's own ``upscale_models`` folder key.
+"""Where the nodes look for model files: ComfyUI folder keys, extended and never replaced.
 
 Core registers ``upscale_models`` (models/upscale_models plus whatever ``extra_model_paths.yaml``
-adds) before custom nodes load. We only ever extend that entry, never replace it, so paths the
-user configured keep working.
+adds) before custom nodes load. ``facerestore_models`` and ``facedetection`` are the keys the
+community face packs already use; core has neither, but a user's ``extra_model_paths.yaml`` may
+have created them. We only ever add the default folder to an entry, so configured paths keep working.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import os
 import folder_paths
 
 UPSCALE_MODELS = "upscale_models"
+FACE_MODELS = "facerestore_models"
+FACE_DETECTORS = "facedetection"
 
 
 def ensure_registered(key: str = UPSCALE_MODELS) -> None:
-    """Create the folder key with the usual weight extensions if this ComfyUI lacks it; else leave it alone."""
-    if key not in folder_paths.folder_names_and_paths:
-        folder_paths.folder_names_and_paths[key] = (
-            [os.path.join(folder_paths.models_dir, key)], set(folder_paths.supported_pt_extensions))
+    """Create the folder key with the usual weight extensions if missing; else add models/<key> if absent."""
+    default = os.path.join(folder_paths.models_dir, key)
+    entry = folder_paths.folder_names_and_paths.get(key)
+    if entry is None:
+        folder_paths.folder_names_and_paths[key] = ([default], set(folder_paths.supported_pt_extensions))
+    elif os.path.normpath(default) not in {os.path.normpath(p) for p in entry[0]}:
+        entry[0].append(default)  # after the user's own paths: theirs are looked up first
 
 
 def list_models(key: str = UPSCALE_MODELS) -> list[str]:

@@ -82,6 +82,98 @@ def test_modular_block_runs_after_images(tmp_path):
     assert out[0].size == (40, 24)
 
 
+# ------------------------------------------------------------------------------ face restoration
+REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
+
+
+@pytest.fixture(scope="module")
+def face_files(tmp_path_factory):
+    """A tiny random GFPGAN file (official layout) and the real RetinaFace MobileNet-0.25."""
+    from conftest import shared_weight
+    from helpers.gfpgan import tiny_gfpgan
+
+    detector = shared_weight(REAL_DETECTOR)
+    path = tmp_path_factory.mktemp("faces") / "GFPGANtiny.pth"
+    torch.manual_seed(0)
+    torch.save({"params_ema": tiny_gfpgan().state_dict()}, path)
+    return path, detector
+
+
+def _face_photo():
+    from PIL import Image
+
+    photo = pytest.importorskip("skimage.data").astronaut()[:256, 128:384]
+    return Image.fromarray(photo)
+
+
+def test_post_processor_restores_faces_alone(face_files):
+    from ganpost import restore_faces
+
+    gfpgan, detector = face_files
+    photo = _face_photo()
+    post = ds.GANPostProcessor(faces=gfpgan, detector=detector)
+    (out,) = post([photo])
+    assert out.size == photo.size
+    expected = restore_faces(photo, gfpgan, detector=detector)
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    changed = np.abs(np.asarray(out, int) - np.asarray(photo, int)).max(-1) > 0
+    assert changed[80:160, 100:180].mean() > 0.5 and not changed.all()  # the face, not everything
+    with_np = post(np.asarray(photo, np.float32)[None] / 255, output_type="pil")
+    assert with_np[0].size == photo.size
+
+
+def test_post_processor_faces_with_an_upscaler(face_files, tmp_path):
+    from ganpost import load_model, restore_faces
+
+    gfpgan, detector = face_files
+    compact = save_official(tiny_compact(scale=2), tmp_path / "c.pth")
+    photo = _face_photo().resize((128, 128))
+    post = ds.GANPostProcessor(compact, faces=gfpgan, detector=detector, strength=0.8)
+    (out,) = post([photo])
+    assert out.size == (256, 256)  # the upscaler's scale by default
+    expected = restore_faces(photo, load_model(gfpgan), detector=load_model(detector), upscaler=load_model(compact),
+                             upscale=2, strength=0.8)
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    assert post([photo], upscale=1)[0].size == (128, 128)  # options can be overridden per call
+    with pytest.raises(ds.InvalidOptionError, match="upscaler, a face model"):
+        ds.GANPostProcessor()
+
+
+def test_gfpgan_model_component_in_the_post_processor_and_block(face_files):
+    from diffusers.modular_pipelines import SequentialPipelineBlocks
+
+    gfpgan, detector = face_files
+    photo = _face_photo()
+    component = ds.GFPGANModel.from_single_file(gfpgan)
+    from_file = ds.GANPostProcessor(faces=gfpgan, detector=detector)([photo])[0]
+    from_component = ds.GANPostProcessor(faces=component, detector=detector)([photo])[0]
+    assert np.array_equal(np.asarray(from_component), np.asarray(from_file))
+
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"faces": ds.GANFaceRestoreStep()})
+    pipeline = blocks.init_pipeline()
+    pipeline.update_components(face_restorer=component)
+    out = pipeline(images=[photo], face_detector=str(detector), output="images")
+    assert np.array_equal(np.asarray(out[0]), np.asarray(from_file))
+    half = pipeline(images=[photo], face_detector=str(detector), face_strength=0.0, output="images")
+    assert np.array_equal(np.asarray(half[0]), np.asarray(photo))  # strength 0: the input, bit for bit
+
+
+def test_upscale_then_faces_as_two_blocks(face_files, tmp_path):
+    from diffusers.modular_pipelines import SequentialPipelineBlocks
+    from PIL import Image
+
+    gfpgan, detector = face_files
+    blocks = SequentialPipelineBlocks.from_blocks_dict({"upscale": ds.GANUpscaleStep(),
+                                                        "faces": ds.GANFaceRestoreStep()})
+    pipeline = blocks.init_pipeline()
+    pipeline.update_components(
+        upscaler=ds.SRVGGNetCompactModel.from_single_file(save_official(tiny_compact(scale=2), tmp_path / "c.pth")),
+        face_restorer=ds.GFPGANModel.from_single_file(gfpgan))
+    out = pipeline(images=[_face_photo().resize((128, 128), Image.BICUBIC)], face_detector=str(detector),
+                   output="images")
+    assert out[0].size == (256, 256)
+
+
 def test_missing_diffusers_message(monkeypatch):
     import builtins
 

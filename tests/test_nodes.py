@@ -61,7 +61,8 @@ def test_extension_lists_both_nodes(comfy):
     assert isinstance(extension, comfy.nodes_pkg.GanpostExtension)
     nodes = asyncio.run(extension.get_node_list())
     ids = [n.define_schema().node_id for n in nodes]
-    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel"]
+    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
+                   "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 
