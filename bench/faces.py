@@ -40,7 +40,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from helpers.official_faces import official_available, official_restorer  # noqa: E402
+from helpers.official_faces import official_available, official_restorer, official_square_mask  # noqa: E402
 
 from ganpost import load_model, restore_faces  # noqa: E402
 from ganpost.gan_models.gfpgan import GFPGANv1Clean  # noqa: E402
@@ -87,18 +87,6 @@ def ours(image, model, detector, upscale):
 def official(image, restorer):
     crops, restored, out = restorer.enhance(image[..., ::-1].copy(), paste_back=True)
     return out[..., ::-1].copy(), restorer.face_helper
-
-
-def official_square_mask(inverse: np.ndarray, size: int, out_hw, upscale: float) -> np.ndarray:
-    """facexlib's paste mask without parsing (its rule, re-done for measuring): a warped square, eroded by
-    2·upscale px, eroded again by a tenth of its side's square root area / 20 ·2, Gaussian-blurred."""
-    h, w = out_hw
-    warped = cv2.warpAffine(np.ones((size, size), np.float32), inverse, (w, h))
-    k = int(2 * upscale)
-    warped = cv2.erode(warped, np.ones((k, k), np.uint8))
-    edge = int(warped.sum() ** 0.5) // 20
-    centre = cv2.erode(warped, np.ones((edge * 2, edge * 2), np.uint8))
-    return cv2.GaussianBlur(centre, (edge * 2 + 1, edge * 2 + 1), 0), warped
 
 
 def our_inverse(landmarks, size: int, upscale: float) -> torch.Tensor:
@@ -156,7 +144,7 @@ def compare(name, image, model, detector, restorer, upscale) -> dict:
     xmask = background.clone()
     for face, k in pairs:
         off_inverse = helper.inverse_affine_matrices[k]  # crop → output, facexlib's offset included
-        soft, _ = official_square_mask(off_inverse, size, out_hw, upscale)
+        soft = official_square_mask(off_inverse, size, out_hw, upscale)
         official_cover = 1 - (1 - official_cover) * (1 - soft)
         crop_diffs.append(np.abs(face.crop.permute(1, 2, 0).numpy() * 255 - helper.cropped_faces[k][..., ::-1]))
         restored_diffs.append(np.abs(face.restored.permute(1, 2, 0).numpy() * 255 - helper.restored_faces[k][..., ::-1]))

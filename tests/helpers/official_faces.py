@@ -54,12 +54,34 @@ def official_restorer(gfpgan_path: str, detector_path: str, upscale: float = 1, 
     return restorer
 
 
+def official_face_helper(detector_path: str, upscale: float = 1, face_size: int = 512, device: str = "cpu"):
+    """facexlib's ``FaceRestoreHelper`` alone (parsing off, MobileNet-0.25): detect, align, paste back."""
+    FaceRestoreHelper = _load()["FaceRestoreHelper"]
+    _DETECTOR_FILE[0] = detector_path
+    return FaceRestoreHelper(upscale, face_size=face_size, use_parse=False, device=torch.device(device))
+
+
 def official_detector(detector_path: str, device: str = "cpu"):
     """facexlib's ``RetinaFace('mobile0.25')`` with ``detector_path`` loaded strictly."""
     RetinaFace = _load()["RetinaFace"]
     model = RetinaFace(network_name="mobile0.25", half=False, device=torch.device(device))
     model.load_state_dict(torch.load(detector_path, map_location="cpu", weights_only=True), strict=True)
     return model.eval().to(device)
+
+
+def official_square_mask(inverse: np.ndarray, size: int, out_hw, upscale: float = 1) -> np.ndarray:
+    """facexlib's paste mask with parsing off, re-done for measuring (H×W float32): the crop square
+    warped to the output, eroded by 2·upscale px, then eroded by 2·e and Gaussian-blurred over 2·e + 1
+    px, where e = ⌊√area⌋ // 20 (about a tenth of the face side)."""
+    import cv2
+
+    height, width = out_hw
+    square = cv2.warpAffine(np.ones((size, size), np.float32), inverse, (width, height))
+    side = int(2 * upscale)
+    square = cv2.erode(square, np.ones((side, side), np.uint8))
+    edge = int(square.sum() ** 0.5) // 20
+    centre = cv2.erode(square, np.ones((edge * 2, edge * 2), np.uint8))
+    return cv2.GaussianBlur(centre, (edge * 2 + 1, edge * 2 + 1), 0)
 
 
 # ------------------------------------------------------------------------ basicsr's two converters
