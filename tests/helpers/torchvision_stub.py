@@ -9,7 +9,8 @@ run where pytest is not installed.
 facexlib's RetinaFace needs three more names to import and build: ``models._utils.
 IntermediateLayerGetter``, ``models.resnet50`` (built from ganpost's own ResNet-50, so the
 ResNet-50 parity checks facexlib's FPN/SSH/heads around the same backbone) and ``ops.nms`` (a
-plain greedy loop, written independently of ganpost's).
+plain greedy loop, written independently of ganpost's). GFPGANer (tests/helpers/official_faces.py)
+calls ``transforms.functional.normalize``, so that one is real.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def install_torchvision_stub() -> None:
     functional.InterpolationMode = enum.Enum(
         "InterpolationMode", "NEAREST NEAREST_EXACT BILINEAR BICUBIC BOX HAMMING LANCZOS"
     )
-    functional.rotate = functional.normalize = _unavailable
+    functional.rotate = _unavailable
+    functional.normalize = normalize
     transforms = types.ModuleType("torchvision.transforms")
     transforms.functional = functional
     models_utils = types.ModuleType("torchvision.models._utils")
@@ -63,6 +65,14 @@ def install_torchvision_stub() -> None:
         "torchvision.models._utils": models_utils,
         "torchvision.ops": ops,
     })
+
+
+def normalize(tensor: torch.Tensor, mean, std, inplace: bool = False) -> torch.Tensor:
+    """torchvision's per-channel ``(x - mean) / std`` on a C×H×W (or batched) tensor (GFPGANer calls it)."""
+    mean = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
+    std = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
+    out = tensor if inplace else tensor.clone()
+    return out.sub_(mean).div_(std)
 
 
 class IntermediateLayerGetter(nn.ModuleDict):
