@@ -35,9 +35,10 @@ def facexlib_retinaface():
     spec = importlib.util.find_spec("facexlib")
     if spec is None:
         pytest.skip("facexlib is not installed (pip install --no-deps facexlib==0.3.0)")
-    install_torchvision_stub()
     root = spec.submodule_search_locations[0]
-    saved = {k: v for k, v in sys.modules.items() if k == "facexlib" or k.startswith("facexlib.")}
+    install_torchvision_stub()  # facexlib builds its ResNet-50 from it; removed after this module's tests
+    ours = ("facexlib",)
+    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] in ours}
     try:
         for name, path in (("facexlib", root), ("facexlib.detection", f"{root}/detection")):
             package = types.ModuleType(name)
@@ -45,9 +46,19 @@ def facexlib_retinaface():
             sys.modules[name] = package
         return importlib.import_module("facexlib.detection.retinaface").RetinaFace
     finally:
-        for name in [k for k in sys.modules if k == "facexlib" or k.startswith("facexlib.")]:
+        for name in [k for k in sys.modules if k.split(".")[0] in ours]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_torchvision():
+    """A torchvision stub left in sys.modules breaks diffusers' later find_spec("torchvision")."""
+    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "torchvision"}
+    yield
+    for name in [k for k in sys.modules if k.split(".")[0] == "torchvision"]:
+        del sys.modules[name]
+    sys.modules.update(saved)
 
 
 @pytest.fixture(scope="module")
