@@ -6,7 +6,6 @@ ComfyUI tensors, folders, progress and interrupts into their arguments and their
 
 from __future__ import annotations
 
-import os
 
 import comfy.model_management as mm
 import comfy.utils
@@ -63,13 +62,6 @@ def load_task_model(model_name: str, task: Task) -> ModelDescriptor:
     return model
 
 
-def _mtime(model_name: str, key: str) -> float:
-    try:
-        return os.path.getmtime(model_folders.model_path(model_name, key))
-    except OSError:
-        return float("nan")
-
-
 class GanpostLoadFaceModel(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -87,7 +79,7 @@ class GanpostLoadFaceModel(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, model_name):
-        return _mtime(model_name, model_folders.FACE_MODELS)  # re-run when the file is replaced
+        return model_folders.modified_time(model_name, model_folders.FACE_MODELS)
 
     @classmethod
     def execute(cls, model_name) -> io.NodeOutput:
@@ -110,7 +102,7 @@ class GanpostLoadFaceDetector(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, model_name):
-        return _mtime(model_name, model_folders.FACE_DETECTORS)
+        return model_folders.modified_time(model_name, model_folders.FACE_DETECTORS)
 
     @classmethod
     def execute(cls, model_name) -> io.NodeOutput:

@@ -36,3 +36,12 @@ def model_path(name: str, key: str = UPSCALE_MODELS) -> str:
     """Full path of a listed file; FileNotFoundError (naming the file and the folder key) if it is gone."""
     ensure_registered(key)
     return folder_paths.get_full_path_or_raise(key, name)
+
+
+def modified_time(name: str, key: str = UPSCALE_MODELS) -> float:
+    """The file's mtime, for a loader's ``fingerprint_inputs``: a file replaced under the same name
+    is loaded again (ComfyUI would otherwise reuse the cached output). NaN when it is gone."""
+    try:
+        return os.path.getmtime(model_path(name, key))
+    except OSError:
+        return float("nan")

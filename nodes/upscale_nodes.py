@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import comfy.model_management as mm
 import comfy.utils
@@ -39,11 +38,7 @@ class GanpostLoadUpscaleModel(io.ComfyNode):
 
     @classmethod
     def fingerprint_inputs(cls, model_name):
-        # Re-run when the file is replaced under the same name (ComfyUI otherwise reuses the cached output).
-        try:
-            return os.path.getmtime(model_folders.model_path(model_name))
-        except OSError:
-            return float("nan")
+        return model_folders.modified_time(model_name)
 
     @classmethod
     def execute(cls, model_name) -> io.NodeOutput:
