@@ -8,16 +8,13 @@ parameters, refusing the original v1, the contract through the runner, determini
 from __future__ import annotations
 
 import importlib.util
-import sys
-import types
-import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 from helpers.gfpgan import TINY, tiny_gfpgan
+from helpers.isolated_import import isolated_modules, load_file, stub_basicsr_archs, stub_package
 from helpers.torchvision_stub import install_torchvision_stub
-from torch import nn
 
 from ganpost.gan_models import catalogue, describe_state_dict, load_model, registry
 from ganpost.gan_models.contract import Task
@@ -39,43 +36,13 @@ def official_gfpgan_clean():
         pytest.skip("gfpgan/basicsr are not installed (pip install --no-deps gfpgan==1.3.8 basicsr==1.4.2)")
     bs_root, gf_root = basicsr.submodule_search_locations[0], gfpgan.submodule_search_locations[0]
 
-    def ours(name: str) -> bool:  # the stub torchvision goes too: diffusers' find_spec chokes on it
-        return name.split(".")[0] in ("basicsr", "gfpgan", "torchvision")
-
-    def package(name: str, path: str | None = None, **attrs) -> None:
-        module = types.ModuleType(name)
-        module.__path__ = [path] if path else []
-        module.__dict__.update(attrs)
-        sys.modules[name] = module
-
-    def load_file(name: str, path: str):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # distutils in arch_util
-            spec.loader.exec_module(module)
-        return module
-
-    saved = {k: v for k, v in sys.modules.items() if ours(k)}
-    try:
+    with isolated_modules("basicsr", "gfpgan", "torchvision"):  # the stub too: diffusers' find_spec chokes on it
         install_torchvision_stub()  # basicsr's arch_util imports torchvision
-        package("basicsr", bs_root)
-        package("basicsr.utils", f"{bs_root}/utils", get_root_logger=lambda *a, **k: None)
-        load_file("basicsr.utils.registry", f"{bs_root}/utils/registry.py")
-        package("basicsr.ops", f"{bs_root}/ops")
-        package("basicsr.ops.dcn", None, ModulatedDeformConvPack=type("ModulatedDeformConvPack", (nn.Module,), {}),
-                modulated_deform_conv=None)
-        package("basicsr.archs", f"{bs_root}/archs")
-        load_file("basicsr.archs.arch_util", f"{bs_root}/archs/arch_util.py")
-        package("gfpgan", gf_root)
-        package("gfpgan.archs", f"{gf_root}/archs")
+        stub_basicsr_archs(bs_root)
+        stub_package("gfpgan", gf_root)
+        stub_package("gfpgan.archs", f"{gf_root}/archs")
         load_file("gfpgan.archs.stylegan2_clean_arch", f"{gf_root}/archs/stylegan2_clean_arch.py")
         return load_file("gfpgan.archs.gfpganv1_clean_arch", f"{gf_root}/archs/gfpganv1_clean_arch.py").GFPGANv1Clean
-    finally:
-        for name in [k for k in sys.modules if ours(k)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 def faces(size: int, batch: int = 1, seed: int = 0) -> torch.Tensor:

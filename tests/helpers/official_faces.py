@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import sys
-import types
-import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
+from .isolated_import import isolated_modules, load_file, stub_basicsr_archs, stub_package
 from .torchvision_stub import install_torchvision_stub
 
 _OURS = ("basicsr", "gfpgan", "facexlib", "torchvision")
@@ -133,56 +131,28 @@ def _load() -> dict:
     roots = {name: importlib.util.find_spec(name).submodule_search_locations[0]
              for name in ("basicsr", "gfpgan", "facexlib")}
 
-    def package(name: str, path: str | None = None, **attrs) -> None:
-        module = types.ModuleType(name)
-        module.__path__ = [path] if path else []
-        module.__dict__.update(attrs)
-        sys.modules[name] = module
-
-    def load_file(name: str, path: str):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # distutils in basicsr's arch_util
-            spec.loader.exec_module(module)
-        return module
-
-    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] in _OURS}
-    try:
+    with isolated_modules(*_OURS):
         install_torchvision_stub()
         bs, gf, fx = roots["basicsr"], roots["gfpgan"], roots["facexlib"]
-        package("basicsr", bs)
-        package("basicsr.utils", f"{bs}/utils", get_root_logger=lambda *a, **k: None,
-                img2tensor=img2tensor, tensor2img=tensor2img)
-        package("basicsr.utils.download_util", None, load_file_from_url=_download_refused)
-        load_file("basicsr.utils.registry", f"{bs}/utils/registry.py")
-        package("basicsr.ops", f"{bs}/ops")
-        package("basicsr.ops.dcn", None, ModulatedDeformConvPack=type("ModulatedDeformConvPack", (nn.Module,), {}),
-                modulated_deform_conv=None)
-        package("basicsr.archs", f"{bs}/archs")
-        load_file("basicsr.archs.arch_util", f"{bs}/archs/arch_util.py")
+        stub_basicsr_archs(bs, img2tensor=img2tensor, tensor2img=tensor2img)
+        stub_package("basicsr.utils.download_util", None, load_file_from_url=_download_refused)
 
-        package("facexlib", fx)
-        package("facexlib.detection", f"{fx}/detection", init_detection_model=_init_detection_model)
-        package("facexlib.parsing", f"{fx}/parsing", init_parsing_model=_no_parsing)
-        package("facexlib.utils", f"{fx}/utils")
+        stub_package("facexlib", fx)
+        stub_package("facexlib.detection", f"{fx}/detection", init_detection_model=_init_detection_model)
+        stub_package("facexlib.parsing", f"{fx}/parsing", init_parsing_model=_no_parsing)
+        stub_package("facexlib.utils", f"{fx}/utils")
         retinaface = load_file("facexlib.detection.retinaface", f"{fx}/detection/retinaface.py")
         load_file("facexlib.utils.misc", f"{fx}/utils/misc.py")
         helper = load_file("facexlib.utils.face_restoration_helper", f"{fx}/utils/face_restoration_helper.py")
 
         placeholder = type("NotLoaded", (nn.Module,), {})
-        package("gfpgan", gf)
-        package("gfpgan.archs", f"{gf}/archs")
-        package("gfpgan.archs.gfpgan_bilinear_arch", None, GFPGANBilinear=placeholder)
-        package("gfpgan.archs.gfpganv1_arch", None, GFPGANv1=placeholder)
+        stub_package("gfpgan", gf)
+        stub_package("gfpgan.archs", f"{gf}/archs")
+        stub_package("gfpgan.archs.gfpgan_bilinear_arch", None, GFPGANBilinear=placeholder)
+        stub_package("gfpgan.archs.gfpganv1_arch", None, GFPGANv1=placeholder)
         load_file("gfpgan.archs.stylegan2_clean_arch", f"{gf}/archs/stylegan2_clean_arch.py")
         clean = load_file("gfpgan.archs.gfpganv1_clean_arch", f"{gf}/archs/gfpganv1_clean_arch.py")
         utils = load_file("gfpgan.utils", f"{gf}/utils.py")
         _LOADED.update(GFPGANer=utils.GFPGANer, FaceRestoreHelper=helper.FaceRestoreHelper,
                        RetinaFace=retinaface.RetinaFace, GFPGANv1Clean=clean.GFPGANv1Clean)
-    finally:
-        for name in [k for k in sys.modules if k.split(".")[0] in _OURS]:
-            del sys.modules[name]
-        sys.modules.update(saved)
     return _LOADED
