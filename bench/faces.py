@@ -9,6 +9,7 @@ Photos: scikit-image's astronaut, a 1024×1024 collage of skimage faces, chelsea
 Printed, per photo and upscale:
   faces     count found by each, max box / landmark difference (px) of matched faces;
   all       |ours − official| over the whole image, in steps of 1/255: mean, 99.9th pct, max;
+  all(paste=official)  the same with restore_faces(paste="official"), facexlib's mask and order;
   interior  the same where both masks are ≥ 0.99 (both paste the face fully);
   xmask     ours with the official square mask (erosion + blur) put over our warped faces instead of
             ours: what is left once the mask is the same;
@@ -78,9 +79,9 @@ def collage() -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- the two sides
-def ours(image, model, detector, upscale, precision="fp32"):
+def ours(image, model, detector, upscale, precision="fp32", paste="soft"):
     out, records = restore_faces(image, model, detector=detector, upscale=upscale, strength=1, color_fix="none",
-                                 precision=precision, return_faces=True)
+                                 precision=precision, paste=paste, return_faces=True)
     return out, records[0]
 
 
@@ -133,6 +134,8 @@ def compare(name, image, model, detector, restorer, upscale) -> dict:
     row["all"] = steps(diff) if diff is not None else f"shapes differ {got.shape} vs {expected.shape}"
     if not pairs or diff is None:
         return row
+    official_paste, _ = ours(image, model, detector, upscale, paste="official")
+    row["all_official_paste"] = steps(np.abs(official_paste.astype(np.float64) - expected).max(-1))
 
     out_hw = got.shape[:2]
     size = model.contract.size.fixed
@@ -249,7 +252,8 @@ def _line(row) -> str:
             f"{stats['mean']:.2f}/{stats['p99.9']:.1f}/{stats['max']:.1f}"
     return (f"{row['photo']:9} x{row['upscale']}  faces {row['faces_ours']}/{row['faces_official']}"
             f"  box {row.get('box_px', '-')} lmk {row.get('landmark_px', '-')} matrix {row.get('matrix_px', '-')}"
-            f"  all {fmt(row['all'])}  interior {fmt(row.get('interior'))}  xmask {fmt(row.get('xmask'))}"
+            f"  all {fmt(row['all'])}  all(paste=official) {fmt(row.get('all_official_paste'))}"
+            f"  interior {fmt(row.get('interior'))}  xmask {fmt(row.get('xmask'))}"
             f"  crops {fmt(row.get('crops'))}  restored {fmt(row.get('restored'))}"
             f"  seam {row.get('seam_ours', '-')}/{row.get('seam_official', '-')}")
 

@@ -18,7 +18,7 @@ from ..runtime.imaging.files import read_image, write_image
 from ..runtime.precision import resolve_dtype
 from ..tasks.detect_faces import DEFAULT_DETECTION_SIZE
 from ..tasks.face_colour import COLOR_FIXES
-from ..tasks.restore_faces import DEFAULT_DETECTOR, check_options, restore_faces
+from ..tasks.restore_faces import DEFAULT_DETECTOR, PASTE_MODES, check_options, restore_faces
 from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
 from .outputs import check_writable
 
@@ -42,6 +42,9 @@ def add_restore_faces_parser(sub) -> None:
                     help="0 keeps the input, 1 (default) the restored faces; in between blends them")
     rf.add_argument("--color-fix", default="none", choices=COLOR_FIXES,
                     help="match the restored faces' colour to the originals (default: none)")
+    rf.add_argument("--paste", default="soft", choices=PASTE_MODES,
+                    help="soft (default): a mask scaled to the face, weaker seams; official: facexlib's mask, "
+                         "to match the official tool's output")
     rf.add_argument("--threshold", type=_number("threshold", 0, 0.9999), default=0.97,
                     help="face score a detection must exceed (default 0.97)")
     rf.add_argument("--max-faces", type=_whole("max-faces"), help="restore at most this many, largest first")
@@ -92,7 +95,7 @@ def run_restore_faces(args) -> int:
         log.info("%s", model.summary())
         check_options(model, detector=detector, upscaler=background, upscale=args.upscale, strength=args.strength,
                       color_fix=args.color_fix, threshold=args.threshold, max_faces=args.max_faces,
-                      detection_size=args.detection_size)
+                      detection_size=args.detection_size, paste=args.paste)
         resolve_dtype(model, args.precision, device)  # e.g. fp16 on CPU is refused once, here
         if args.save_faces:
             check_writable([args.save_faces / "face.png"])
@@ -101,7 +104,7 @@ def run_restore_faces(args) -> int:
             image = read_image(source)
             result, faces = restore_faces(
                 image.pixels, model, detector=detector, upscaler=background, upscale=args.upscale,
-                strength=args.strength, color_fix=args.color_fix, threshold=args.threshold,
+                strength=args.strength, color_fix=args.color_fix, paste=args.paste, threshold=args.threshold,
                 max_faces=args.max_faces, only_center_face=args.only_center_face, seed=args.seed,
                 detection_size=args.detection_size, precision=args.precision, device=device, return_faces=True,
                 progress=progress_bar(label, "faces"))

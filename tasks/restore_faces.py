@@ -20,8 +20,8 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import CancelledError, InvalidOptionError
 from ..gan_models.loader import load_model
 from ..runtime.faces import (
-    MaskShape, crop_faces, crop_mask, face_template, invert_affine, paste_back, similarity_transform,
-    upscale_affine, warp_affine,
+    MaskShape, crop_faces, crop_mask, face_template, invert_affine, paste_back, paste_back_official,
+    similarity_transform, upscale_affine, warp_affine,
 )
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
@@ -34,6 +34,7 @@ from .upscale import upscale as upscale_image
 
 log = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "retinaface_resnet50"
+PASTE_MODES = ("soft", "official")
 MAX_FACES_PER_FORWARD = 16
 
 
@@ -59,6 +60,7 @@ def restore_faces(
     upscale: float = 1,
     strength: float = 1.0,
     color_fix: str = "none",
+    paste: str = "soft",
     threshold: float = 0.97,
     max_faces: int | None = None,
     only_center_face: bool = False,
@@ -79,6 +81,8 @@ def restore_faces(
     strength:   0 keeps the input, 1 pastes the restored faces fully; in between blends them.
     color_fix:  none | adain (each face's channel mean and spread from the original) | wavelet
                 (the original's low frequencies under the restored detail).
+    paste:      soft (default: a mask scaled to the face, weaker seams) | official (facexlib's mask and
+                order, to match the official pipeline's output).
     threshold, max_faces, only_center_face, detection_size: as :func:`detect_faces` (largest faces first).
     seed:       fresh noise for restorers that take it (GFPGAN), drawn from this seed: same image, same
                 result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
@@ -91,7 +95,8 @@ def restore_faces(
     detector = _as_model(DEFAULT_DETECTOR if detector is None else detector)
     upscaler = None if upscaler is None else _as_model(upscaler)
     check_options(model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
-                  color_fix=color_fix, threshold=threshold, max_faces=max_faces, detection_size=detection_size)
+                  color_fix=color_fix, threshold=threshold, max_faces=max_faces, detection_size=detection_size,
+                  paste=paste)
     batch = convert.to_core(image)
     with Runner(model, device=device, precision=precision) as runner:
         network = detector_network(detector, runner.device)
@@ -113,7 +118,10 @@ def restore_faces(
         if mine:
             inverse = _to_output(invert_affine(matrices[mine]), factors)
             background = rgb.to(runner.device)[None]
-            pasted = paste_back(background, restored[mine], inverse, [0] * len(mine))
+            if paste == "official":
+                pasted = paste_back_official(background, restored[mine], inverse, [0] * len(mine), upscale)
+            else:
+                pasted = paste_back(background, restored[mine], inverse, [0] * len(mine))
             rgb = (background + strength * (pasted.image - background))[0].clamp(0, 1).cpu()
             if return_faces:
                 face_records = _records(index, faces, crops[mine], restored[mine], inverse, strength,
@@ -126,7 +134,7 @@ def restore_faces(
 
 def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = None,
                   upscaler: ModelDescriptor | None = None, upscale: float = 1, strength: float = 1.0,
-                  color_fix: str = "none", threshold: float = 0.97, max_faces: int | None = None,
+                  color_fix: str = "none", threshold: float = 0.97, max_faces: int | None = None, paste: str = "soft",
                   detection_size: int | None = DEFAULT_DETECTION_SIZE) -> None:
     """Refuse swapped models and bad options before any image is read (the CLI calls this once)."""
     if model.contract.task != Task.FACE_RESTORE:
@@ -150,6 +158,8 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
         check_upscaler(upscaler)
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
         raise InvalidOptionError(f"strength must be from 0 (keep the input) to 1 (restored faces), not {strength!r}")
+    if paste not in PASTE_MODES:
+        raise InvalidOptionError(f"paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
     if color_fix not in COLOR_FIXES:
         raise InvalidOptionError(f"color_fix must be one of {', '.join(COLOR_FIXES)}, not {color_fix!r}")
     check_detect_options(threshold=threshold, max_faces=max_faces, detection_size=detection_size)

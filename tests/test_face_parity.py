@@ -92,3 +92,14 @@ def test_same_faces_crops_and_face_pixels_as_facexlib(detector_file, make_image,
     assert interior.sum() > 10000
     # measured: mean 0.37 and 0.36 steps of 1/255, max 2 (astronaut, two faces)
     assert diff.mean() <= 0.5 and diff.max() <= 3
+
+
+@pytest.mark.parametrize("make_image", [astronaut, two_faces])
+def test_official_paste_matches_the_official_output(detector_file, make_image):
+    """paste="official" reproduces facexlib's mask and order: the whole image matches, not only the faces."""
+    image = make_image()
+    _, expected = official(image, detector_file)
+    got = restore_faces(image, identity_restorer(), detector=load_model(detector_file), strength=1,
+                        color_fix="none", paste="official", precision="fp32")
+    diff = np.abs(got.astype(float) - expected)
+    assert diff.mean() <= 0.1 and diff.max() <= 3  # measured: mean 0.020 and 0.016 steps of 1/255, max 2
