@@ -19,7 +19,7 @@ from ..runtime.memory import estimate_bytes
 from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
 from ..tasks.detect_faces import check_detect_options, detect_in_core, detector_network
 from ..tasks.face_colour import COLOR_FIXES
-from ..tasks.restore_faces import check_options, restore_faces
+from ..tasks.restore_faces import PASTE_MODES, check_options, restore_faces
 from . import model_folders
 from .image_convert import core_to_comfy, image_to_core
 from .model_cache import cached_model
@@ -149,9 +149,12 @@ class GanpostRestoreFaces(io.ComfyNode):
                 io.Combo.Input("color_fix", options=list(COLOR_FIXES), default="none",
                                tooltip="adain: each face keeps the original's colour mean and spread; wavelet: "
                                        "the original's low frequencies under the restored detail"),
+                io.Combo.Input("paste", options=list(PASTE_MODES), default="soft",
+                               tooltip="soft: a mask scaled to the face (weaker seams); official: facexlib's mask, "
+                                       "to match the official tool's output"),
                 io.Int.Input("seed", default=0, min=0, max=MAX_SEED,
-                             tooltip="noise seed for restorers that draw noise (same seed, same faces); GFPGAN "
-                                     "files use their stored noise and ignore it"),
+                             tooltip="0 = the model's own noise (GFPGAN: the noise stored in the file); any other "
+                                     "value draws fresh noise from that seed (same seed, same faces)"),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
                                tooltip="auto = fp16 on CUDA where the model is safe in it, else fp32"),
             ],
@@ -170,19 +173,19 @@ class GanpostRestoreFaces(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, face_model, detector, upscale, strength, threshold, max_faces, only_center_face,
-                color_fix, seed, precision, upscale_model=None, mask=None) -> io.NodeOutput:
+                color_fix, paste, seed, precision, upscale_model=None, mask=None) -> io.NodeOutput:
         device = mm.get_torch_device()
         try:
             upscaler = None if upscale_model is None else as_ganpost_model(upscale_model)
             check_options(face_model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
-                          color_fix=color_fix, threshold=threshold, max_faces=max_faces or None)
+                          color_fix=color_fix, threshold=threshold, max_faces=max_faces or None, paste=paste)
             batch = image_to_core(image, mask)
             mm.free_memory(_memory_required(face_model, detector, upscaler, precision, device), device)
             bar = comfy.utils.ProgressBar(1)
             result, records = restore_faces(
                 batch, face_model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
-                color_fix=color_fix, threshold=threshold, max_faces=max_faces or None,
-                only_center_face=only_center_face, seed=seed, precision=precision, device=device,
+                color_fix=color_fix, paste=paste, threshold=threshold, max_faces=max_faces or None,
+                only_center_face=only_center_face, seed=seed or None, precision=precision, device=device,
                 return_faces=True, progress=lambda done, total: bar.update_absolute(done, total),
                 cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
