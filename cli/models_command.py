@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..gan_models.catalogue import BUILTIN_MODELS, KNOWN_MODELS, default_models_dirs
+from ..gan_models.catalogue import BUILTIN_DESCRIPTIONS, BUILTIN_MODELS, KNOWN_MODELS, default_models_dirs
 
 
 def add_models_parser(sub) -> None:
@@ -16,8 +16,7 @@ def add_models_parser(sub) -> None:
 def run_models(args) -> int:
     folders = default_models_dirs(args.models_dir)
     for name, path in BUILTIN_MODELS.items():
-        print(f"{name:28} {'built-in' if path.is_file() else 'missing':9} SRVGGNetCompact ×4, trained by ganpost "
-              "(the default; no download)")
+        print(f"{name:28} {'built-in' if path.is_file() else 'missing':9} {BUILTIN_DESCRIPTIONS[name]}")
     for m in KNOWN_MODELS.values():
         present = next((d / m.filename for d in folders if (d / m.filename).is_file()), None)
         print(f"{m.name:28} {'found' if present else 'download':9} {m.description}")

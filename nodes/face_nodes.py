@@ -22,7 +22,7 @@ from ..tasks.face_colour import COLOR_FIXES
 from ..tasks.restore_faces import PASTE_MODES, check_options, restore_faces
 from . import model_folders
 from .image_convert import core_to_comfy, image_to_core
-from .model_cache import cached_model
+from .model_cache import load_for_node
 from .upscale_nodes import PLANNING_TILE, GanpostModel, as_ganpost_model
 
 GanpostFaceModel = io.Custom("GANPOST_FACE_MODEL")
@@ -45,16 +45,7 @@ def load_task_model(model_name: str, task: Task) -> ModelDescriptor:
     """The cached model for a file in ``task``'s folder; RuntimeError naming the file and the fix otherwise."""
     key, wanted, elsewhere = LOADERS[task]
     path = model_folders.model_path(model_name, key)
-    try:
-        model = cached_model(path)
-    except GanpostError as err:
-        raise RuntimeError(f"ganpost could not load {model_name}: {err}") from err
-    except MemoryError:
-        raise
-    except Exception as err:  # a reader error the core did not classify: still name the file
-        raise RuntimeError(
-            f"ganpost could not load {model_name} ({path}): {type(err).__name__}: {err}. The file is probably "
-            f"corrupt, truncated or not a {wanted} checkpoint; download it again.") from err
+    model = load_for_node(model_name, path, f"a {wanted}")
     if model.contract.task != task:
         hint = elsewhere if model.contract.task in LOADERS else "this file is not a face model at all"
         raise RuntimeError(f"ganpost: {model_name} ({path}) is a {model.architecture} {model.task} model, not a "

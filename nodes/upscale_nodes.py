@@ -15,7 +15,7 @@ from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
 from ..tasks.upscale import ALPHA_MODES, upscale
 from . import core_models, model_folders
 from .image_convert import core_to_comfy, image_to_core
-from .model_cache import cached_model
+from .model_cache import load_for_node
 
 GanpostModel = io.Custom("GANPOST_MODEL")
 MAX_TILE = 4096
@@ -42,17 +42,7 @@ class GanpostLoadUpscaleModel(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name) -> io.NodeOutput:
-        path = model_folders.model_path(model_name)
-        try:
-            return io.NodeOutput(cached_model(path))
-        except GanpostError as err:
-            raise RuntimeError(f"ganpost could not load {model_name}: {err}") from err
-        except MemoryError:
-            raise
-        except Exception as err:  # a reader error the core did not classify: still name the file
-            raise RuntimeError(
-                f"ganpost could not load {model_name} ({path}): {type(err).__name__}: {err}. The file is probably "
-                "corrupt, truncated or not an upscaler checkpoint; download it again.") from err
+        return io.NodeOutput(load_for_node(model_name, model_folders.model_path(model_name), "an upscaler"))
 
 
 class GanpostUpscaleImage(io.ComfyNode):
