@@ -63,6 +63,9 @@ def fetch(known: KnownFile, *, models_dir=None, download: bool = True, purpose: 
     if not download:
         raise ModelNotFoundError(f"{known.name}: not found in {', '.join(map(str, dirs))}.{why} "
                                  f"Download {known.url()} and put it at {target}.")
+    for companion in known.companions:  # first, so the main file never sits there without them
+        if not (target.parent / companion.filename).is_file():
+            download_file(companion.url(), target.parent / companion.filename, sha256=companion.sha256)
     return download_file(known.url(), target, sha256=known.sha256)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -42,3 +43,5 @@ class FamilyEntry:
     known_files: tuple[KnownFile, ...] = ()
     wrapper_name: str | None = None
     """The class name of its diffusers ``ModelMixin`` wrapper (None: no wrapper)."""
+    sidecar: Callable[[Path], dict] | None = None
+    """Load options found in files beside the checkpoint (AuraSR's config.json); explicit options win."""

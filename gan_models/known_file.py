@@ -22,6 +22,8 @@ class KnownFile:
     denoise_companion: str | None = None
     comfy_folder: str = "upscale_models"
     """The ComfyUI models folder key the file belongs in."""
+    companions: tuple[KnownFile, ...] = ()
+    """Files fetched into the same folder with this one (AuraSR's config.json)."""
 
     def url(self) -> str:
         base = os.environ.get(BASE_URL_ENV, self.base_url).rstrip("/")

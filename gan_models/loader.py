@@ -52,6 +52,8 @@ def describe_state_dict(
         raise UnsupportedModelError(f"{label}: contains no tensors. Is this a model checkpoint?")
     entry = registry.detect(sd, label)
     options = {k: v for k, v in options.items() if v is not None}
+    if source is not None and entry.sidecar is not None:
+        options = {**entry.sidecar(Path(source)), **options}
     unknown = set(options) - set(entry.options)
     if unknown:
         raise InvalidOptionError(f"{label} is a {entry.architecture}, which takes no {', '.join(sorted(unknown))} option.")

@@ -55,8 +55,11 @@ def install_torchvision_stub() -> None:
     models.resnet50 = resnet50
     ops = types.ModuleType("torchvision.ops")
     ops.nms = greedy_nms
+    utils = types.ModuleType("torchvision.utils")  # aura_sr imports save_image, never calls it in tests
+    utils.save_image = _unavailable
     torchvision = types.ModuleType("torchvision")
     torchvision.transforms, torchvision.models, torchvision.ops = transforms, models, ops
+    torchvision.utils = utils
     sys.modules.update({
         "torchvision": torchvision,
         "torchvision.transforms": transforms,
@@ -64,6 +67,7 @@ def install_torchvision_stub() -> None:
         "torchvision.models": models,
         "torchvision.models._utils": models_utils,
         "torchvision.ops": ops,
+        "torchvision.utils": utils,
     })
 
 

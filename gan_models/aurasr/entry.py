@@ -1,0 +1,112 @@
+"""The AuraSR family's registry entry: recognise the released files, read their shape, fill in the contract.
+
+The shape comes from ``config.json`` (or ``<stem>.json``) beside the file when there is one, and
+is checked against the tensors; otherwise it is read from the tensors (``config.infer_config``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from ..contract import ModelContract, SizeRule, Task, TilingPolicy
+from ..family import Built, FamilyEntry
+from . import config as cfg
+from .known import KNOWN_FILES
+from .unet_upsampler import UnetUpsampler
+
+Tensors = dict[str, torch.Tensor]
+
+# Keys no other family has: the style projection, the attention middle and the modulated kernels.
+AURASR_KEYS = ("style_to_conv_modulations.weight", "mid_attn.layers.0.0.to_qkv.weight",
+               "mid_block1.block1.proj.weights", "final_to_rgb.weight", "init_conv.weight")
+LOAD_OPTIONS = ("config", *cfg.UNDETECTABLE)
+
+
+def looks_like_aurasr(sd: Tensors) -> bool:
+    return all(k in sd for k in AURASR_KEYS)
+
+
+def config_beside(weights: Path) -> dict:
+    """The ``config`` load option from a config file next to the weights, if there is one."""
+    found = cfg.config_beside(weights)
+    return {"config": found} if found is not None else {}
+
+
+def build_aurasr(sd: Tensors, options: dict) -> Built:
+    if "config" in options:
+        hp, label = cfg.read_config(options["config"])
+    else:
+        hp, label = cfg.infer_config(sd), ""
+    hp = cfg.with_overrides(hp, {k: options[k] for k in cfg.UNDETECTABLE if k in options})
+    try:
+        with torch.device("meta"):  # shapes only: a mismatch costs nothing, a match is built for real below
+            skeleton = UnetUpsampler(**hp)
+    except (TypeError, ValueError, ZeroDivisionError) as err:
+        raise cfg.ConfigError(f"given a config the network cannot be built from ({err}){' in ' + label if label else ''}. "
+                              "Use the config released with the weights") from err
+    if label:
+        cfg.check_config_fits(skeleton, sd, label)
+    return Built(UnetUpsampler(**hp), hp, dict(sd))
+
+
+def activation_elements(hp: dict) -> int:
+    """Peak activation elements per input pixel of one window, counted from the widths.
+
+    At the peak: every down block's skip, the widest up stage's input and three block outputs,
+    the attention scores of the finest attended stage (if SDPA falls back to the math kernel),
+    and three fp32 copies of the largest per-sample modulated kernel (its mix, modulation and
+    demodulation; fp32 whatever the compute dtype, hence counted three times).
+    """
+    dim, side = hp.get("dim", 64), hp.get("input_image_size", 64)
+    pixels = side * side
+    up_dims = [hp.get("init_dim") or dim, *(dim * m for m in hp.get("up_dim_mults", (1, 2, 4, 8, 16)))]
+    downs = list(hp.get("down_dim_mults", (4, 8, 16)))
+    n_down, n_up = len(downs), len(up_dims) - 1
+    blocks = hp.get("block_count", 6)
+    down_in = [up_dims[n_up - n_down], *(dim * m for m in downs[:-1])]
+    skips = sum(blocks * width / 4**i for i, width in enumerate(down_in))
+    stages, attention = [], [0.0]
+    full_attn = list(hp.get("full_attn", (False, False, False, True, True)))
+    heads = hp.get("self_attn_heads", 8)
+    for j in range(n_up):
+        width = up_dims[n_up - 1 - j]
+        area = 4.0 ** (j + 1 - n_down)  # this stage's pixels per input pixel
+        stages.append(((2 if j < n_down else 1) * width + 3 * width) * area)
+        if full_attn[n_up - 1 - j]:
+            attention.append(heads * pixels * area * area)
+    widest = max(up_dims[-1] ** 2, *(2 * w * w for w in up_dims[:-1]))  # o × i of the widest modulated conv
+    kernels = 3 * widest * 9 / pixels
+    return math.ceil(skips + max(stages) + max(attention) + kernels)
+
+
+def aurasr_contract(hp: dict) -> ModelContract:
+    window = hp.get("input_image_size", 64)
+    n_up = len(hp.get("up_dim_mults", (1, 2, 4, 8, 16)))
+    n_down = len(hp.get("down_dim_mults", (4, 8, 16)))
+    return ModelContract(
+        task=Task.UPSCALE, scale=2 ** (n_up - n_down), in_channels=hp.get("channels", 3),
+        out_channels=hp.get("channels", 3), value_range=(0.0, 1.0),
+        # The network attends over the whole window, so it reads exactly the trained size
+        # (smaller inputs are padded up to it by reflection, as the official tool pads).
+        size=SizeRule(fixed=window),
+        # Each 64 px window keeps its central 48 px plus a 4 px cross-fade and discards a 6 px
+        # context margin: 1.78× the windows of the official seam-prone tiling, fewer than the
+        # 2× of its overlapped mode. Not yet measured on released weights.
+        tiling=TilingPolicy(margin=6, overlap=4),
+        activation_elements=activation_elements(hp),
+        # Random weights at a reduced width (tests/test_aurasr_precision.py): see the module doc.
+        fp16_safe=True,
+        bf16_safe=True,
+        auto_half=False,  # the released weights' half-precision error is unmeasured
+        call_options=("seed", "generator"),
+    )
+
+
+AURASR = FamilyEntry(
+    architecture="UnetUpsampler", family="aurasr", detect=looks_like_aurasr, build=build_aurasr,
+    contract=aurasr_contract, create=UnetUpsampler, options=LOAD_OPTIONS, known_files=KNOWN_FILES,
+    wrapper_name="AuraSRModel", sidecar=config_beside,
+)
