@@ -192,6 +192,29 @@ def test_activation_estimate_grows_with_width():
     assert 0 < small < release
 
 
+def test_the_comfyui_loader_lists_the_aura_sr_pack_folder(tmp_path, monkeypatch, tiny):
+    import importlib
+
+    from helpers import fake_comfy
+
+    state = fake_comfy.install(monkeypatch, tmp_path)
+    fake_comfy.forget_modules()
+    try:
+        nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
+        importlib.import_module("ganpost.nodes.model_cache").clear()
+        folder = tmp_path / "models" / "Aura-SR"  # the community pack's default folder, key not registered
+        folder.mkdir()
+        save(tiny, folder / "AuraSR-v2.safetensors")
+        (folder / "AuraSR-v2.json").write_text(json.dumps(TINY))
+        save(tiny_aurasr(), state.folder / "other.safetensors")
+        options = nodes.GanpostLoadUpscaleModel.define_schema().inputs[0].options
+        assert options[0] == "other.safetensors" and "AuraSR-v2.safetensors" in options  # ours first
+        (model,) = nodes.GanpostLoadUpscaleModel.execute(model_name="AuraSR-v2.safetensors")
+        assert model.architecture == "UnetUpsampler" and model.source == folder / "AuraSR-v2.safetensors"
+    finally:
+        fake_comfy.forget_modules()
+
+
 # ------------------------------------------------------------------------------------- measurement
 def measure_half_precision(dim: int = 16) -> None:
     """bf16 and fp16 against fp32 on a natural image window, random weights at a reduced width."""
