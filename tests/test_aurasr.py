@@ -192,6 +192,25 @@ def test_activation_estimate_grows_with_width():
     assert 0 < small < release
 
 
+def test_diffusers_wrapper_round_trip_keeps_the_official_keys(tmp_path, tiny):
+    pytest.importorskip("diffusers")
+    from ganpost.integrations.diffusers import GANPostProcessor, _model_classes
+
+    path = tmp_path / "AuraSR.safetensors"
+    save(tiny, path)
+    wrapper = _model_classes()["AuraSRModel"].from_single_file(path)
+    assert set(wrapper.state_dict()) == set(tiny.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(wrapper(x), tiny(x))
+    wrapper.save_pretrained(tmp_path / "saved")
+    again = load_model(tmp_path / "saved" / "diffusion_pytorch_model.safetensors")
+    assert set(again.module.state_dict()) == set(tiny.state_dict())
+    assert again.hyperparameters["skip_connect_scale"] == 0.4
+    out = GANPostProcessor(wrapper, precision="fp32")(torch.rand(1, 3, 24, 20), output_type="pt")
+    assert out.shape == (1, 3, 96, 80)
+
+
 def test_the_comfyui_loader_lists_the_aura_sr_pack_folder(tmp_path, monkeypatch, tiny):
     import importlib
 

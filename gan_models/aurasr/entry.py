@@ -114,7 +114,5 @@ def aurasr_contract(hp: dict) -> ModelContract:
 AURASR = FamilyEntry(
     architecture="UnetUpsampler", family="aurasr", detect=looks_like_aurasr, build=build_aurasr,
     contract=aurasr_contract, create=UnetUpsampler, options=LOAD_OPTIONS, known_files=KNOWN_FILES,
-    # No diffusers wrapper yet: its config key ``style_network`` is also a child module's name, and
-    # diffusers' ModelMixin answers config keys before child modules.
-    sidecar=config_beside,
+    wrapper_name="AuraSRModel", sidecar=config_beside,
 )
