@@ -88,8 +88,10 @@ def test_a_config_beside_the_file_is_used_and_checked(tmp_path, tiny):
     (folder / "config.json").write_text(json.dumps({**TINY, "skip_connect_scale": 0.25}).replace("true", "True"))
     model = load_model(folder / "model.safetensors")
     assert model.hyperparameters["skip_connect_scale"] == 0.25 and model.module.skip_connect_scale == 0.25
-    # An explicit option wins over the file.
+    # An explicit option wins over the file, and a config may be given as a dict.
     assert load_model(folder / "model.safetensors", skip_connect_scale=0.5).module.skip_connect_scale == 0.5
+    given = load_model(folder / "model.safetensors", config={**TINY, "skip_connect_scale": 0.125})
+    assert given.module.skip_connect_scale == 0.125
 
     # A config for another shape (a v1 file with someone else's config): refused, naming both files.
     (folder / "config.json").write_text(json.dumps({**TINY, "dim": 8}))
