@@ -7,6 +7,7 @@ models folders; if it is not there and downloading is allowed, it is fetched and
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .registry import known_files
 
 __all__ = ["BASE_URL_ENV", "KnownFile", "KNOWN_MODELS", "SUPPORT_FILES", "resolve", "fetch", "lookup"]
 MODELS_DIR_ENV = "GANPOST_MODELS_DIR"
+log = logging.getLogger(__name__)
 
 
 SUPPORT_FILES = {f.name: f for f in (
@@ -63,6 +65,9 @@ def fetch(known: KnownFile, *, models_dir=None, download: bool = True, purpose: 
     if not download:
         raise ModelNotFoundError(f"{known.name}: not found in {', '.join(map(str, dirs))}.{why} "
                                  f"Download {known.url()} and put it at {target}.")
+    if not known.sha256:  # its publisher gives no digest: the strict, weights-only load is the only check
+        log.warning("%s: no published SHA-256 to check the download against; it is checked by loading it",
+                    known.name)
     return download_file(known.url(), target, sha256=known.sha256)
 
 

@@ -14,6 +14,7 @@ import re
 from ..contract import AtInference, ModelContract, SizeRule, Task, TilingPolicy
 from ..errors import UnsupportedModelError
 from ..family import Built, FamilyEntry, Tensors
+from .known import CYCLEGAN_FILES, PIX2PIX_FILES
 from .norms import drop_instance_statistics, init_weights
 from .resnet import SIZE_MULTIPLE, ResnetGenerator, receptive_radius
 from .unet import MIN_DOWNS, UnetGenerator
@@ -154,8 +155,10 @@ def unet_contract(hp: dict) -> ModelContract:
 RESNET_GENERATOR = FamilyEntry(
     architecture="ResnetGenerator", family="pix2pix", detect=looks_like_resnet_generator,
     build=build_resnet_generator, contract=resnet_contract, create=ResnetGenerator,
+    known_files=CYCLEGAN_FILES, wrapper_name="ResnetGeneratorModel",
 )
 UNET_GENERATOR = FamilyEntry(
     architecture="UnetGenerator", family="pix2pix", detect=looks_like_unet_generator,
     build=build_unet_generator, contract=unet_contract, create=UnetGenerator, options=("dropout",),
+    known_files=PIX2PIX_FILES, wrapper_name="UnetGeneratorModel",
 )
