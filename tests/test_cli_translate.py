@@ -13,6 +13,7 @@ from ganpost.cli import main
 from ganpost.gan_models import catalogue
 from ganpost.gan_models.pix2pix import NLayerDiscriminator, ResnetGenerator, UnetGenerator
 from helpers.pix2pix import randomised
+from test_download import server  # noqa: F401 - the loopback mirror fixture
 
 
 def _save(module, path):
@@ -149,6 +150,14 @@ def test_the_zoos_are_in_the_catalogue_with_their_official_urls():
     assert zoo["cyclegan_sat2map"].url().endswith("/cyclegan/pretrained_models/sat2map.pth")
     assert len({m.filename for m in zoo.values()}) == len(zoo)  # one models folder holds them all
     assert {m.comfy_folder for m in zoo.values()} == {"translation_models"}
+
+
+def test_a_zoo_name_downloads_unpinned_with_a_warning_and_loads(tmp_path, server, caplog):  # noqa: F811
+    generator = _save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "src.pth")
+    server.files["/cyclegan/pretrained_models/horse2zebra.pth"] = generator.read_bytes()
+    model = load_model("cyclegan_horse2zebra", models_dir=tmp_path / "models")
+    assert model.task == "translate" and (tmp_path / "models" / "cyclegan_horse2zebra.pth").is_file()
+    assert "no published SHA-256" in caplog.text
 
 
 def test_the_real_vintage_generator_through_the_cli(tmp_path):

@@ -12,18 +12,19 @@ code (loading is ``weights_only``) and fails the strict load with a clear error.
 
 from ..known_file import KnownFile
 
-PIX2PIX_SERVER = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch"
-CYCLEGAN_SERVER = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"
+SERVER = "http://efrosgans.eecs.berkeley.edu"
+PIX2PIX_FOLDER = "pix2pix/models-pytorch"  # a mirror keeps these folders: both zoos have a sat2map.pth
+CYCLEGAN_FOLDER = "cyclegan/pretrained_models"
 COMFY_FOLDER = "translation_models"
 UNPINNED = ""
 
 
-def _zoo(server: str, zoo: str, name: str, description: str) -> KnownFile:
-    return KnownFile(f"{zoo}_{name}", f"{zoo}_{name}.pth", server, f"{name}.pth", UNPINNED, None, description,
-                     comfy_folder=COMFY_FOLDER)
+def _zoo(folder: str, zoo: str, name: str, description: str) -> KnownFile:
+    return KnownFile(f"{zoo}_{name}", f"{zoo}_{name}.pth", SERVER, f"{folder}/{name}.pth", UNPINNED, None,
+                     description, comfy_folder=COMFY_FOLDER)
 
 
-PIX2PIX_FILES = tuple(_zoo(PIX2PIX_SERVER, "pix2pix", name, f"pix2pix U-Net, {what}") for name, what in (
+PIX2PIX_FILES = tuple(_zoo(PIX2PIX_FOLDER, "pix2pix", name, f"pix2pix U-Net, {what}") for name, what in (
     ("edges2shoes", "shoe edge maps → shoe photos"),
     ("sat2map", "satellite photos → map tiles"),
     ("map2sat", "map tiles → satellite photos"),
@@ -31,7 +32,7 @@ PIX2PIX_FILES = tuple(_zoo(PIX2PIX_SERVER, "pix2pix", name, f"pix2pix U-Net, {wh
     ("day2night", "daytime scenes → night"),
 ))
 
-CYCLEGAN_FILES = tuple(_zoo(CYCLEGAN_SERVER, "cyclegan", name, f"CycleGAN ResNet, {what}") for name, what in (
+CYCLEGAN_FILES = tuple(_zoo(CYCLEGAN_FOLDER, "cyclegan", name, f"CycleGAN ResNet, {what}") for name, what in (
     ("apple2orange", "apples → oranges"),
     ("orange2apple", "oranges → apples"),
     ("summer2winter_yosemite", "Yosemite in summer → winter"),
