@@ -163,7 +163,8 @@ def test_a_zoo_name_downloads_unpinned_with_a_warning_and_loads(tmp_path, server
 def test_the_real_vintage_generator_through_the_cli(tmp_path):
     weights = shared_weight("cyclegan_modern2vintage_net_G.pth")
     source = tmp_path / "in.png"
-    Image.open(Path(__file__).parents[1] / "examples" / "astronaut_crop.png").convert("RGB").crop((0, 0, 60, 44)).save(source)
+    photo = Image.open(Path(__file__).parents[1] / "examples" / "astronaut_crop.png").convert("RGB")
+    photo.crop((0, 0, 60, 44)).save(source)
     assert main(["translate", str(source), "-o", str(tmp_path / "o.png"), "-m", str(weights)]) == 0
     out = np.asarray(Image.open(tmp_path / "o.png")).astype(float)
     assert out.shape == (44, 60, 3)
