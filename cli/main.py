@@ -10,6 +10,7 @@ from ..gan_models.errors import GanpostError
 from .console import console, log_to_console
 from .models_command import add_models_parser
 from .restore_faces_command import add_restore_faces_parser
+from .translate_command import add_translate_parser
 from .upscale_command import add_upscale_parser
 
 
@@ -33,11 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling, face restoration and fine-tuning.")
+        prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling, face restoration, pix2pix/CycleGAN "
+                                    "translation and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     add_upscale_parser(sub)
     add_restore_faces_parser(sub)
+    add_translate_parser(sub)
     add_models_parser(sub)
     from ..training.cli_train import add_train_parser  # lazily: `ganpost upscale` never pays for training imports
 

@@ -7,6 +7,7 @@ models folders; if it is not there and downloading is allowed, it is fetched and
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .registry import known_files
 
 __all__ = ["BASE_URL_ENV", "KnownFile", "KNOWN_MODELS", "SUPPORT_FILES", "resolve", "fetch", "lookup"]
 MODELS_DIR_ENV = "GANPOST_MODELS_DIR"
+log = logging.getLogger(__name__)
 
 
 SUPPORT_FILES = {f.name: f for f in (
@@ -66,6 +68,9 @@ def fetch(known: KnownFile, *, models_dir=None, download: bool = True, purpose: 
     for companion in known.companions:  # first, so the main file never sits there without them
         if not (target.parent / companion.filename).is_file():
             download_file(companion.url(), target.parent / companion.filename, sha256=companion.sha256)
+    if not known.sha256:  # its publisher gives no digest: the strict, weights-only load is the only check
+        log.warning("%s: no published SHA-256 to check the download against; it is checked by loading it",
+                    known.name)
     return download_file(known.url(), target, sha256=known.sha256)
 
 

@@ -1,4 +1,5 @@
-"""diffusers integration: a post-processor for ``pipe(...).images``, ModelMixin wrappers, modular blocks.
+"""diffusers integration: a post-processor for ``pipe(...).images``, ModelMixin wrappers, modular blocks
+(upscale, restore faces, translate).
 
 diffusers is optional (``pip install ganpost[diffusers]``); it is imported only when one of these
 is first used. One wrapper class is made per registry entry that names one (``wrapper_name``):
@@ -18,6 +19,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..gan_models.loader import describe_state_dict, load_model
 from ..runtime.imaging.convert import to_output_type
 from ..tasks.restore_faces import restore_faces as _restore_faces
+from ..tasks.translate import translate as _translate
 from ..tasks.upscale import upscale as _upscale
 
 
@@ -41,17 +43,31 @@ class GANPostProcessor:
     the ModelMixin wrappers below (``GFPGANModel``, ``RealESRGANModel``, ...). The detector defaults to
     ``retinaface_resnet50``.
 
+    ``GANPostProcessor(translator=G)`` translates with a pix2pix/CycleGAN generator, with the options of
+    :func:`ganpost.translate` (direction, size_mode, test_time, seed, ...); ``translator_b`` is a
+    CycleGAN's B→A generator for ``direction="BtoA"``. A translator works alone: chain two
+    processors to translate and then upscale.
+
     ``pt`` keeps the pipeline's dtype and device; alpha and 16-bit data are kept. ``output_type``
     converts instead.
     """
 
-    def __init__(self, upscaler=None, *, faces=None, detector=None, model=None, **options):
+    def __init__(self, upscaler=None, *, faces=None, detector=None, model=None, translator=None, translator_b=None,
+                 **options):
         if model is not None:  # the keyword of the upscaler-only processor
             if upscaler is not None:
                 raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
             upscaler = model
-        if upscaler is None and faces is None:
-            raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), or both")
+        if translator is None and translator_b is not None:
+            raise InvalidOptionError("translator_b is a CycleGAN's second generator: give the first as translator=")
+        if translator is not None and (upscaler is not None or faces is not None):
+            raise InvalidOptionError("a translator works alone: chain two processors, e.g. "
+                                     "GANPostProcessor(upscaler)(GANPostProcessor(translator=G)(images))")
+        if upscaler is None and faces is None and translator is None:
+            raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), both, "
+                                     "or a translator (translator=...)")
+        self.translator = None if translator is None else as_descriptor(translator)
+        self.translator_b = None if translator_b is None else as_descriptor(translator_b)
         self.upscaler = None if upscaler is None else as_descriptor(upscaler)
         self.faces = None if faces is None else as_descriptor(faces)
         self.detector = None if detector is None else as_descriptor(detector)
@@ -67,7 +83,9 @@ class GANPostProcessor:
     def __call__(self, images, output_type: str | None = None, **overrides):
         images = getattr(images, "images", images)  # a pipeline output object
         options = self.options | overrides
-        if self.faces is None:
+        if self.translator is not None:
+            result = _translate(images, self.translator, model_b=self.translator_b, **options)
+        elif self.faces is None:
             result = _upscale(self.upscaler, images, **options)
         else:
             result = _restore_faces(images, self.faces, detector=self.detector, upscaler=self.upscaler, **options)
@@ -206,11 +224,42 @@ def _block_classes() -> dict[str, type]:
             self.set_block_state(state, block_state)
             return components, state
 
-    return {"GANUpscaleStep": GANUpscaleStep, "GANFaceRestoreStep": GANFaceRestoreStep}
+    class GANTranslateStep(ModularPipelineBlocks):
+        """Translates ``images`` with the ``translator`` component (``ResnetGeneratorModel`` or
+        ``UnetGeneratorModel``, or any ganpost translator); ``translator_b``, a CycleGAN's B→A generator,
+        runs instead when ``direction`` is ``"BtoA"``. The input size is kept. Can follow any decode step.
+        """
+
+        @property
+        def expected_components(self):
+            return [ComponentSpec("translator"), ComponentSpec("translator_b")]
+
+        @property
+        def inputs(self):
+            return [InputParam("images", required=True), InputParam("output_type", default="pil"),
+                    InputParam("direction", default="AtoB"), InputParam("size_mode", default="pad"),
+                    InputParam("test_time", default=None), InputParam("translate_seed", default=0)]
+
+        @property
+        def intermediate_outputs(self):
+            return [OutputParam("images")]
+
+        def __call__(self, components, state):
+            block_state = self.get_block_state(state)
+            processor = GANPostProcessor(translator=components.translator,
+                                         translator_b=getattr(components, "translator_b", None),
+                                         direction=block_state.direction, size_mode=block_state.size_mode,
+                                         test_time=block_state.test_time, seed=block_state.translate_seed)
+            block_state.images = processor(block_state.images, output_type=block_state.output_type)
+            self.set_block_state(state, block_state)
+            return components, state
+
+    return {"GANUpscaleStep": GANUpscaleStep, "GANFaceRestoreStep": GANFaceRestoreStep,
+            "GANTranslateStep": GANTranslateStep}
 
 
 def __getattr__(name):
-    if name in ("GANUpscaleStep", "GANFaceRestoreStep"):
+    if name in ("GANUpscaleStep", "GANFaceRestoreStep", "GANTranslateStep"):
         return _block_classes()[name]
     if name.endswith("Model") and name in _model_classes():
         return _model_classes()[name]

@@ -3,7 +3,7 @@
 Core registers ``upscale_models`` (models/upscale_models plus whatever ``extra_model_paths.yaml``
 adds) before custom nodes load. ``facerestore_models`` and ``facedetection`` are the keys the
 community face packs already use; core has neither, but a user's ``extra_model_paths.yaml`` may
-have created them. We only ever add the default folder to an entry, so configured paths keep working.
+have created them. ``translation_models`` (pix2pix / CycleGAN generators) is ours: no pack runs them. We only ever add the default folder to an entry, so configured paths keep working.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ FACE_DETECTORS = "facedetection"
 # that folder exists, and no folder is ever created for it.
 AURASR_MODELS = "aura-sr"
 AURASR_DEFAULT_FOLDER = "Aura-SR"
+TRANSLATION_MODELS = "translation_models"  # pix2pix / CycleGAN generators: ours, no core or community key
 
 
 def ensure_registered(key: str = UPSCALE_MODELS) -> None:
