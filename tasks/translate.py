@@ -86,18 +86,19 @@ def translate(
     batch = convert.to_core(image)
     side = _train_side(generator, train_size) if size_mode == "resize" else None
 
+    jobs = []
+    for item in batch.items:
+        x = _to_model_channels(item.rgb, generator)
+        jobs.append(x if side is None else resize(x[0], side, side)[None])
     outputs = []
     with Runner(generator, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
-        for item in batch.items:
-            _, _, h, w = item.rgb.shape
-            x = _to_model_channels(item.rgb, generator)
-            if side is not None:
-                x = resize(x[0], side, side)[None]
-            with _seeded(seed, runner.device):
-                y = next(runner.run([x], _tile_for(runner, tile, *x.shape[-2:])))
-            if side is not None:
-                y = resize(y.clamp(0, 1), h, w)
-            outputs.append((y.repeat(3, 1, 1) if y.shape[0] == 1 else y, _alpha(item)))
+        # One tile size for the list, from its largest image: one pass for all when that one fits.
+        tile = _tile_for(runner, tile, max(x.shape[-2] for x in jobs), max(x.shape[-1] for x in jobs))
+        with _seeded(seed, runner.device):
+            for item, y in zip(batch.items, runner.run(jobs, tile)):
+                if side is not None:
+                    y = resize(y.clamp(0, 1), *item.rgb.shape[-2:])
+                outputs.append((y.repeat(3, 1, 1) if y.shape[0] == 1 else y, _alpha(item)))
     return convert.from_core(outputs, batch)
 
 
