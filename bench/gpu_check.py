@@ -54,6 +54,7 @@ TINY = {
     "RRDBNet": {"num_feat": 8, "num_block": 1},  # spandrel reads every grow width as 32: keep the default
     "SRVGGNetCompact": {"num_feat": 8, "num_conv": 2},
     "GFPGANv1Clean": {"out_size": 64, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.25, "num_mlp": 2},
+    "UnetGenerator": {"num_downs": 5, "num_feat": 8},  # five levels is the shallowest U-Net
 }
 
 
@@ -290,7 +291,9 @@ def check_oom(model, plan: Plan, _core) -> dict:
             empty_cache(plan.device)
     else:
         margin, overlap = model.contract.tiling.margin, model.contract.tiling.overlap
-        cap_px = (size // 4 + 2 * margin + overlap) ** 2  # a quarter-side tile fits, a half-side one does not
+        read = size // 4 + 2 * margin + overlap
+        read += -read % model.size_multiple  # the runner pads each read to the network's multiple
+        cap_px = read ** 2  # a quarter-side tile fits, a half-side one does not
 
         def simulated_oom(_module, inputs):
             h, w = inputs[0].shape[-2:]

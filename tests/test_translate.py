@@ -136,6 +136,12 @@ def test_unet_tiles_are_native_windows_blended():
     assert seen[-1][0] == seen[-1][1] > 1
 
 
+def test_progress_counts_the_windows_of_the_whole_list():
+    seen = []
+    translate([torch.rand(3, 20, 24), torch.rand(3, 30, 18)], _resnet(), progress=lambda *p: seen.append(p))
+    assert seen == [(1, 2), (2, 2)]  # each image fits: one pass each
+
+
 def test_cancel_stops_between_tiles():
     with pytest.raises(CancelledError):
         translate(torch.rand(3, 80, 80), _resnet(), tile=32, cancel=lambda: True)
