@@ -11,7 +11,7 @@ from ganpost.gan_models.loader import describe_state_dict
 from ganpost.gan_models.pix2pix import (NLayerDiscriminator, PixelDiscriminator, ResnetGenerator, UnetGenerator,
                                         build_resnet, build_unet, init_weights)
 from ganpost.gan_models.pix2pix.resnet import receptive_radius
-from helpers.pix2pix import official_networks, official_norm_layer, randomised
+from helpers.pix2pix import randomised
 
 
 def _params(module):
@@ -171,37 +171,3 @@ def test_real_cyclegan_generator_loads_strictly():
     norm_widths = [64, 128, 256] + [256] * 18 + [128, 64]
     assert model.param_count == 11_378_179 + 2 * sum(norm_widths)  # plus each affine instance norm's scale, shift
     assert model.contract.test_time == AtInference.EVAL
-
-
-# --- parity with the official code (needs a local copy of it) --------------------------------
-
-@pytest.mark.parametrize("norm,affine,dropout", [("batch", True, True), ("instance", False, False),
-                                                 ("instance", True, True), ("none", False, False)])
-def test_parity_with_the_official_networks(norm, affine, dropout):
-    official = official_networks()
-    layer = official_norm_layer(norm, affine)
-    pairs = [
-        (official.ResnetGenerator(3, 3, 8, norm_layer=layer, use_dropout=dropout, n_blocks=3), 36),
-        (official.UnetGenerator(1, 3, 6, 4, norm_layer=layer, use_dropout=dropout), 128),
-    ]
-    for net, side in pairs:
-        randomised(net)
-        ours = describe_state_dict(net.state_dict(), **({"dropout": dropout} if "Unet" in type(net).__name__ else {}))
-        x = torch.rand(2, net.state_dict()[next(iter(net.state_dict()))].shape[1], side, side) * 2 - 1
-        for train in (False, True):  # train mode: the official test script's batch statistics and dropout
-            net.train(train), ours.module.train(train)
-            torch.manual_seed(1)
-            expected = net(x)
-            torch.manual_seed(1)
-            assert (ours.module(x) - expected).abs().max() <= 1e-5
-
-
-@pytest.mark.parametrize("norm", ["batch", "instance", "none"])
-def test_discriminator_parity_with_the_official_networks(norm):
-    official = official_networks()
-    for net in (official.NLayerDiscriminator(6, 8, 3, norm_layer=official_norm_layer(norm)),
-                official.PixelDiscriminator(6, 8, norm_layer=official_norm_layer(norm))):
-        randomised(net)
-        ours = describe_state_dict(net.state_dict()).module
-        x = torch.rand(1, 6, 64, 64)
-        assert (ours(x) - net(x)).abs().max() <= 1e-5
