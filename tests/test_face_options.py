@@ -201,3 +201,37 @@ def test_cancel_stops_during_the_background_upscale(detector, tmp_path):
         restore(collage(), restorer, detector, upscale=2, upscaler=upscaler,
                 progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 1)
     assert seen == [1] and calls == []  # stopped after the first tile: no face was restored
+
+
+# ------------------------------------------------------------------------------------- CLI
+def test_cli_parser_face_index_and_large_faces(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from ganpost.cli import main, restore_faces_command
+    from ganpost.gan_models.faceparse import ParseNet
+
+    real = restore_faces_command.load_model
+    used = {}
+
+    def load(name, **kw):
+        if name == "toy":
+            return toy_restorer(128, (0.2, 0, 0))
+        used[name] = model = real(name, **kw)
+        return model
+
+    monkeypatch.setattr(restore_faces_command, "load_model", load)
+    parser_file = tmp_path / "parser.pth"
+    torch.save(ParseNet(stem=8, down=((8, 16),), body=((16, 16),), up=((16, 8),)).state_dict(), parser_file)
+    Image.fromarray(collage()).save(tmp_path / "a.png")
+    common = ["restore-faces", str(tmp_path / "a.png"), "-m", "toy", "--detector", str(shared_weight(REAL_DETECTOR))]
+    code = main([*common, "-o", str(tmp_path / "out"), "--parser", str(parser_file), "--face-index", "0,3",
+                 "--upscale-large-faces"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "2 faces," in err and "needs --background-model" in err
+    assert used[str(parser_file)].architecture == "ParseNet"
+    with pytest.raises(SystemExit):
+        main([*common, "-o", str(tmp_path / "o2"), "--face-index", "x"])
+    assert "face_index" in capsys.readouterr().err
+    assert main([*common, "-o", str(tmp_path / "o3"), "--parser", str(shared_weight(REAL_DETECTOR))]) == 1
+    assert "not a face parser" in capsys.readouterr().err
