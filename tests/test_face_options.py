@@ -235,3 +235,28 @@ def test_cli_parser_face_index_and_large_faces(tmp_path, monkeypatch, capsys):
     assert "face_index" in capsys.readouterr().err
     assert main([*common, "-o", str(tmp_path / "o3"), "--parser", str(shared_weight(REAL_DETECTOR))]) == 1
     assert "not a face parser" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------------------------- diffusers
+def test_diffusers_post_processor_takes_a_parser(tmp_path):
+    from PIL import Image
+
+    from ganpost import restore_faces
+    from ganpost.gan_models.faceparse import ParseNet
+    from ganpost.integrations import diffusers as ds
+
+    parser_file = tmp_path / "parser.pth"
+    torch.manual_seed(0)
+    torch.save(ParseNet(stem=8, down=((8, 16),), body=((16, 16),), up=((16, 8),)).state_dict(), parser_file)
+    detector = shared_weight(REAL_DETECTOR)
+    photo = Image.fromarray(astronaut()[:256, 128:384])
+    toy = toy_restorer(128, (0.3, 0, 0))
+    (out,) = ds.GANPostProcessor(faces=toy, detector=detector, parser=parser_file)([photo])
+    expected = restore_faces(photo, toy, detector=detector, parser=parser_file)
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    with pytest.raises(InvalidOptionError, match="give a face model"):
+        ds.GANPostProcessor(tiny_compact_file(tmp_path), parser=parser_file)
+
+
+def tiny_compact_file(tmp_path):
+    return save_official(tiny_compact(scale=2), tmp_path / "compact.pth")
