@@ -218,7 +218,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="astronaut only at ×1, no timing")
     parser.add_argument("--detector", default=str(DETECTOR))
     parser.add_argument("--out", help="write the figures as JSON here")
-    parser.add_argument("--parse", action="store_true", help="parsing on (random ParseNet), astronaut and collage at ×1")
+    parser.add_argument("--parse", action="store_true",
+                        help="parsing on (random ParseNet), astronaut and collage at ×1")
     args = parser.parse_args(argv)
     reason = official_available()
     if reason or not Path(args.detector).exists():

@@ -203,7 +203,7 @@ def check_parser(parser: ModelDescriptor) -> None:
 
 def parse_faces(parser: ModelDescriptor, faces: torch.Tensor, precision: str = "auto",
                 device: str | torch.device | None = None) -> torch.Tensor:
-    """``N×1×S×S`` soft face-part masks of ``N×3×S×S`` crops in [0, 1] (each crop resized to the parser's size)."""
+    """``N×1×S×S`` soft face-part masks of ``N×3×S×S`` crops in [0, 1] (each resized to the parser's size)."""
     size = faces.shape[-1]
     side = parser.contract.size.fixed or size
     channels = face_channels(parser.contract.labels, parser.name)
@@ -334,7 +334,8 @@ def _backgrounds(batch: convert.CoreBatch, upscale: float, upscaler: ModelDescri
         _, _, height, width = item.rgb.shape
         sizes.append(target_size(height, width, 1, None if upscale == 1 else upscale, None))
     if upscaler is None:
-        rgbs = [resize(item.rgb[0], h, w).clone() for item, (h, w) in zip(batch.items, sizes)]  # from_core clamps in place
+        # a copy even at ×1: from_core clamps in place
+        rgbs = [resize(item.rgb[0], h, w).clone() for item, (h, w) in zip(batch.items, sizes)]
     else:  # at ×1 too: a ×1 (or larger) model may clean the background, resized back
         with Runner(upscaler, device=device, precision=precision, progress=steps.on_tiles, cancel=cancel) as runner:
             rgbs = [resize(out, h, w) for out, (h, w) in zip(runner.run([item.rgb for item in batch.items]), sizes)]

@@ -66,7 +66,7 @@ def _erode(mask: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def _gaussian_blur(mask: torch.Tensor, ksize: int, sigma: float = 0) -> torch.Tensor:
-    """``cv2.GaussianBlur(mask, (ksize, ksize), sigma)``: σ = 0 takes OpenCV's σ for that size; reflect-101 borders."""
+    """``cv2.GaussianBlur(mask, (ksize, ksize), sigma)``, reflect-101 borders; σ = 0: OpenCV's σ for the size."""
     if ksize <= 1:
         return mask
     if ksize in SMALL_KERNELS and sigma <= 0:  # OpenCV's fixed kernels for sizes up to 7 with σ = 0
