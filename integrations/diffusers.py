@@ -200,8 +200,8 @@ def _block_classes() -> dict[str, type]:
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
             processor = GANPostProcessor(faces=components.face_restorer, detector=block_state.face_detector,
-                                         parser=block_state.face_parser, strength=block_state.face_strength, color_fix=block_state.color_fix,
-                                         threshold=block_state.face_threshold)
+                                         parser=block_state.face_parser, strength=block_state.face_strength,
+                                         color_fix=block_state.color_fix, threshold=block_state.face_threshold)
             block_state.images = processor(block_state.images, output_type=block_state.output_type)
             self.set_block_state(state, block_state)
             return components, state
