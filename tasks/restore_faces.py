@@ -5,6 +5,9 @@ resized (or upscaled by a model, tiled) once per image; faces are pasted with a 
 scales with the face. ``strength`` scales that mask instead of mixing the restored crop with a
 resampled original: at 0 the input comes back bit for bit, and in between the untouched pixels
 stay sharp rather than twice resampled.
+
+Optional on the way: a parser's face-part mask, picks by index, landmark smoothing over frames and
+large faces sent through the background upscaler.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import CancelledError, InvalidOptionError
 from ..gan_models.loader import load_model
 from ..runtime.faces import (
-    MaskShape, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back, paste_back_official,
-    parsing_mask, similarity_transform, upscale_affine, warp_affine,
+    MaskShape, check_smoothing, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back,
+    paste_back_official, parsing_mask, similarity_transform, upscale_affine, warp_affine,
 )
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
@@ -190,7 +193,7 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
         raise InvalidOptionError(f"color_fix must be one of {', '.join(COLOR_FIXES)}, not {color_fix!r}")
     check_detect_options(threshold=threshold, max_faces=max_faces, detection_size=detection_size,
                          face_index=face_index)
-    smooth_face_landmarks([], smooth_landmarks)
+    check_smoothing(smooth_landmarks)
 
 
 def check_parser(parser: ModelDescriptor) -> None:

@@ -51,11 +51,15 @@ def link_tracks(frames: list[list], min_iou: float = MIN_IOU) -> list[list[int]]
     return ids
 
 
+def check_smoothing(sigma) -> None:
+    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and math.isfinite(sigma) and sigma >= 0):
+        raise InvalidOptionError(f"landmark smoothing is a number of frames ≥ 0 (0: off, e.g. 1.5), not {sigma!r}")
+
+
 def smooth_landmarks(frames: list[list], sigma: float, min_iou: float = MIN_IOU) -> list[list]:
     """``frames`` (per image, a list of faces with ``.box`` and ``.landmarks``) with each face's landmarks
     averaged over its track's neighbouring frames, Gaussian weights of ``sigma`` frames (0: unchanged)."""
-    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and math.isfinite(sigma) and sigma >= 0):
-        raise InvalidOptionError(f"landmark smoothing is a number of frames ≥ 0 (0: off, e.g. 1.5), not {sigma!r}")
+    check_smoothing(sigma)
     if sigma == 0:
         return frames
     ids = link_tracks(frames, min_iou)
