@@ -18,6 +18,11 @@ Printed, per photo and upscale:
             official, averaged over faces;
 and the time of the collage, ours vs official, in turns, median of --repeats.
 
+--parse: parsing on instead. The same random GFPGAN, plus facexlib's full-size ParseNet(512, 512, 19)
+with random weights and BatchNorm statistics (seed 0; the same file loaded by both), official
+``use_parse=True`` against ``restore_faces(parser=..., paste="official")`` (and paste="soft"): the
+whole-image difference (all), and the share of the crop the parsing mask keeps.
+
     python bench/faces.py --threads 2 --out faces.json
     python bench/faces.py --quick          # astronaut only, no timing
 """
@@ -41,7 +46,9 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from helpers.official_faces import official_available, official_restorer, official_square_mask  # noqa: E402
+from helpers.official_faces import (  # noqa: E402
+    official_available, official_parsers, official_restorer, official_restorer_with_parser, official_square_mask,
+)
 
 from ganpost import load_model, restore_faces  # noqa: E402
 from ganpost.gan_models.gfpgan import GFPGANv1Clean  # noqa: E402
@@ -211,6 +218,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="astronaut only at ×1, no timing")
     parser.add_argument("--detector", default=str(DETECTOR))
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--parse", action="store_true",
+                        help="parsing on (random ParseNet), astronaut and collage at ×1")
     args = parser.parse_args(argv)
     reason = official_available()
     if reason or not Path(args.detector).exists():
@@ -224,6 +233,8 @@ def main(argv=None) -> int:
         weights = Path(folder) / "gfpgan_random.pth"
         torch.save({"params_ema": GFPGANv1Clean().state_dict()}, weights)
         model, detector = load_model(str(weights)), load_model(args.detector)
+        if args.parse:
+            return parse_bench(Path(folder), str(weights), model, detector, args)
         restorer = official_restorer(str(weights), args.detector, upscale=1)
 
     photos = {"astronaut": astronaut()} if args.quick else {
@@ -243,6 +254,52 @@ def main(argv=None) -> int:
         report = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
                   "torch": torch.__version__, "rows": rows, "speed": speed}
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def random_parsenet(path: Path) -> torch.nn.Module:
+    """facexlib's ParseNet(512, 512, 19), every weight and BN statistic random (seed 0), saved to ``path``."""
+    net = official_parsers()["ParseNet"](in_size=512, out_size=512, parsing_ch=19)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            elif name.endswith("running_mean") or name.endswith("bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
+            elif tensor.ndim == 1:
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.5 + 0.75)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) / tensor[0].numel() ** 0.5)
+    torch.save(net.state_dict(), path)
+    return net.eval()
+
+
+def parse_bench(folder: Path, weights: str, model, detector, args) -> int:
+    reference = random_parsenet(folder / "parsenet_random.pth")
+    parser = load_model(str(folder / "parsenet_random.pth"))
+    restorer = official_restorer_with_parser(weights, args.detector, reference, upscale=1)
+    rows = []
+    with torch.no_grad():
+        for name, image in {"astronaut": astronaut(), "collage": collage()}.items():
+            expected, helper = official(image, restorer)
+            row = {"photo": name, "faces_official": len(helper.det_faces)}
+            for paste in ("official", "soft"):
+                got, records = restore_faces(image, model, detector=detector, parser=parser, paste=paste,
+                                             precision="fp32", return_faces=True)
+                row[f"all_{paste}"] = steps(np.abs(got.astype(np.float64) - expected).max(-1))
+            row["faces_ours"] = len(records[0])
+            row["mask_kept"] = round(float(np.mean([(r.mask > 0.5).float().mean() / max(
+                (warp_affine(torch.ones(1, 1, 512, 512), our_inverse(r.landmarks, 512, 1), image.shape[:2]) > 0.5)
+                .float().mean(), 1e-9) for r in records[0]])), 3)
+            rows.append(row)
+            print(f"{name:9} parse  faces {row['faces_ours']}/{row['faces_official']}  mask kept {row['mask_kept']}"
+                  f"  all(paste=official) {row['all_official']}  all(paste=soft) {row['all_soft']}", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"threads": args.threads, "torch": torch.__version__, "parse": rows},
+                                             indent=1))
     return 0
 
 

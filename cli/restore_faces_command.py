@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from ..gan_models import load_model
+from ..gan_models.errors import InvalidOptionError
 from ..runtime.imaging.files import read_image, write_image
 from ..runtime.precision import resolve_dtype
-from ..tasks.detect_faces import DEFAULT_DETECTION_SIZE
+from ..tasks.detect_faces import DEFAULT_DETECTION_SIZE, parse_face_index
 from ..tasks.face_colour import COLOR_FIXES
 from ..tasks.restore_faces import DEFAULT_DETECTOR, PASTE_MODES, check_options, restore_faces
 from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
@@ -33,11 +34,17 @@ def add_restore_faces_parser(sub) -> None:
                     help=f"a face restoration model file or known name (default: {DEFAULT_FACE_MODEL})")
     rf.add_argument("--detector", default=DEFAULT_DETECTOR,
                     help=f"a RetinaFace file or known name (default: {DEFAULT_DETECTOR})")
+    rf.add_argument("--parser",
+                    help="a face parser file or known name (parsing_parsenet, or parsing_bisenet.pth): paste only "
+                         "face parts and hair, keeping collars, hats and backdrops (default: a square mask)")
     rf.add_argument("--upscale", type=_number("upscale", 1, 16), default=1,
                     help="output size / input size, 1 to 16 (default 1)")
     rf.add_argument("--background-model",
                     help="an upscaling model (file or known name) for the background when --upscale > 1 "
                          "(default: a bicubic resize)")
+    rf.add_argument("--upscale-large-faces", action="store_true",
+                    help="with --background-model: faces that end up larger than the restorer's crop (512 px) are "
+                         "upscaled by that model before pasting, not stretched")
     rf.add_argument("--strength", type=_number("strength", 0, 1), default=1.0,
                     help="0 keeps the input, 1 (default) the restored faces; in between blends them")
     rf.add_argument("--color-fix", default="none", choices=COLOR_FIXES,
@@ -49,6 +56,8 @@ def add_restore_faces_parser(sub) -> None:
                     help="face score a detection must exceed (default 0.97)")
     rf.add_argument("--max-faces", type=_whole("max-faces"), help="restore at most this many, largest first")
     rf.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
+    rf.add_argument("--face-index", metavar="LIST", type=_face_index,
+                    help="restore only these faces, by place in the largest-first order from 0 (e.g. 0,2)")
     rf.add_argument("--detection-size", type=_whole("detection-size", 32), default=DEFAULT_DETECTION_SIZE,
                     help=f"longest side the detector sees (default {DEFAULT_DETECTION_SIZE}; larger finds "
                          "smaller faces in big images, slower)")
@@ -72,6 +81,13 @@ def _number(name: str, low: float, high: float):
     return parse
 
 
+def _face_index(text: str) -> list[int] | None:
+    try:
+        return parse_face_index(text)
+    except InvalidOptionError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def _whole(name: str, low: int = 1):
     def parse(text: str) -> int:
         try:
@@ -92,10 +108,14 @@ def run_restore_faces(args) -> int:
 
         model, detector = load(args.model), load(args.detector)
         background = load(args.background_model) if args.background_model else None
+        parser = load(args.parser) if args.parser else None
         log.info("%s", model.summary())
-        check_options(model, detector=detector, upscaler=background, upscale=args.upscale, strength=args.strength,
-                      color_fix=args.color_fix, threshold=args.threshold, max_faces=args.max_faces,
-                      detection_size=args.detection_size, paste=args.paste)
+        check_options(model, detector=detector, parser=parser, upscaler=background, upscale=args.upscale,
+                      strength=args.strength, color_fix=args.color_fix, threshold=args.threshold,
+                      max_faces=args.max_faces, detection_size=args.detection_size, paste=args.paste,
+                      face_index=args.face_index)
+        if args.upscale_large_faces and background is None:
+            log.warning("--upscale-large-faces needs --background-model; faces are pasted without it")
         resolve_dtype(model, args.precision, device)  # e.g. fp16 on CPU is refused once, here
         if args.save_faces:
             check_writable([args.save_faces / "face.png"])
@@ -103,11 +123,12 @@ def run_restore_faces(args) -> int:
         def handle(source: Path, target: Path, label: str) -> str:
             image = read_image(source)
             result, faces = restore_faces(
-                image.pixels, model, detector=detector, upscaler=background, upscale=args.upscale,
+                image.pixels, model, detector=detector, parser=parser, upscaler=background, upscale=args.upscale,
                 strength=args.strength, color_fix=args.color_fix, paste=args.paste, threshold=args.threshold,
-                max_faces=args.max_faces, only_center_face=args.only_center_face, seed=args.seed,
+                max_faces=args.max_faces, only_center_face=args.only_center_face, face_index=args.face_index,
+                upscale_large_faces=args.upscale_large_faces, seed=args.seed,
                 detection_size=args.detection_size, precision=args.precision, device=device, return_faces=True,
-                progress=progress_bar(label, "faces"))
+                progress=progress_bar(label, "steps" if background is not None else "faces"))
             write_image(target, result, image.info)
             if args.save_faces:
                 for k, face in enumerate(faces[0]):

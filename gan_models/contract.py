@@ -22,6 +22,7 @@ class Task(str, enum.Enum):
     FACE_RESTORE = "face_restore"
     TRANSLATE = "translate"
     FACE_DETECT = "face_detect"
+    FACE_PARSE = "face_parse"  # per-pixel class logits (face parts), one channel per label
     DISCRIMINATOR = "discriminator"  # training only: scores images
 
 
@@ -82,6 +83,8 @@ class ModelContract:
     test_time: AtInference = AtInference.EVAL
     init_weights: Callable[[nn.Module], None] | None = None
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""
+    labels: tuple[str, ...] = ()
+    """What each output channel means, for networks that classify pixels (face parsers); else empty."""
 
     def activation_bytes_per_pixel(self, dtype: torch.dtype) -> int:
         return self.activation_elements * torch.empty((), dtype=dtype).element_size()

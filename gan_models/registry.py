@@ -11,6 +11,7 @@ from __future__ import annotations
 from .aurasr import AURASR
 from .errors import InvalidOptionError, UnsupportedModelError
 from .facedetect import RETINAFACE
+from .faceparse import BISENET, PARSENET
 from .family import FamilyEntry, Tensors
 from .gfpgan import GFPGAN_CLEAN
 from .known_file import KnownFile
@@ -32,6 +33,8 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     # original GFPGANv1 with a reason. After the upscalers people load most.
     GFPGAN_CLEAN,
     RETINAFACE,  # fpn./ssh1./ClassHead. keys that no image-to-image family has: anywhere works, last is cheapest
+    PARSENET,  # encoder./out_mask_conv. keys: no other family's
+    BISENET,  # cp.resnet./ffm. keys: no other family's
 )
 
 

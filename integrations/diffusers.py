@@ -41,7 +41,8 @@ class GANPostProcessor:
     upscaler too, the background is upscaled by it and the faces are pasted at that size (``upscale``
     defaults to the upscaler's scale). Models are a ``load_model`` result, a file or known name, or one of
     the ModelMixin wrappers below (``GFPGANModel``, ``RealESRGANModel``, ...). The detector defaults to
-    ``retinaface_resnet50``.
+    ``retinaface_resnet50``; ``parser`` (ParseNet/BiSeNet, e.g. ``"parsing_parsenet"``) limits each pasted
+    face to face parts and hair.
 
     ``GANPostProcessor(translator=G)`` translates with a pix2pix/CycleGAN generator, with the options of
     :func:`ganpost.translate` (direction, size_mode, test_time, seed, ...); ``translator_b`` is a
@@ -52,8 +53,8 @@ class GANPostProcessor:
     converts instead.
     """
 
-    def __init__(self, upscaler=None, *, faces=None, detector=None, model=None, translator=None, translator_b=None,
-                 **options):
+    def __init__(self, upscaler=None, *, faces=None, detector=None, parser=None, model=None, translator=None,
+                 translator_b=None, **options):
         if model is not None:  # the keyword of the upscaler-only processor
             if upscaler is not None:
                 raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
@@ -71,6 +72,10 @@ class GANPostProcessor:
         self.upscaler = None if upscaler is None else as_descriptor(upscaler)
         self.faces = None if faces is None else as_descriptor(faces)
         self.detector = None if detector is None else as_descriptor(detector)
+        self.parser = None if parser is None else as_descriptor(parser)
+        if self.parser is not None and self.faces is None:
+            raise InvalidOptionError("a face parser (parser=...) shapes the face paste-back: give a face model "
+                                     "(faces=...) too")
         if self.faces is not None and self.upscaler is not None:
             options.setdefault("upscale", self.upscaler.scale)
         self.options = options
@@ -88,7 +93,8 @@ class GANPostProcessor:
         elif self.faces is None:
             result = _upscale(self.upscaler, images, **options)
         else:
-            result = _restore_faces(images, self.faces, detector=self.detector, upscaler=self.upscaler, **options)
+            result = _restore_faces(images, self.faces, detector=self.detector, parser=self.parser,
+                                    upscaler=self.upscaler, **options)
         return result if output_type is None else to_output_type(result, output_type)
 
 
@@ -198,7 +204,7 @@ def _block_classes() -> dict[str, type]:
 
         Place it after a decode step, or after :class:`GANUpscaleStep` so the faces are restored and pasted
         at the final resolution. ``face_detector`` is a RetinaFace file, known name or loaded model
-        (default ``retinaface_resnet50``).
+        (default ``retinaface_resnet50``); ``face_parser`` an optional ParseNet/BiSeNet for the paste mask.
         """
 
         @property
@@ -209,7 +215,8 @@ def _block_classes() -> dict[str, type]:
         def inputs(self):
             return [InputParam("images", required=True), InputParam("output_type", default="pil"),
                     InputParam("face_detector", default=None), InputParam("face_strength", default=1.0),
-                    InputParam("color_fix", default="none"), InputParam("face_threshold", default=0.97)]
+                    InputParam("color_fix", default="none"), InputParam("face_threshold", default=0.97),
+                    InputParam("face_parser", default=None)]
 
         @property
         def intermediate_outputs(self):
@@ -218,8 +225,8 @@ def _block_classes() -> dict[str, type]:
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
             processor = GANPostProcessor(faces=components.face_restorer, detector=block_state.face_detector,
-                                         strength=block_state.face_strength, color_fix=block_state.color_fix,
-                                         threshold=block_state.face_threshold)
+                                         parser=block_state.face_parser, strength=block_state.face_strength,
+                                         color_fix=block_state.color_fix, threshold=block_state.face_threshold)
             block_state.images = processor(block_state.images, output_type=block_state.output_type)
             self.set_block_state(state, block_state)
             return components, state

@@ -2,7 +2,9 @@
 
 from comfy_api.latest import ComfyExtension, io
 
-from .face_nodes import GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostRestoreFaces
+from .face_nodes import (
+    GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostLoadFaceParser, GanpostRestoreFaces,
+)
 from .train_nodes import GanpostTrainUpscaleModel
 from .translate_nodes import GanpostLoadTranslator, GanpostTranslateImage
 from .upscale_nodes import GanpostLoadUpscaleModel, GanpostUpscaleImage
@@ -12,4 +14,4 @@ class GanpostExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel,
                 GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces,
-                GanpostLoadTranslator, GanpostTranslateImage]
+                GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage]

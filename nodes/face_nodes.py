@@ -1,4 +1,4 @@
-"""Face nodes (V3 schema): model and detector loaders, Restore Faces and Detect Faces.
+"""Face nodes (V3 schema): model, detector and parser loaders, Restore Faces and Detect Faces.
 
 Thin adapters: the work is ``tasks.restore_faces`` and ``tasks.detect_faces``; this module turns
 ComfyUI tensors, folders, progress and interrupts into their arguments and their results back.
@@ -27,27 +27,32 @@ from .upscale_nodes import PLANNING_TILE, GanpostModel, as_ganpost_model
 
 GanpostFaceModel = io.Custom("GANPOST_FACE_MODEL")
 GanpostFaceDetector = io.Custom("GANPOST_FACE_DETECTOR")
+GanpostFaceParser = io.Custom("GANPOST_FACE_PARSER")
 NO_FACE_SIDE = 64  # the placeholder crop when nothing was found: IMAGE outputs cannot be empty
 MASK_SHAPES = ("box", "ellipse")
 ELLIPSE_FEATHER = 0.15  # share of the ellipse radius that fades out
 MAX_SEED = 2**63 - 1
 
-# What each loader accepts, how to name it, and where the other kind of file belongs.
+# What each loader accepts, how to name it, and where a file of that kind belongs (told when it is loaded
+# by another kind's loader). Parsers share models/facedetection with detectors, as the community packs do.
 LOADERS = {
     Task.FACE_RESTORE: (model_folders.FACE_MODELS, "face restoration model (GFPGAN)",
-                        "a face detector goes in models/facedetection and into 'ganpost: Load Face Detector'"),
+                        "a face restorer goes in models/facerestore_models and into 'ganpost: Load Face Model'"),
     Task.FACE_DETECT: (model_folders.FACE_DETECTORS, "face detector (RetinaFace)",
-                       "a face restorer goes in models/facerestore_models and into 'ganpost: Load Face Model'"),
+                       "a face detector goes in models/facedetection and into 'ganpost: Load Face Detector'"),
+    Task.FACE_PARSE: (model_folders.FACE_DETECTORS, "face parser (ParseNet, BiSeNet)",
+                      "a face parser goes in models/facedetection and into 'ganpost: Load Face Parser'"),
 }
 
 
 def load_task_model(model_name: str, task: Task) -> ModelDescriptor:
     """The cached model for a file in ``task``'s folder; RuntimeError naming the file and the fix otherwise."""
-    key, wanted, elsewhere = LOADERS[task]
+    key, wanted, _ = LOADERS[task]
     path = model_folders.model_path(model_name, key)
     model = load_for_node(model_name, path, f"a {wanted}")
     if model.contract.task != task:
-        hint = elsewhere if model.contract.task in LOADERS else "this file is not a face model at all"
+        found = LOADERS.get(model.contract.task)
+        hint = found[2] if found else "this file is not a face model at all"
         raise RuntimeError(f"ganpost: {model_name} ({path}) is a {model.architecture} {model.task} model, not a "
                            f"{wanted}; {hint}.")
     return model
@@ -100,6 +105,29 @@ class GanpostLoadFaceDetector(io.ComfyNode):
         return io.NodeOutput(load_task_model(model_name, Task.FACE_DETECT))
 
 
+class GanpostLoadFaceParser(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="GanpostLoadFaceParser",
+            display_name="ganpost: Load Face Parser",
+            category="ganpost/faces",
+            description="Load a face parser (parsing_parsenet.pth or parsing_bisenet.pth) from models/facedetection. "
+                        "Into Restore Faces, it limits each pasted face to face parts and hair.",
+            inputs=[io.Combo.Input("model_name", options=model_folders.list_models(model_folders.FACE_DETECTORS),
+                                   tooltip="a file in models/facedetection (or a path from extra_model_paths.yaml)")],
+            outputs=[GanpostFaceParser.Output(display_name="parser")],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, model_name):
+        return model_folders.modified_time(model_name, model_folders.FACE_DETECTORS)
+
+    @classmethod
+    def execute(cls, model_name) -> io.NodeOutput:
+        return io.NodeOutput(load_task_model(model_name, Task.FACE_PARSE))
+
+
 def _detection_inputs():
     return [
         io.Float.Input("threshold", default=0.97, min=0.0, max=0.999, step=0.01,
@@ -109,6 +137,9 @@ def _detection_inputs():
                      tooltip="keep at most this many faces per image, largest first; 0 = all"),
         io.Boolean.Input("only_center_face", default=False,
                          tooltip="keep only the face nearest the image centre"),
+        io.String.Input("face_index", default="", optional=True,
+                        tooltip="only these faces, by place in the largest-first order from 0, e.g. 0,2; "
+                                "empty = all"),
     ]
 
 
@@ -126,6 +157,10 @@ class GanpostRestoreFaces(io.ComfyNode):
                 io.Image.Input("image"),
                 GanpostFaceModel.Input("face_model", tooltip="from 'ganpost: Load Face Model'"),
                 GanpostFaceDetector.Input("detector", tooltip="from 'ganpost: Load Face Detector'"),
+                GanpostFaceParser.Input("parser", optional=True,
+                                        tooltip="from 'ganpost: Load Face Parser': paste only face parts and hair "
+                                                "(collars, hats, backdrops keep the original). Without it: a "
+                                                "square soft mask"),
                 io.MultiType.Input("upscale_model", types=[GanpostModel, io.UpscaleModel], optional=True,
                                    tooltip="background upscaler: 'ganpost: Load Upscale Model' or core's 'Load "
                                            "Upscale Model'. Without it the background is resized (bicubic)"),
@@ -143,6 +178,12 @@ class GanpostRestoreFaces(io.ComfyNode):
                 io.Combo.Input("paste", options=list(PASTE_MODES), default="soft",
                                tooltip="soft: a mask scaled to the face (weaker seams); official: facexlib's mask, "
                                        "to match the official tool's output"),
+                io.Boolean.Input("upscale_large_faces", default=False, optional=True,
+                                 tooltip="with an upscale model: a face that lands larger than the model's crop "
+                                         "(512 px) is upscaled by it first, not stretched"),
+                io.Float.Input("smooth_landmarks", default=0.0, min=0.0, max=10.0, step=0.1, optional=True,
+                               tooltip="the batch is consecutive video frames: average each face's landmarks "
+                                       "over this many neighbouring frames (0 = off) so faces do not flicker"),
                 io.Int.Input("seed", default=0, min=0, max=MAX_SEED,
                              tooltip="0 = the model's own noise (GFPGAN: the noise stored in the file); any other "
                                      "value draws fresh noise from that seed (same seed, same faces)"),
@@ -164,19 +205,23 @@ class GanpostRestoreFaces(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, face_model, detector, upscale, strength, threshold, max_faces, only_center_face,
-                color_fix, paste, seed, precision, upscale_model=None, mask=None) -> io.NodeOutput:
+                color_fix, paste, seed, precision, upscale_model=None, mask=None, parser=None, face_index="",
+                upscale_large_faces=False, smooth_landmarks=0.0) -> io.NodeOutput:
         device = mm.get_torch_device()
         try:
             upscaler = None if upscale_model is None else as_ganpost_model(upscale_model)
-            check_options(face_model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
-                          color_fix=color_fix, threshold=threshold, max_faces=max_faces or None, paste=paste)
+            check_options(face_model, detector=detector, parser=parser, upscaler=upscaler, upscale=upscale,
+                          strength=strength, color_fix=color_fix, threshold=threshold, max_faces=max_faces or None,
+                          paste=paste, face_index=face_index, smooth_landmarks=smooth_landmarks)
             batch = image_to_core(image, mask)
-            mm.free_memory(_memory_required(face_model, detector, upscaler, precision, device), device)
+            mm.free_memory(_memory_required(face_model, detector, upscaler, precision, device, parser), device)
             bar = comfy.utils.ProgressBar(1)
             result, records = restore_faces(
-                batch, face_model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
-                color_fix=color_fix, paste=paste, threshold=threshold, max_faces=max_faces or None,
-                only_center_face=only_center_face, seed=seed or None, precision=precision, device=device,
+                batch, face_model, detector=detector, parser=parser, upscaler=upscaler, upscale=upscale,
+                strength=strength, color_fix=color_fix, paste=paste, threshold=threshold,
+                max_faces=max_faces or None, only_center_face=only_center_face, face_index=face_index,
+                upscale_large_faces=upscale_large_faces, smooth_landmarks=smooth_landmarks,
+                seed=seed or None, precision=precision, device=device,
                 return_faces=True, progress=lambda done, total: bar.update_absolute(done, total),
                 cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
@@ -220,14 +265,14 @@ class GanpostDetectFaces(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, detector, threshold, max_faces, only_center_face, mask_shape,
-                crop_size) -> io.NodeOutput:
+                crop_size, face_index="") -> io.NodeOutput:
         device = resolve_device(mm.get_torch_device())
         try:
-            check_detect_options(threshold=threshold, max_faces=max_faces or None)
+            check_detect_options(threshold=threshold, max_faces=max_faces or None, face_index=face_index)
             network = detector_network(detector, device)
             rgb = [item[None, :3] for item in image_to_core(image, None)]
             found = detect_in_core(network, rgb, threshold=threshold, max_faces=max_faces or None,
-                                   only_center_face=only_center_face)
+                                   only_center_face=only_center_face, face_index=face_index)
         except GanpostError as err:
             raise RuntimeError(f"ganpost ({getattr(detector, 'name', None) or 'detector'}): {err}") from err
         height, width = image.shape[1:3]
@@ -239,13 +284,15 @@ class GanpostDetectFaces(io.ComfyNode):
 
 # ------------------------------------------------------------------------------ helpers
 def _memory_required(face_model: ModelDescriptor, detector: ModelDescriptor, upscaler: ModelDescriptor | None,
-                     precision: str, device) -> int:
-    """Bytes to make room for: the restorer with one face, the detector's weights, one upscaler tile."""
+                     precision: str, device, parser: ModelDescriptor | None = None) -> int:
+    """Bytes to make room for: the restorer with one face, the detector's weights, one upscaler tile, the parser."""
     device = resolve_device(device)
     total = estimate_bytes(face_model, resolve_dtype(face_model, precision, device), face_model.contract.size.fixed)
     total += detector.param_count * 4
     if upscaler is not None:
         total += estimate_bytes(upscaler, resolve_dtype(upscaler, precision, device), PLANNING_TILE)
+    if parser is not None:
+        total += estimate_bytes(parser, resolve_dtype(parser, precision, device), parser.contract.size.fixed or 512)
     return total
 
 

@@ -9,6 +9,7 @@ are, exactly as facexlib's ``detect_faces(use_origin_size=True)`` does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +47,7 @@ def detect_faces(
     max_faces: int | None = None,
     order: str = "largest",
     only_center_face: bool = False,
+    face_index: str | Sequence[int] | None = None,
     device: str | torch.device | None = None,
 ) -> list[list[Face]]:
     """The faces in each image: a list per image (empty when none), in ``order``.
@@ -57,23 +59,25 @@ def detect_faces(
     side the network sees (None: always the image as it is). ``min_face_size`` drops boxes whose
     shorter side is smaller (input pixels). ``order``: ``largest`` first (visible box area),
     ``left_to_right`` (box centre) or ``score``. ``only_center_face`` keeps the face whose box centre
-    is nearest the image centre; ``max_faces`` then keeps the first ones. ``device``: where the
-    network runs (None: where the model is).
+    is nearest the image centre. ``face_index`` picks faces by their place in that order (``"0,2"`` or
+    ``[0, 2]``: the first and third; places an image does not have are skipped); ``max_faces`` then
+    keeps the first ones. ``device``: where the network runs (None: where the model is).
     """
     check_detect_options(threshold=threshold, nms_threshold=nms_threshold, detection_size=detection_size,
-                         min_face_size=min_face_size, max_faces=max_faces, order=order)
+                         min_face_size=min_face_size, max_faces=max_faces, order=order, face_index=face_index)
     network = detector_network(model, device)
     rgb_images = [item.rgb for item in to_core(images).items]
     return detect_in_core(network, rgb_images, threshold=threshold, nms_threshold=nms_threshold,
                           detection_size=detection_size, min_face_size=min_face_size, max_faces=max_faces,
-                          order=order, only_center_face=only_center_face)
+                          order=order, only_center_face=only_center_face, face_index=face_index)
 
 
 def detect_in_core(network: RetinaFace, rgb_images: list[torch.Tensor], *, threshold: float = 0.97,
                    nms_threshold: float = 0.4, detection_size: int | None = DEFAULT_DETECTION_SIZE,
                    min_face_size: float = 0, max_faces: int | None = None, order: str = "largest",
-                   only_center_face: bool = False) -> list[list[Face]]:
+                   only_center_face: bool = False, face_index: str | Sequence[int] | None = None) -> list[list[Face]]:
     """:func:`detect_faces` on the core's ``1×3×H×W`` [0, 1] tensors, options already checked."""
+    picks = parse_face_index(face_index)
     groups: dict[tuple[int, int], list[int]] = {}
     for index, rgb in enumerate(rgb_images):
         groups.setdefault(tuple(rgb.shape[-2:]), []).append(index)
@@ -87,7 +91,8 @@ def detect_in_core(network: RetinaFace, rgb_images: list[torch.Tensor], *, thres
             for index, (boxes, scores, points) in zip(indices, candidates):
                 keep = nms(boxes, scores, nms_threshold)
                 faces = _to_faces(boxes[keep], scores[keep], points[keep])
-                results[index] = _select(faces, width, height, min_face_size, max_faces, order, only_center_face)
+                results[index] = _select(faces, width, height, min_face_size, max_faces, order, only_center_face,
+                                         picks)
     return results
 
 
@@ -118,7 +123,7 @@ def _to_faces(boxes: torch.Tensor, scores: torch.Tensor, points: torch.Tensor) -
 
 
 def _select(faces: list[Face], width: int, height: int, min_face_size: float, max_faces: int | None,
-            order: str, only_center_face: bool) -> list[Face]:
+            order: str, only_center_face: bool, picks: list[int] | None = None) -> list[Face]:
     faces = [f for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face_size]
     if only_center_face and faces:
         def distance(f: Face) -> float:
@@ -128,6 +133,8 @@ def _select(faces: list[Face], width: int, height: int, min_face_size: float, ma
         faces.sort(key=lambda f: _clipped_area(f, width, height), reverse=True)
     elif order == "left_to_right":
         faces.sort(key=lambda f: f.box[0] + f.box[2])
+    if picks is not None:
+        faces = [faces[k] for k in picks if k < len(faces)]
     return faces if max_faces is None else faces[:max_faces]
 
 
@@ -155,8 +162,10 @@ def detector_network(model, device: str | torch.device | None = None) -> RetinaF
 
 def check_detect_options(*, threshold: float = 0.97, nms_threshold: float = 0.4,
                          detection_size: int | None = DEFAULT_DETECTION_SIZE, min_face_size: float = 0,
-                         max_faces: int | None = None, order: str = "largest") -> None:
+                         max_faces: int | None = None, order: str = "largest",
+                         face_index: str | Sequence[int] | None = None) -> None:
     """Refuse bad detection options before any image is read."""
+    parse_face_index(face_index)
     if not 0.0 <= threshold < 1.0:
         raise InvalidOptionError(f"threshold must be in [0, 1) (a score the face must exceed), not {threshold}")
     if not 0.0 <= nms_threshold <= 1.0:
@@ -170,3 +179,19 @@ def check_detect_options(*, threshold: float = 0.97, nms_threshold: float = 0.4,
         raise InvalidOptionError(f"max_faces must be a whole number ≥ 1, or None, not {max_faces!r}")
     if order not in ORDERS:
         raise InvalidOptionError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+
+
+def parse_face_index(face_index: str | Sequence[int] | None) -> list[int] | None:
+    """``"0,2"`` / ``[0, 2]`` → ``[0, 2]`` (order kept, repeats dropped); None or ``""``: every face."""
+    if face_index is None or (isinstance(face_index, str) and not face_index.strip()):
+        return None
+    parts = face_index.replace(";", ",").split(",") if isinstance(face_index, str) else list(face_index)
+    picks: list[int] = []
+    for part in parts:
+        text = str(part).strip()
+        if isinstance(part, bool) or not text.isdigit():
+            raise InvalidOptionError(f"face_index lists faces by their place in the order, from 0, separated by commas"
+                                     f" (e.g. \"0,2\"); {face_index!r} has {text!r}")
+        if int(text) not in picks:
+            picks.append(int(text))
+    return picks

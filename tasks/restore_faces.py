@@ -5,37 +5,43 @@ resized (or upscaled by a model, tiled) once per image; faces are pasted with a 
 scales with the face. ``strength`` scales that mask instead of mixing the restored crop with a
 resampled original: at 0 the input comes back bit for bit, and in between the untouched pixels
 stay sharp rather than twice resampled.
+
+Optional on the way: a parser's face-part mask, picks by index, landmark smoothing over frames and
+large faces sent through the background upscaler.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import CancelledError, InvalidOptionError
 from ..gan_models.loader import load_model
 from ..runtime.faces import (
-    MaskShape, crop_faces, crop_mask, face_template, invert_affine, paste_back, paste_back_official,
-    similarity_transform, upscale_affine, warp_affine,
+    MaskShape, check_smoothing, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back,
+    paste_back_official, parsing_mask, similarity_transform, upscale_affine, warp_affine,
 )
+from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
 from ..runtime.memory import CUDA_BUDGET_SHARE, cpu_tile_budget, is_out_of_memory
+from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
 from .detect_faces import DEFAULT_DETECTION_SIZE, Face, check_detect_options, detect_in_core, detector_network
 from .face_colour import COLOR_FIXES, color_fix
 from .upscale import check_options as check_upscaler, resize_alpha
-from .upscale import upscale as upscale_image
 
 log = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "retinaface_resnet50"
 PASTE_MODES = ("soft", "official")
 MAX_FACES_PER_FORWARD = 16
+PARSES_PER_FORWARD = 4
 
 
 @dataclass
@@ -56,6 +62,7 @@ def restore_faces(
     model: ModelDescriptor | str,
     *,
     detector: ModelDescriptor | str | None = None,
+    parser: ModelDescriptor | str | None = None,
     upscaler: ModelDescriptor | str | None = None,
     upscale: float = 1,
     strength: float = 1.0,
@@ -64,6 +71,9 @@ def restore_faces(
     threshold: float = 0.97,
     max_faces: int | None = None,
     only_center_face: bool = False,
+    face_index: str | Sequence[int] | None = None,
+    upscale_large_faces: bool = False,
+    smooth_landmarks: float = 0.0,
     seed: int | None = None,
     detection_size: int | None = DEFAULT_DETECTION_SIZE,
     precision: str = "auto",
@@ -76,6 +86,9 @@ def restore_faces(
 
     model:      a face restorer (``load_model`` result or a file / known name).
     detector:   a RetinaFace model, file or name (default: the known ``retinaface_resnet50``).
+    parser:     a face parser (ParseNet, BiSeNet; file or name, e.g. ``parsing_parsenet``): each face is
+                pasted only where the parser sees face parts and hair (GFPGAN's ``use_parse``), so
+                collars, hats and backdrops inside the crop keep the original pixels. None: square mask.
     upscaler:   an upscaling model for the background, at any ``upscale`` (default: bicubic resize).
     upscale:    output size / input size; the faces are pasted at that size.
     strength:   0 keeps the input, 1 pastes the restored faces fully; in between blends them.
@@ -83,49 +96,61 @@ def restore_faces(
                 (the original's low frequencies under the restored detail).
     paste:      soft (default: a mask scaled to the face, weaker seams) | official (facexlib's mask and
                 order, to match the official pipeline's output).
-    threshold, max_faces, only_center_face, detection_size: as :func:`detect_faces` (largest faces first).
+    threshold, max_faces, only_center_face, face_index, detection_size: as :func:`detect_faces` (largest
+                faces first; ``face_index="0,2"`` restores the first and third).
+    upscale_large_faces: with an ``upscaler``, a restored face that lands larger than the restorer's crop
+                (512 px) is upscaled by it first, instead of being stretched by the paste-back's sampler.
+    smooth_landmarks: the images are consecutive video frames: each face's landmarks are averaged with
+                the same face's in neighbouring frames (Gaussian, this many frames; 0 off), so the
+                aligned crops, and the restored faces, do not flicker.
     seed:       fresh noise for restorers that take it (GFPGAN), drawn from this seed: same image, same
                 result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
     return_faces: also return, per image, a list of :class:`RestoredFace`.
-    progress:   called as ``progress(done_faces, total_faces)``; cancel: checked between face chunks.
+    progress:   called as ``progress(done, total)`` over the background's upscale tiles, then the faces;
+    cancel:     checked after every tile and face chunk (raises CancelledError).
 
     An image without faces comes back unchanged (resized when ``upscale`` > 1), with a logged note.
     """
     model = _as_model(model)
     detector = _as_model(DEFAULT_DETECTOR if detector is None else detector)
     upscaler = None if upscaler is None else _as_model(upscaler)
-    check_options(model, detector=detector, upscaler=upscaler, upscale=upscale, strength=strength,
+    parser = None if parser is None else _as_model(parser)
+    check_options(model, detector=detector, parser=parser, upscaler=upscaler, upscale=upscale, strength=strength,
                   color_fix=color_fix, threshold=threshold, max_faces=max_faces, detection_size=detection_size,
-                  paste=paste)
+                  paste=paste, face_index=face_index, smooth_landmarks=smooth_landmarks)
     batch = convert.to_core(image)
-    with Runner(model, device=device, precision=precision) as runner:
-        network = detector_network(detector, runner.device)
-        found = detect_in_core(network, [item.rgb for item in batch.items], threshold=threshold,
-                               detection_size=detection_size, max_faces=max_faces, only_center_face=only_center_face)
+    target = resolve_device(device)
+    found = detect_in_core(detector_network(detector, target), [item.rgb for item in batch.items],
+                           threshold=threshold, detection_size=detection_size, max_faces=max_faces,
+                           only_center_face=only_center_face, face_index=face_index)
+    found = smooth_face_landmarks(found, smooth_landmarks)
+    steps = _Steps(progress, sum(len(faces) for faces in found))
+    backgrounds = _backgrounds(batch, upscale, upscaler, precision, target, steps, cancel)
+    with Runner(model, device=target, precision=precision) as runner:
         size = model.contract.size.fixed
         crops, matrices, owners = _aligned_crops(batch, found, size, runner.device)
-        restored = _restore(runner, crops, seed, progress, cancel)
-        restored = color_fix_faces(restored, crops, color_fix)
+        restored = _restore(runner, crops, seed, steps.on_faces if progress else None, cancel)
+    masks = None if parser is None or not owners else parse_faces(parser, restored, precision, target)
+    restored = color_fix_faces(restored, crops, color_fix)
 
     outputs, records = [], []
-    for index, (item, faces) in enumerate(zip(batch.items, found)):
+    for index, (faces, (rgb, alpha, factors)) in enumerate(zip(found, backgrounds)):
         if not faces:
             log.info("no faces found in image %d (threshold %s); it is returned %s", index, threshold,
                      "unchanged" if upscale == 1 else "resized only")
-        rgb, alpha, factors = _background(item, upscale, upscaler, precision, device)
         mine = [k for k, owner in enumerate(owners) if owner == index]
         face_records = []
         if mine:
             inverse = _to_output(invert_affine(matrices[mine]), factors)
-            background = rgb.to(runner.device)[None]
-            if paste == "official":
-                pasted = paste_back_official(background, restored[mine], inverse, [0] * len(mine), upscale)
-            else:
-                pasted = paste_back(background, restored[mine], inverse, [0] * len(mine))
-            rgb = (background + strength * (pasted.image - background))[0].clamp(0, 1).cpu()
+            background = rgb.to(target)[None]
+            face_masks = None if masks is None else masks[mine]
+            large = _large(inverse, size) if upscale_large_faces and upscaler is not None else []
+            pasted = _paste_groups(background, restored[mine], inverse, face_masks, large, paste, upscale,
+                                   upscaler, precision, target)
+            rgb = (background + strength * (pasted - background))[0].clamp(0, 1).cpu()
             if return_faces:
                 face_records = _records(index, faces, crops[mine], restored[mine], inverse, strength,
-                                        rgb.shape[-2:])
+                                        rgb.shape[-2:], face_masks)
         outputs.append((rgb, alpha))
         records.append(face_records)
     images = convert.from_core(outputs, batch)
@@ -133,9 +158,11 @@ def restore_faces(
 
 
 def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = None,
-                  upscaler: ModelDescriptor | None = None, upscale: float = 1, strength: float = 1.0,
-                  color_fix: str = "none", threshold: float = 0.97, max_faces: int | None = None, paste: str = "soft",
-                  detection_size: int | None = DEFAULT_DETECTION_SIZE) -> None:
+                  parser: ModelDescriptor | None = None, upscaler: ModelDescriptor | None = None,
+                  upscale: float = 1, strength: float = 1.0, color_fix: str = "none", threshold: float = 0.97,
+                  max_faces: int | None = None, paste: str = "soft",
+                  detection_size: int | None = DEFAULT_DETECTION_SIZE, face_index=None,
+                  smooth_landmarks: float = 0.0) -> None:
     """Refuse swapped models and bad options before any image is read (the CLI calls this once)."""
     if model.contract.task != Task.FACE_RESTORE:
         where = " pass it as detector=" if model.contract.task == Task.FACE_DETECT else ""
@@ -151,6 +178,8 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
         where = " pass it as model=" if detector.contract.task == Task.FACE_RESTORE else ""
         raise InvalidOptionError(f"{detector.name} is a {detector.task} model, not a face detector;"
                                  f"{where or ' load a RetinaFace file (e.g. detection_Resnet50_Final.pth)'}.")
+    if parser is not None:
+        check_parser(parser)
     if isinstance(upscale, bool) or not isinstance(upscale, (int, float)) or not (
             math.isfinite(upscale) and 1 <= upscale <= 16):
         raise InvalidOptionError(f"upscale must be a number from 1 to 16 (output size / input size), not {upscale!r}")
@@ -162,7 +191,34 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
         raise InvalidOptionError(f"paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
     if color_fix not in COLOR_FIXES:
         raise InvalidOptionError(f"color_fix must be one of {', '.join(COLOR_FIXES)}, not {color_fix!r}")
-    check_detect_options(threshold=threshold, max_faces=max_faces, detection_size=detection_size)
+    check_detect_options(threshold=threshold, max_faces=max_faces, detection_size=detection_size,
+                         face_index=face_index)
+    check_smoothing(smooth_landmarks)
+
+
+def check_parser(parser: ModelDescriptor) -> None:
+    """A face parser whose channels name face parts; a restorer or detector passed here is named as such."""
+    if parser.contract.task != Task.FACE_PARSE:
+        raise InvalidOptionError(f"{parser.name} is a {parser.task} model, not a face parser; load ParseNet "
+                                 "(parsing_parsenet.pth) or BiSeNet (parsing_bisenet.pth) as parser.")
+    face_channels(parser.contract.labels, parser.name)
+
+
+def parse_faces(parser: ModelDescriptor, faces: torch.Tensor, precision: str = "auto",
+                device: str | torch.device | None = None) -> torch.Tensor:
+    """``N×1×S×S`` soft face-part masks of ``N×3×S×S`` crops in [0, 1] (each resized to the parser's size)."""
+    size = faces.shape[-1]
+    side = parser.contract.size.fixed or size
+    channels = face_channels(parser.contract.labels, parser.name)
+    masks = []
+    with Runner(parser, device=device, precision=precision) as runner:
+        for start in range(0, faces.shape[0], PARSES_PER_FORWARD):
+            chunk = faces[start: start + PARSES_PER_FORWARD]
+            if side != size:
+                chunk = F.interpolate(chunk, size=(side, side), mode="bilinear", align_corners=False)
+            logits = runner.forward(chunk)
+            masks.append(parsing_mask(logits.to(faces.device), channels, size))
+    return torch.cat(masks)
 
 
 def color_fix_faces(restored: torch.Tensor, crops: torch.Tensor, mode: str) -> torch.Tensor:
@@ -256,17 +312,86 @@ class _seeded:
             self._fork.__exit__(*exc)
 
 
-def _background(item: convert.CoreImage, upscale: float, upscaler: ModelDescriptor | None, precision, device):
-    """The image at its output size (``3×H×W``, alpha ``1×H×W`` or None) and the per-axis scale factors."""
-    _, _, height, width = item.rgb.shape
-    out_h, out_w = target_size(height, width, 1, None if upscale == 1 else upscale, None)
-    if upscaler is not None:  # at ×1 too: a ×1 (or larger) model may clean the background, resized back
-        rgb = upscale_image(upscaler, item.rgb[0], size=(out_w, out_h), precision=precision, device=device)
-    else:
-        rgb = resize(item.rgb[0], out_h, out_w).clone()  # a copy at ×1: from_core clamps in place
-    alpha = None if item.alpha is None else (
-        item.alpha[0] if (out_h, out_w) == (height, width) else resize_alpha(item.alpha, out_h, out_w))
-    return rgb, alpha, (out_w / width, out_h / height)
+class _Steps:
+    """One progress over two stages: the background's upscale tiles (total known once they start), then faces."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, faces: int):
+        self.callback, self.faces, self.tiles = callback, faces, 0
+
+    def on_tiles(self, done: int, total: int) -> None:
+        self.tiles = total
+        if self.callback:
+            self.callback(done, total + self.faces)
+
+    def on_faces(self, done: int, total: int) -> None:
+        if self.callback:
+            self.callback(self.tiles + done, self.tiles + total)
+
+
+def _backgrounds(batch: convert.CoreBatch, upscale: float, upscaler: ModelDescriptor | None, precision,
+                 device: torch.device, steps: _Steps, cancel):
+    """Per image: the image at its output size (``3×H×W``), its alpha (``1×H×W`` or None) and the per-axis
+    scale factors. With an upscaler, every image goes through one runner: one tile count, one cancel."""
+    sizes = []
+    for item in batch.items:
+        _, _, height, width = item.rgb.shape
+        sizes.append(target_size(height, width, 1, None if upscale == 1 else upscale, None))
+    if upscaler is None:
+        # a copy even at ×1: from_core clamps in place
+        rgbs = [resize(item.rgb[0], h, w).clone() for item, (h, w) in zip(batch.items, sizes)]
+    else:  # at ×1 too: a ×1 (or larger) model may clean the background, resized back
+        with Runner(upscaler, device=device, precision=precision, progress=steps.on_tiles, cancel=cancel) as runner:
+            rgbs = [resize(out, h, w) for out, (h, w) in zip(runner.run([item.rgb for item in batch.items]), sizes)]
+    out = []
+    for item, rgb, (h, w) in zip(batch.items, rgbs, sizes):
+        height, width = item.rgb.shape[-2:]
+        alpha = None if item.alpha is None else (
+            item.alpha[0] if (h, w) == (height, width) else resize_alpha(item.alpha, h, w))
+        out.append((rgb, alpha, (w / width, h / height)))
+    return out
+
+
+def _large(inverse: torch.Tensor, size: int) -> list[int]:
+    """Faces whose crop lands larger than ``size`` px on the output (the map's linear scale > 1)."""
+    scale = inverse[:, :, :2].det().abs().sqrt()
+    return [k for k, s in enumerate(scale.tolist()) if s > 1]
+
+
+def _paste_groups(background, faces, inverse, masks, large: list[int], paste: str, upscale: float,
+                  upscaler: ModelDescriptor | None, precision, device) -> torch.Tensor:
+    """Paste the faces; those in ``large`` are first upscaled by ``upscaler`` to their output size and pasted
+    over the others (a second pass: two crop sizes cannot share one sampler call)."""
+    small = [k for k in range(faces.shape[0]) if k not in large]
+    out = background
+    if small:
+        out = _paste(out, faces[small], inverse[small], None if masks is None else masks[small], paste, upscale)
+    if large:
+        side = faces.shape[-1]
+        target = int(math.ceil(float(inverse[large, :, :2].det().abs().sqrt().max()) * side))
+        with Runner(upscaler, device=device, precision=precision) as runner:
+            bigger = torch.stack([resize(out_face, target, target) for out_face in runner.run(
+                [face[None].cpu() for face in faces[large]])]).to(faces)
+        factor = target / side
+        big_masks = None if masks is None else F.interpolate(masks[large], size=(target, target), mode="bilinear",
+                                                              align_corners=False)
+        out = _paste(out, bigger, _crop_scaled(inverse[large], factor), big_masks, paste, upscale)
+    return out
+
+
+def _paste(background, faces, inverse, masks, paste: str, upscale: float) -> torch.Tensor:
+    image_index = [0] * faces.shape[0]
+    if paste == "official":
+        return paste_back_official(background, faces, inverse, image_index, upscale, masks=masks).image
+    return paste_back(background, faces, inverse, image_index, masks=masks).image
+
+
+def _crop_scaled(crop_to_image: torch.Tensor, factor: float) -> torch.Tensor:
+    """Crop→image maps for the same crops resampled ``factor`` times larger (pixel centres kept aligned)."""
+    out = crop_to_image.clone()
+    out[:, :, :2] = crop_to_image[:, :, :2] / factor
+    shift = (1 / factor - 1) / 2  # x_small = x_big / factor + shift, on both axes
+    out[:, :, 2] = crop_to_image[:, :, 2] + crop_to_image[:, :, :2].sum(-1) * shift
+    return out
 
 
 def _to_output(crop_to_image: torch.Tensor, factors: tuple[float, float]) -> torch.Tensor:
@@ -278,9 +403,11 @@ def _to_output(crop_to_image: torch.Tensor, factors: tuple[float, float]) -> tor
 
 
 def _records(index: int, faces: list[Face], crops: torch.Tensor, restored: torch.Tensor, inverse: torch.Tensor,
-             strength: float, out_size) -> list[RestoredFace]:
+             strength: float, out_size, masks: torch.Tensor | None = None) -> list[RestoredFace]:
     size = crops.shape[-1]
     mask = crop_mask(size, MaskShape(), device=crops.device).expand(len(faces), 1, size, size)
+    if masks is not None:
+        mask = mask * masks.to(mask)
     coverage = warp_affine(mask.contiguous(), inverse.to(mask.dtype), tuple(out_size)) * strength
     return [RestoredFace(index, face.box, face.score, face.landmarks, crop.cpu(), face_restored.cpu(), cover.cpu())
             for face, crop, face_restored, cover in zip(faces, crops, restored, coverage)]

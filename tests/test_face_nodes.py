@@ -178,3 +178,31 @@ def test_max_faces_zero_means_all(comfy):
     assert _detect(comfy, pair, detector)[2] == 2
     assert _detect(comfy, pair, detector, max_faces=1)[2] == 1
     assert _detect(comfy, pair, detector, only_center_face=True)[2] == 1
+
+
+# ------------------------------------------------------------------- parser, picks, smoothing
+def test_parser_loader_and_restore_with_parser_index_and_smoothing(comfy):
+    from ganpost.gan_models.faceparse import ParseNet
+
+    torch.manual_seed(0)
+    torch.save(ParseNet(stem=8, down=((8, 16),), body=((16, 16),), up=((16, 8),)).state_dict(),
+               comfy.detectors_dir / "parsing_tiny.pth")
+    (parser,) = comfy.nodes.GanpostLoadFaceParser.execute(model_name="parsing_tiny.pth")
+    assert parser.task == "face_parse"
+    with pytest.raises(RuntimeError, match=r"not a face parser.*Load Face Detector"):
+        comfy.nodes.GanpostLoadFaceParser.execute(model_name=DETECTOR)
+    with pytest.raises(RuntimeError, match=r"not a face detector.*Load Face Parser"):
+        comfy.nodes.GanpostLoadFaceDetector.execute(model_name="parsing_tiny.pth")
+    face, detector = _models(comfy)
+    pair = torch.cat([_photo(), _photo().flip(2)], dim=2)
+    _, faces, square_mask, _ = _restore(comfy, pair, face, detector)
+    _, _, parsed_mask, _ = _restore(comfy, pair, face, detector, parser=parser)
+    assert faces.shape[0] == 2 and (parsed_mask <= square_mask + 1e-6).all() and parsed_mask.sum() < square_mask.sum()
+    _, picked, _, _ = _restore(comfy, pair, face, detector, face_index="1")
+    assert picked.shape[0] == 1
+    frames = torch.cat([_photo()] * 3)
+    out, _, _, _ = _restore(comfy, frames, face, detector, smooth_landmarks=1.0)
+    assert out.shape == frames.shape
+    with pytest.raises(RuntimeError, match="face_index"):
+        _restore(comfy, pair, face, detector, face_index="first")
+    assert _detect(comfy, pair, detector, face_index="0")[2] == 1

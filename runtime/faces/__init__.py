@@ -1,12 +1,17 @@
-"""Face geometry on the device: the FFHQ template, similarity alignment, batched crops and paste-back."""
+"""Face geometry on the device: the FFHQ template, similarity alignment, batched crops, paste-back (square or
+parsing masks) and landmark smoothing over video frames."""
 
 from .official_paste import paste_back_official
+from .parse_mask import FACE_PARTS, face_channels, parsing_mask
 from .paste import MaskShape, Pasted, crop_mask, paste_back, seam_strength
 from .similarity import invert_affine, similarity_transform, upscale_affine
 from .template import FFHQ_512_TEMPLATE, face_template
+from .tracking import check_smoothing, link_tracks, smooth_landmarks
 from .warp import crop_faces, warp_affine
 
 __all__ = [
-    "FFHQ_512_TEMPLATE", "MaskShape", "Pasted", "crop_faces", "crop_mask", "face_template", "invert_affine",
-    "paste_back", "paste_back_official", "seam_strength", "similarity_transform", "upscale_affine", "warp_affine",
+    "FACE_PARTS", "FFHQ_512_TEMPLATE", "MaskShape", "Pasted", "check_smoothing", "crop_faces", "crop_mask",
+    "face_channels", "face_template", "invert_affine", "link_tracks", "parsing_mask", "paste_back",
+    "paste_back_official", "seam_strength", "similarity_transform", "smooth_landmarks", "upscale_affine",
+    "warp_affine",
 ]

@@ -20,8 +20,12 @@ SMALL_KERNELS = {3: (0.25, 0.5, 0.25), 5: (0.0625, 0.25, 0.375, 0.25, 0.0625),
 
 
 def paste_back_official(background: torch.Tensor, faces: torch.Tensor, inverse: torch.Tensor,
-                        image_index, upscale: float = 1.0) -> Pasted:
-    """Blend ``faces`` (``N×C×S×S``) into ``background`` (``B×C×H×W``) as facexlib does (parsing off)."""
+                        image_index, upscale: float = 1.0, masks: torch.Tensor | None = None) -> Pasted:
+    """Blend ``faces`` (``N×C×S×S``) into ``background`` (``B×C×H×W``) as facexlib does.
+
+    ``masks`` (``N×1×S×S``, from :func:`.parse_mask.parsing_mask`): facexlib's ``use_parse`` path, each
+    face pasted through its own warped parsing mask instead of the eroded, blurred square.
+    """
     batch, channels, height, width = background.shape
     size = faces.shape[-1]
     owners = _owners(image_index, faces.shape[0], batch)
@@ -38,10 +42,15 @@ def paste_back_official(background: torch.Tensor, faces: torch.Tensor, inverse: 
             to_patch[:, :, 2] -= to_patch.new_tensor([x0, y0])
             patch = (y1 - y0, x1 - x0)
             face = warp_affine(faces[k: k + 1].to(background.dtype), to_patch, patch)
+            region = (image, slice(None), slice(y0, y1), slice(x0, x1))
+            if masks is not None:
+                soft = warp_affine(masks[k: k + 1].to(background.dtype), to_patch, patch)
+                out[region] = soft[0] * face[0] + (1 - soft[0]) * out[region]
+                coverage[region] = soft[0] + (1 - soft[0]) * coverage[region]
+                continue
             square = _erode(warp_affine(ones, to_patch, patch), int(2 * upscale))
             edge = int(float(square.sum()) ** 0.5) // 20
             soft = _gaussian_blur(_erode(square, edge * 2), edge * 2 + 1)
-            region = (image, slice(None), slice(y0, y1), slice(x0, x1))
             out[region] = soft[0] * (square * face)[0] + (1 - soft[0]) * out[region]
             coverage[region] = soft[0] + (1 - soft[0]) * coverage[region]
     return Pasted(out, coverage)
@@ -56,14 +65,14 @@ def _erode(mask: torch.Tensor, side: int) -> torch.Tensor:
     return -F.max_pool2d(-padded, side, stride=1)
 
 
-def _gaussian_blur(mask: torch.Tensor, ksize: int) -> torch.Tensor:
-    """``cv2.GaussianBlur(mask, (ksize, ksize), 0)``: OpenCV's σ for that size, reflect-101 borders."""
+def _gaussian_blur(mask: torch.Tensor, ksize: int, sigma: float = 0) -> torch.Tensor:
+    """``cv2.GaussianBlur(mask, (ksize, ksize), sigma)``, reflect-101 borders; σ = 0: OpenCV's σ for the size."""
     if ksize <= 1:
         return mask
-    if ksize in SMALL_KERNELS:  # OpenCV's fixed kernels for sizes up to 7 with σ = 0
+    if ksize in SMALL_KERNELS and sigma <= 0:  # OpenCV's fixed kernels for sizes up to 7 with σ = 0
         g = torch.tensor(SMALL_KERNELS[ksize], dtype=torch.float64)
     else:
-        sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+        sigma = sigma if sigma > 0 else 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
         x = torch.arange(ksize, dtype=torch.float64) - (ksize - 1) / 2
         g = torch.exp(-(x * x) / (2 * sigma * sigma))
     g = (g / g.sum()).to(mask)

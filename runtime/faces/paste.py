@@ -46,14 +46,16 @@ def crop_mask(size: int, shape: MaskShape = MaskShape(), *, device=None, dtype=t
 
 
 def paste_back(background: torch.Tensor, faces: torch.Tensor, inverse: torch.Tensor,
-               image_index: Sequence[int] | torch.Tensor, shape: MaskShape = MaskShape()) -> Pasted:
+               image_index: Sequence[int] | torch.Tensor, shape: MaskShape = MaskShape(),
+               masks: torch.Tensor | None = None) -> Pasted:
     """Blend ``faces`` (``N×C×S×S``) into ``background`` (``B×C×H×W``) through ``inverse`` (crop→image maps).
 
     Each face is warped with its mask premultiplied, so the sampler's zero padding never darkens an edge.
     Where faces overlap, their colours average weighted by their masks (a pixel deep inside one face and at
     the edge of another follows the first) and the coverage is ``1 − Π(1 − mᵢ)``: no seam, no order
     dependence. Pixels no mask reaches are returned bit for bit. Each face is sampled only over its own
-    bounding box (one host read of N×4 integers sizes the boxes).
+    bounding box (one host read of N×4 integers sizes the boxes). ``masks`` (``N×1×S×S``, e.g. a parsing
+    mask) multiply each face's square mask.
     """
     batch, channels, height, width = background.shape
     count, size = faces.shape[0], faces.shape[-1]
@@ -62,8 +64,10 @@ def paste_back(background: torch.Tensor, faces: torch.Tensor, inverse: torch.Ten
                                  f"{tuple(faces.shape)} and matrices {tuple(inverse.shape)}")
     owners = _owners(image_index, count, batch)
     inverse = inverse.to(background.dtype)
-    mask = crop_mask(size, shape, device=faces.device, dtype=background.dtype)
-    layers = torch.cat([faces.to(background.dtype) * mask, mask.expand(count, 1, size, size)], dim=1)
+    mask = crop_mask(size, shape, device=faces.device, dtype=background.dtype).expand(count, 1, size, size)
+    if masks is not None:
+        mask = mask * masks.to(mask)
+    layers = torch.cat([faces.to(background.dtype) * mask, mask], dim=1)
 
     boxes = _boxes(inverse, size, height, width)
     colour = torch.zeros_like(background)

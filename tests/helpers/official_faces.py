@@ -59,6 +59,21 @@ def official_face_helper(detector_path: str, upscale: float = 1, face_size: int 
     return FaceRestoreHelper(upscale, face_size=face_size, use_parse=False, device=torch.device(device))
 
 
+def official_parsers() -> dict:
+    """facexlib's parsing classes: ``{"ParseNet": ..., "BiSeNet": ...}`` (no torchvision needed)."""
+    loaded = _load()
+    return {"ParseNet": loaded["ParseNet"], "BiSeNet": loaded["BiSeNet"]}
+
+
+def official_restorer_with_parser(gfpgan_path: str, detector_path: str, parser: nn.Module, upscale: float = 1,
+                                  device: str = "cpu"):
+    """As :func:`official_restorer`, with parsing on (``use_parse=True``) through the given facexlib ParseNet."""
+    restorer = official_restorer(gfpgan_path, detector_path, upscale=upscale, device=device)
+    restorer.face_helper.face_parse = parser.eval().to(device)
+    restorer.face_helper.use_parse = True
+    return restorer
+
+
 def official_detector(detector_path: str, device: str = "cpu"):
     """facexlib's ``RetinaFace('mobile0.25')`` with ``detector_path`` loaded strictly."""
     RetinaFace = _load()["RetinaFace"]
@@ -143,6 +158,9 @@ def _load() -> dict:
         stub_package("facexlib.utils", f"{fx}/utils")
         retinaface = load_file("facexlib.detection.retinaface", f"{fx}/detection/retinaface.py")
         load_file("facexlib.utils.misc", f"{fx}/utils/misc.py")
+        load_file("facexlib.parsing.resnet", f"{fx}/parsing/resnet.py")
+        bisenet = load_file("facexlib.parsing.bisenet", f"{fx}/parsing/bisenet.py")
+        parsenet = load_file("facexlib.parsing.parsenet", f"{fx}/parsing/parsenet.py")
         helper = load_file("facexlib.utils.face_restoration_helper", f"{fx}/utils/face_restoration_helper.py")
 
         placeholder = type("NotLoaded", (nn.Module,), {})
@@ -154,5 +172,6 @@ def _load() -> dict:
         clean = load_file("gfpgan.archs.gfpganv1_clean_arch", f"{gf}/archs/gfpganv1_clean_arch.py")
         utils = load_file("gfpgan.utils", f"{gf}/utils.py")
         _LOADED.update(GFPGANer=utils.GFPGANer, FaceRestoreHelper=helper.FaceRestoreHelper,
-                       RetinaFace=retinaface.RetinaFace, GFPGANv1Clean=clean.GFPGANv1Clean)
+                       RetinaFace=retinaface.RetinaFace, GFPGANv1Clean=clean.GFPGANv1Clean,
+                       ParseNet=parsenet.ParseNet, BiSeNet=bisenet.BiSeNet)
     return _LOADED
