@@ -7,13 +7,15 @@ import torch
 from conftest import save_official, tiny_compact, tiny_rrdbnet
 
 diffusers = pytest.importorskip("diffusers")
+# Imported at collection, before any test puts the torchvision stub in sys.modules (transformers,
+# which diffusers' pipelines import, probes for torchvision and trips over a stub).
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel  # noqa: E402
+
 from ganpost.integrations import diffusers as ds  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
                                 block_out_channels=(8, 16), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
