@@ -13,7 +13,7 @@ from .facedetect import RETINAFACE
 from .family import FamilyEntry, Tensors
 from .gfpgan import GFPGAN_CLEAN
 from .known_file import KnownFile
-from .pix2pix import NLAYER_DISCRIMINATOR
+from .pix2pix import NLAYER_DISCRIMINATOR, PIXEL_DISCRIMINATOR, RESNET_GENERATOR, UNET_GENERATOR
 from .realesrgan import COMPACT, RRDBNET, UNET_DISCRIMINATOR
 
 DETECTION_ORDER: tuple[FamilyEntry, ...] = (
@@ -21,6 +21,11 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     COMPACT,  # only body.N.weight/bias keys
     UNET_DISCRIMINATOR,  # conv0 … conv9 with spectral-norm weight_orig
     NLAYER_DISCRIMINATOR,  # model.N with a 4×4 first conv: after RRDBNet's legacy layout
+    # CycleGAN's model.N has no model.0 tensors (a reflection pad) but a 7×7 model.1 and
+    # model.10.conv_block.*: neither legacy ESRGAN nor the PatchGAN matches it.
+    RESNET_GENERATOR,
+    UNET_GENERATOR,  # model.model.0 (4×4) and model.model.1.model.1: nested, unlike any other
+    PIXEL_DISCRIMINATOR,  # net.N with a 1×1 first conv
     # GFPGAN's keys (conv_body_*, stylegan_decoder.*) overlap no other family's; it refuses the
     # original GFPGANv1 with a reason. After the upscalers people load most.
     GFPGAN_CLEAN,

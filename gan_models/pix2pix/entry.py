@@ -1,0 +1,161 @@
+"""The pix2pix/CycleGAN generators' registry entries: reading every option from the tensors.
+
+Released files are plain state dicts (``latest_net_G.pth``, ``*_net_G_A.pth``). The norm kind,
+instance-norm affinity, ResNet dropout, widths, depths and channel counts are all visible in
+their keys and shapes; U-Net dropout is not (it has no weights), so it is a load option whose
+default is pix2pix's (on). Old files whose instance norms tracked running statistics load as the
+official loader loads them: those buffers are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..contract import AtInference, ModelContract, SizeRule, Task, TilingPolicy
+from ..errors import UnsupportedModelError
+from ..family import Built, FamilyEntry, Tensors
+from .norms import drop_instance_statistics, init_weights
+from .resnet import SIZE_MULTIPLE, ResnetGenerator, receptive_radius
+from .unet import MIN_DOWNS, UnetGenerator
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def _norm_kind(sd: Tensors, conv: str, norm: str) -> tuple[str, bool]:
+    """(norm, affine) from the first convolution and the norm after it.
+
+    The official code gives a convolution a bias only when instance norm follows it; batch norm
+    always has affine weights and running statistics.
+    """
+    if f"{conv}.bias" in sd:
+        return "instance", f"{norm}.weight" in sd
+    if f"{norm}.running_mean" in sd:
+        return "batch", True
+    return "none", False
+
+
+def _test_time(hp: dict) -> AtInference:
+    # The official test script never calls eval(): batch norm normalises with the image's own
+    # statistics and dropout stays on. Reproduce that where it changes anything; otherwise eval
+    # gives the same output.
+    return AtInference.AS_TRAINED if hp["norm"] == "batch" or hp["dropout"] else AtInference.EVAL
+
+
+# --- ResnetGenerator -------------------------------------------------------------------------
+
+FIRST_BLOCK = 10  # pad, conv, norm, relu, then two × (conv, norm, relu)
+
+
+def looks_like_resnet_generator(sd: Tensors) -> bool:
+    first = sd.get("model.1.weight")
+    return (first is not None and first.ndim == 4 and tuple(first.shape[-2:]) == (7, 7)
+            and f"model.{FIRST_BLOCK}.conv_block.1.weight" in sd)
+
+
+def resnet_hyperparameters(sd: Tensors) -> dict:
+    blocks = sorted({int(m[1]) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
+    if blocks != list(range(FIRST_BLOCK, FIRST_BLOCK + len(blocks))):
+        raise UnsupportedModelError(f"residual blocks at model.{blocks}, not consecutive from model.{FIRST_BLOCK}")
+    norm, affine = _norm_kind(sd, "model.1", "model.2")
+    second = sd.get(f"model.{FIRST_BLOCK}.conv_block.6.weight")
+    last = FIRST_BLOCK + len(blocks) + 7  # two × (convT, norm, relu), pad, conv
+    return {
+        "in_channels": sd["model.1.weight"].shape[1],
+        "out_channels": sd[f"model.{last}.weight"].shape[0],
+        "num_feat": sd["model.1.weight"].shape[0],
+        "num_blocks": len(blocks),
+        "norm": norm,
+        "affine": affine,
+        "dropout": second is not None and second.ndim == 4,  # dropout pushes the second conv to index 6
+    }
+
+
+def build_resnet_generator(sd: Tensors, options: dict) -> Built:
+    hp = resnet_hyperparameters(sd)
+    if hp["norm"] == "instance":
+        sd = drop_instance_statistics(sd)
+    return Built(ResnetGenerator(**hp), hp, dict(sd))
+
+
+def resnet_contract(hp: dict) -> ModelContract:
+    # Without norm statistics the output depends only on pixels within the receptive radius, so a
+    # margin that covers it (on tiles aligned to the ×4 grid) makes tiling exact. Instance norm
+    # and as-trained batch norm normalise each tile by its own statistics: not exact.
+    test_time = _test_time(hp)
+    exact = hp["norm"] == "none" or (hp["norm"] == "batch" and test_time == AtInference.EVAL)
+    margin = -(-receptive_radius(hp["num_blocks"]) // SIZE_MULTIPLE) * SIZE_MULTIPLE
+    return ModelContract(
+        task=Task.TRANSLATE, scale=1, in_channels=hp["in_channels"], out_channels=hp["out_channels"],
+        value_range=(-1.0, 1.0), size=SizeRule(multiple=SIZE_MULTIPLE),
+        tiling=TilingPolicy(margin=margin, overlap=0 if exact else 32, exact=exact),
+        activation_elements=6 * hp["num_feat"], fp16_safe=True, bf16_safe=True,
+        test_time=test_time, init_weights=init_weights,
+    )
+
+
+# --- UnetGenerator ---------------------------------------------------------------------------
+
+OUTER = "model.model."
+
+
+def _level(depth: int) -> str:
+    """Key prefix of the U's level ``depth`` (0 = outermost). The outermost level holds the next
+    at ``model.1``, every middle level at ``model.3`` (after its activation, conv and norm)."""
+    return OUTER if depth == 0 else OUTER + "1.model." + "3.model." * (depth - 1)
+
+
+def looks_like_unet_generator(sd: Tensors) -> bool:
+    first = sd.get(OUTER + "0.weight")
+    return (first is not None and first.ndim == 4 and tuple(first.shape[-2:]) == (4, 4)
+            and _level(1) + "1.weight" in sd)
+
+
+def unet_hyperparameters(sd: Tensors, dropout: bool | None) -> dict:
+    num_downs = 1
+    while _level(num_downs) + "1.weight" in sd:
+        num_downs += 1
+    if num_downs < MIN_DOWNS:
+        raise UnsupportedModelError(f"a U-Net with {num_downs} levels; the official one has at least {MIN_DOWNS}")
+    norm, affine = _norm_kind(sd, OUTER + "0", _level(1) + "2")
+    return {
+        "in_channels": sd[OUTER + "0.weight"].shape[1],
+        "out_channels": sd[OUTER + "3.weight"].shape[1],  # a transposed conv's weight is in × out × k × k
+        "num_downs": num_downs,
+        "num_feat": sd[OUTER + "0.weight"].shape[0],
+        "norm": norm,
+        "affine": affine,
+        "dropout": True if dropout is None else bool(dropout),  # pix2pix's default: not stored in the file
+    }
+
+
+def build_unet_generator(sd: Tensors, options: dict) -> Built:
+    hp = unet_hyperparameters(sd, options.get("dropout"))
+    if hp["norm"] == "instance":
+        sd = drop_instance_statistics(sd)
+    return Built(UnetGenerator(**hp), hp, dict(sd))
+
+
+def unet_contract(hp: dict) -> ModelContract:
+    # The bottleneck sees the whole 2**num_downs window: no margin makes tiles exact. Tiles are
+    # windows of that native size (the task picks the side) read with an eighth of it as context
+    # and cross-faded over another eighth.
+    native = 2 ** hp["num_downs"]
+    return ModelContract(
+        task=Task.TRANSLATE, scale=1, in_channels=hp["in_channels"], out_channels=hp["out_channels"],
+        value_range=(-1.0, 1.0), size=SizeRule(multiple=native),
+        tiling=TilingPolicy(margin=native // 8, overlap=native // 8),
+        activation_elements=4 * hp["num_feat"], fp16_safe=True, bf16_safe=True, auto_half=False,
+        test_time=_test_time(hp), init_weights=init_weights,
+    )
+
+
+# --- registry entries ------------------------------------------------------------------------
+
+RESNET_GENERATOR = FamilyEntry(
+    architecture="ResnetGenerator", family="pix2pix", detect=looks_like_resnet_generator,
+    build=build_resnet_generator, contract=resnet_contract, create=ResnetGenerator,
+)
+UNET_GENERATOR = FamilyEntry(
+    architecture="UnetGenerator", family="pix2pix", detect=looks_like_unet_generator,
+    build=build_unet_generator, contract=unet_contract, create=UnetGenerator, options=("dropout",),
+)
