@@ -96,8 +96,8 @@ def test_validation_scores_both_directions(domains, tmp_path):
     cfg = _config(domains, tmp_path / "run", 1, f"data.val_dir_a={domains[0]}", f"data.val_dir_b={domains[0]}")
     trainer = Trainer(cfg)
     metrics = trainer.fit().validation
-    assert set(metrics) == {"psnr_AtoB", "psnr_identity_AtoB", "psnr_BtoA", "psnr_identity_BtoA"}
-    assert metrics["psnr_identity_AtoB"] == float("inf")  # the same folder on both sides
+    assert set(metrics) == {"psnr_AtoB", "psnr_BtoA", "psnr_identity"}
+    assert metrics["psnr_identity"] == float("inf")  # the same folder on both sides
     assert Image.open(tmp_path / "run/previews/step_00000001.png").size == (4 * 32 + 3 * 4, 32)
 
 
@@ -113,3 +113,16 @@ def test_fine_tunes_the_real_vintage_generator_as_g_a(domains, tmp_path):
     trainer.fit()
     saved = torch.load(tmp_path / "models/latest_net_G_A.pth", weights_only=True)
     assert set(saved) == set(original) and any(not torch.equal(saved[k], v) for k, v in original.items())
+
+
+def test_an_already_loaded_generator_is_copied_as_g_a(domains, tmp_path):
+    """What a ComfyUI node passes: the loaded module itself, left untouched by training."""
+    from ganpost.gan_models.pix2pix import build_resnet
+
+    loaded = build_resnet(num_feat=4, num_blocks=2).eval().requires_grad_(False)
+    before = {k: v.clone() for k, v in loaded.state_dict().items()}
+    trainer = Trainer(_config(domains, tmp_path, 1), initial_generator=loaded)
+    assert trainer.network("G_A") is not loaded
+    assert any(not torch.equal(trainer.network("G_B").state_dict()[k], v) for k, v in before.items())
+    trainer.fit()
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in before.items())

@@ -76,8 +76,8 @@ class TranslationRecipe(Recipe):
                 source, target = (a, b) if key == "AtoB" else (b, a)
                 out = self.translate(network, source)
                 scores.setdefault(f"psnr_{key}", []).append(psnr_rgb(out, target))
-                scores.setdefault(f"psnr_identity_{key}", []).append(psnr_rgb(source, target))
                 panels += [out, b] if key == "AtoB" else [out]
+            scores.setdefault("psnr_identity", []).append(psnr_rgb(a, b))
             if index == 0:
                 write_strip(preview, panels)
         return {k: float(np.mean(v)) for k, v in scores.items()}
