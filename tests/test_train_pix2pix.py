@@ -161,3 +161,15 @@ def test_cli_trains_from_two_folders_paired_by_name(tmp_path, capsys):
     assert "step 2" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="not a cyclegan run"):
         main(["train", "cyclegan", "--output", str(out), "--resume", "--steps", "3"])
+
+
+def test_a_pretrained_file_that_cannot_be_trained_here_says_why(aligned, tmp_path):
+    from conftest import save_official, tiny_compact
+    from ganpost.gan_models.pix2pix import build_unet
+
+    upscaler = save_official(tiny_compact(), tmp_path / "x4.pth")
+    with pytest.raises(ConfigError, match="not an image-to-image generator"):
+        Trainer(_config(aligned, tmp_path / "a", 1, f"generator.pretrained={upscaler}"))
+    torch.save(build_unet(num_downs=6, num_feat=4).state_dict(), tmp_path / "unet64.pth")
+    with pytest.raises(ConfigError, match="crop_size: 32 is not a multiple of 64"):
+        Trainer(_config(aligned, tmp_path / "b", 1, f"generator.pretrained={tmp_path / 'unet64.pth'}"))

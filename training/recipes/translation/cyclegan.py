@@ -43,11 +43,11 @@ class CycleGAN(TranslationRecipe):
         if self.initial_generator is not None:
             g_a = trainable(self.initial_generator)
         elif g.pretrained:
-            g_a, _ = load_generator(g.pretrained, g, self.engine.models_dir)
+            g_a, _ = load_generator(g.pretrained, g, cfg.data.crop_size, self.engine.models_dir)
         else:
             g_a = fresh_generator(g)
         if g.pretrained_b:
-            g_b, _ = load_generator(g.pretrained_b, g, self.engine.models_dir)
+            g_b, _ = load_generator(g.pretrained_b, g, cfg.data.crop_size, self.engine.models_dir)
         elif self.initial_generator is not None or g.pretrained:
             g_b = fresh_like(g_a)  # fine-tuning G_A: G_B gets its architecture (which the file decided)
         else:

@@ -56,7 +56,7 @@ def fresh_like(network: nn.Module) -> nn.Module:
     return module
 
 
-def load_generator(path: str, cfg, models_dir=None):
+def load_generator(path: str, cfg, crop_size: int, models_dir=None):
     """A translation model from a file or known name, trainable; returns (module, descriptor).
 
     A U-Net's file cannot say whether it was trained with dropout, so ``generator.dropout`` decides.
@@ -65,6 +65,10 @@ def load_generator(path: str, cfg, models_dir=None):
     if model.contract.task != Task.TRANSLATE:
         raise ConfigError(f"generator.pretrained: {path} is a {model.architecture} ({model.task} model), not an "
                           "image-to-image generator (UnetGenerator or ResnetGenerator)")
+    multiple = model.contract.size.multiple
+    if crop_size % multiple:
+        raise ConfigError(f"data.crop_size: {crop_size} is not a multiple of {multiple}, which {path} "
+                          f"({model.architecture}) needs; use a crop of {multiple}·k")
     if "dropout" in registry.entry_for(model.architecture).options and model.hyperparameters["dropout"] != cfg.dropout:
         model = load_model(path, models_dir=models_dir, dropout=cfg.dropout)
     return trainable(model.module), model

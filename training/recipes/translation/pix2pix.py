@@ -42,7 +42,8 @@ class Pix2Pix(TranslationRecipe):
         if self.initial_generator is not None:
             generator = trainable(self.initial_generator)
         elif cfg.generator.pretrained:
-            generator, _ = load_generator(cfg.generator.pretrained, cfg.generator, self.engine.models_dir)
+            generator, _ = load_generator(cfg.generator.pretrained, cfg.generator, cfg.data.crop_size,
+                                          self.engine.models_dir)
         else:
             generator = fresh_generator(cfg.generator)
         channels = _channels(generator)
