@@ -5,10 +5,11 @@ never touches ComfyUI; ComfyUI finds the nodes through :func:`comfy_entrypoint`.
 """
 
 from .gan_models import GanpostError, ModelDescriptor, load_model
-from .tasks import detect_faces, restore_faces, upscale
+from .tasks import detect_faces, restore_faces, translate, upscale
 
 __version__ = "0.1.0"
-__all__ = ["GanpostError", "ModelDescriptor", "detect_faces", "load_model", "restore_faces", "upscale", "__version__"]
+__all__ = ["GanpostError", "ModelDescriptor", "detect_faces", "load_model", "restore_faces", "translate", "upscale",
+           "__version__"]
 
 
 async def comfy_entrypoint():

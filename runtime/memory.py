@@ -20,13 +20,16 @@ CUDA_BUDGET_SHARE = 0.6  # of free device memory: the allocator's fragmentation 
 def auto_tile(model: ModelDescriptor, device: torch.device, dtype: torch.dtype) -> int:
     """The largest tile side whose activations fit the device's budget (multiple of 8, within bounds)."""
     per_px = model.contract.activation_bytes_per_pixel(dtype)
+    side = int(math.sqrt(activation_budget(device) / per_px)) - 2 * model.contract.tiling.margin
+    return max(MIN_TILE, min(MAX_AUTO_TILE, side // 8 * 8))
+
+
+def activation_budget(device: torch.device) -> float:
+    """Activation bytes one forward may use on ``device`` now."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        budget = free * CUDA_BUDGET_SHARE
-    else:
-        budget = cpu_tile_budget()
-    side = int(math.sqrt(budget / per_px)) - 2 * model.contract.tiling.margin
-    return max(MIN_TILE, min(MAX_AUTO_TILE, side // 8 * 8))
+        return free * CUDA_BUDGET_SHARE
+    return cpu_tile_budget()
 
 
 def cpu_tile_budget(available: int | None = None) -> float:

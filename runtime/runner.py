@@ -35,7 +35,7 @@ def working_copy(model: ModelDescriptor, device: torch.device, dtype: torch.dtyp
     dropped by :meth:`Runner.release`, so GPU memory is held only while a run needs it. The copy
     is converted tensor by tensor, so the device never holds an fp32 and a half copy at once.
     """
-    key = (str(device), dtype, channels_last)
+    key = (str(device), dtype, channels_last, model.contract.test_time)  # a task may ask for either mode
     cache = model.working_copies
     if key in cache:
         return cache[key]
@@ -177,8 +177,10 @@ class Runner:
         """Tile ``image`` into ``out``: each tile keeps its core plus blend zone, its margin is discarded."""
         s, policy = self.contract.scale, self.contract.tiling
         _, _, h, w = image.shape
-        rows = plan_axis(h, side, policy.margin, policy.overlap)
-        cols = plan_axis(w, side, policy.margin, policy.overlap)
+        # An exact policy also needs tiles on the network's stride grid (e.g. ×4 for a stride-4 body).
+        align = self.contract.size.multiple if policy.exact else 1
+        rows = plan_axis(h, side, policy.margin, policy.overlap, align)
+        cols = plan_axis(w, side, policy.margin, policy.overlap, align)
         for ry in rows:
             wy = ramp(ry.keep_end - ry.keep_start, ry.fade_in, ry.fade_out, s).view(-1, 1)
             for rx in cols:

@@ -28,7 +28,8 @@ class Span:
     fade_out: int
 
 
-def plan_axis(length: int, tile: int, margin: int, overlap: int) -> list[Span]:
+def plan_axis(length: int, tile: int, margin: int, overlap: int, align: int = 1) -> list[Span]:
+    """``align``: reads start on multiples of it (more context, never less)."""
     count = max(1, math.ceil(length / max(tile, 1)))
     bounds = [round(k * length / count) for k in range(count + 1)]
     half = overlap // 2
@@ -38,7 +39,8 @@ def plan_axis(length: int, tile: int, margin: int, overlap: int) -> list[Span]:
         fade_out = 0 if k == count - 1 else min(2 * half, bounds[k + 1] - bounds[k], bounds[k + 2] - bounds[k + 1])
         keep_start = bounds[k] - fade_in // 2
         keep_end = bounds[k + 1] + (fade_out - fade_out // 2)
-        spans.append(Span(keep_start, keep_end, max(0, keep_start - margin), min(length, keep_end + margin),
+        read_start = max(0, keep_start - margin)
+        spans.append(Span(keep_start, keep_end, read_start - read_start % align, min(length, keep_end + margin),
                           fade_in, fade_out))
     return spans
 

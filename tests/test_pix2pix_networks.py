@@ -40,7 +40,7 @@ def test_official_key_names():
                                                        for i in (1, 5) for p in ("weight", "bias")}
     dropout = build_resnet(num_blocks=2, num_feat=4, dropout=True, init=False).state_dict()
     assert "model.10.conv_block.6.weight" in dropout and "model.10.conv_block.5.weight" not in dropout
-    assert {"model.19.weight", "model.19.bias"} <= set(plain)  # last conv: 10 + 2 blocks + (convT, norm, relu) ×2 + pad
+    assert {"model.19.weight", "model.19.bias"} <= set(plain)  # 10 + 2 blocks + (convT, norm, relu) ×2 + pad
     assert set(PixelDiscriminator(3, 8, "batch").state_dict()) >= {"net.0.bias", "net.3.running_mean", "net.5.weight"}
 
 

@@ -1,0 +1,208 @@
+"""``translate(image, model)``: pix2pix / CycleGAN image-to-image translation on top of the runner.
+
+What is translation-specific lives here: keeping the input size (reflect-pad to the network's
+multiple and crop back, or resize to the training size and back), grey and colour models,
+the CycleGAN direction, and how norm and dropout layers behave at test time.
+
+Test time. The official test script never calls ``eval()``: batch norm normalises each image by
+its own statistics and dropout stays on. That is the default for models where it matters
+(batch norm or dropout), with dropout drawn from ``seed`` so a result can be reproduced;
+``test_time="eval"`` uses the running statistics and no dropout instead. Instance-norm models
+give the same output either way.
+
+Tiling. Batch norm (as trained) and instance norm normalise by the statistics of everything they
+see, so a tile normalised alone differs from the whole image. ``tile="auto"`` therefore runs the
+whole image in one pass whenever its activations fit the memory budget, and tiles only beyond
+that (the runner then halves tiles on out-of-memory as for upscaling). ResNet tiles read a
+context margin of the network's whole receptive field, which makes tiling exact for models whose
+statistics do not depend on the image; U-Net tiles are windows of the network's native size
+(2**depth), overlapping and cross-faded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable
+
+import torch
+
+from ..gan_models.contract import AtInference, ModelDescriptor, Task
+from ..gan_models.errors import InvalidOptionError
+from ..gan_models.loader import load_model
+from ..runtime.imaging import convert
+from ..runtime.imaging.resize import resize
+from ..runtime.memory import MIN_TILE, activation_budget
+from ..runtime.runner import Runner
+from .restore_faces import _seeded
+
+log = logging.getLogger(__name__)
+SIZE_MODES = ("pad", "resize")
+DIRECTIONS = ("AtoB", "BtoA")
+DEFAULT_TRAIN_SIZE = 256  # the official load/crop size at test time
+
+
+def translate(
+    image,
+    model: ModelDescriptor | str,
+    *,
+    model_b: ModelDescriptor | str | None = None,
+    direction: str = "AtoB",
+    size_mode: str = "pad",
+    train_size: int | None = None,
+    tile: int | str = "auto",
+    precision: str = "auto",
+    device: str | torch.device | None = None,
+    test_time: str | AtInference | None = None,
+    seed: int | None = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool | None] | None = None,
+):
+    """Translate a PIL image (or list), numpy array (8/16-bit or float) or tensor; returns the same kind.
+
+    model:      a pix2pix/CycleGAN generator (descriptor, file or known name). For a CycleGAN pair
+                give ``model`` = G_A (A→B) and ``model_b`` = G_B (B→A) and pick ``direction``.
+    size_mode:  "pad" (default) reflect-pads to the network's multiple and crops back, keeping
+                every pixel; "resize" resizes to ``train_size`` (default 256) × ``train_size`` as
+                the official test script does, and back to the input size.
+    tile:       "auto" (one pass when it fits memory), 0 (always one pass) or a tile side in pixels.
+    precision:  auto | fp32 | fp16 | bf16, as for ``upscale``.
+    test_time:  "as_trained" (the official test script: batch statistics, dropout on) or "eval";
+                None takes the model's default, the one that reproduces the official outputs.
+    seed:       seeds dropout in "as_trained" mode, so the same call gives the same image
+                (None: fresh draws each call).
+    progress, cancel: as for ``upscale``.
+
+    Each image keeps its size, mode and alpha. A grey model given colour reads its luma; a
+    colour model given grey reads it as three equal channels.
+    """
+    generator = _generator(model, model_b, direction)
+    generator = with_test_time(generator, test_time)
+    check_options(generator, size_mode=size_mode, train_size=train_size)
+    batch = convert.to_core(image)
+    side = _train_side(generator, train_size) if size_mode == "resize" else None
+
+    outputs = []
+    with Runner(generator, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
+        for item in batch.items:
+            _, _, h, w = item.rgb.shape
+            x = _to_model_channels(item.rgb, generator)
+            if side is not None:
+                x = resize(x[0], side, side)[None]
+            with _seeded(seed, runner.device):
+                y = next(runner.run([x], _tile_for(runner, tile, *x.shape[-2:])))
+            if side is not None:
+                y = resize(y.clamp(0, 1), h, w)
+            outputs.append((y.repeat(3, 1, 1) if y.shape[0] == 1 else y, _alpha(item)))
+    return convert.from_core(outputs, batch)
+
+
+def check_options(model: ModelDescriptor, *, size_mode: str = "pad", train_size: int | None = None) -> None:
+    """Refuse a model that is no translator and bad options before any image is read."""
+    _check_translator(model, "model")
+    if size_mode not in SIZE_MODES:
+        raise InvalidOptionError(f"size_mode must be one of {', '.join(SIZE_MODES)}, not {size_mode!r}")
+    if train_size is not None:
+        if size_mode != "resize":
+            raise InvalidOptionError("train_size applies to size_mode='resize' only.")
+        if isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1:
+            raise InvalidOptionError(f"train_size must be a positive number of pixels such as 256, not {train_size!r}")
+    if model.out_channels not in (1, 3):
+        raise InvalidOptionError(f"{model.name} writes {model.out_channels} channels; only grey or RGB output "
+                                 "can become an image.")
+
+
+def with_test_time(model: ModelDescriptor, test_time: str | AtInference | None) -> ModelDescriptor:
+    """The same network with another test-time behaviour (it shares the module and working copies)."""
+    if test_time is None:
+        return model
+    try:
+        mode = AtInference(test_time)
+    except ValueError:
+        raise InvalidOptionError(f"test_time must be one of {', '.join(m.value for m in AtInference)}, "
+                                 f"not {test_time!r}") from None
+    if mode == model.contract.test_time:
+        return model
+    tiling = model.contract.tiling
+    if tiling.exact and mode == AtInference.AS_TRAINED:  # batch statistics depend on the whole tile
+        tiling = dataclasses.replace(tiling, exact=False)
+    return dataclasses.replace(model, contract=dataclasses.replace(model.contract, test_time=mode, tiling=tiling))
+
+
+# ------------------------------------------------------------------------------ steps
+def _as_model(model) -> ModelDescriptor:
+    return model if isinstance(model, ModelDescriptor) else load_model(model)
+
+
+def _check_translator(model: ModelDescriptor, label: str) -> None:
+    if model.contract.task == Task.TRANSLATE:
+        return
+    hint = {Task.UPSCALE: " Use ganpost.upscale for it.", Task.FACE_RESTORE: " Use ganpost.restore_faces for it.",
+            Task.DISCRIMINATOR: " A discriminator only scores images in training: pass the generator file "
+                                "(latest_net_G.pth, or *_net_G_A.pth / *_net_G_B.pth of a CycleGAN)."}
+    raise InvalidOptionError(f"{label} {model.name} is a {model.task} model ({model.architecture}), not an "
+                             f"image-to-image translator.{hint.get(model.contract.task, '')}")
+
+
+def _generator(model, model_b, direction: str) -> ModelDescriptor:
+    if direction not in DIRECTIONS:
+        raise InvalidOptionError(f"direction must be AtoB or BtoA, not {direction!r}")
+    if direction == "BtoA":
+        if model_b is None:
+            raise InvalidOptionError("direction BtoA needs model_b, the B→A generator (a CycleGAN's *_net_G_B.pth); "
+                                     "a single generator only translates the way it was trained.")
+        _check_translator(_as_model(model), "model")  # refuse a wrong pair even when only G_B runs
+        chosen = _as_model(model_b)
+        _check_translator(chosen, "model_b")
+        return chosen
+    chosen = _as_model(model)
+    if model_b is not None:
+        _check_translator(_as_model(model_b), "model_b")
+    return chosen
+
+
+def _to_model_channels(rgb: torch.Tensor, model: ModelDescriptor) -> torch.Tensor:
+    if model.in_channels == 3:
+        return rgb
+    if model.in_channels == 1:
+        if not bool((rgb[:, :1] == rgb[:, 1:]).all()):
+            log.info("%s reads grey images: translating the colour input's luma", model.name)
+        return convert.to_grey(rgb)
+    raise InvalidOptionError(f"{model.name} reads {model.in_channels}-channel input; only grey (1) or RGB (3) "
+                             "models can translate images.")
+
+
+def _alpha(item: convert.CoreImage) -> torch.Tensor | None:
+    return None if item.alpha is None else item.alpha[0]  # same size: translation keeps alpha as it is
+
+
+def _train_side(model: ModelDescriptor, train_size: int | None) -> int:
+    side = DEFAULT_TRAIN_SIZE if train_size is None else train_size
+    multiple = model.size_multiple
+    rounded = max(multiple, -(-side // multiple) * multiple)
+    if rounded != side:
+        log.info("train_size %d is not a multiple of %d (what %s needs); using %d", side, multiple, model.name, rounded)
+    return rounded
+
+
+def _tile_for(runner: Runner, tile: int | str, h: int, w: int) -> int | str:
+    """One pass when the image fits (norm statistics then cover the whole image), else tiles.
+
+    U-Net tiles are sized so that each read (tile, cross-fade and margins) is a whole number of
+    the network's native windows, so no read is padded far beyond what it holds.
+    """
+    if tile != "auto":
+        return tile
+    contract = runner.contract
+    if contract.activation_bytes_per_pixel(runner.dtype) * h * w <= activation_budget(runner.device):
+        return 0
+    side = runner.tile_side("auto", h, w)
+    log.info("%s: a %d×%d image does not fit in one pass on %s; tiles of %d px", runner.model.name, w, h,
+             runner.device, side)
+    native, policy = contract.size.multiple, contract.tiling
+    if native <= 4:
+        return side
+    extra = 2 * policy.margin + policy.overlap
+    windows = max(math.ceil((MIN_TILE + extra) / native), (side + extra) // native)
+    return windows * native - extra
