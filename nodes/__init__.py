@@ -4,10 +4,12 @@ from comfy_api.latest import ComfyExtension, io
 
 from .face_nodes import GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostRestoreFaces
 from .train_nodes import GanpostTrainUpscaleModel
+from .train_translate_nodes import GanpostTrainTranslator
 from .upscale_nodes import GanpostLoadUpscaleModel, GanpostUpscaleImage
 
 
 class GanpostExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel,
-                GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces]
+                GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces,
+                GanpostTrainTranslator]

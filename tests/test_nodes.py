@@ -62,7 +62,8 @@ def test_extension_lists_both_nodes(comfy):
     nodes = asyncio.run(extension.get_node_list())
     ids = [n.define_schema().node_id for n in nodes]
     assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
-                   "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces"]
+                   "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces",
+                   "GanpostTrainTranslator"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 
