@@ -126,3 +126,25 @@ def test_an_already_loaded_generator_is_copied_as_g_a(domains, tmp_path):
     assert any(not torch.equal(trainer.network("G_B").state_dict()[k], v) for k, v in before.items())
     trainer.fit()
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in before.items())
+
+
+def test_two_processes_stay_in_lock_step(domains, tmp_path):
+    """accelerate launch on CPU (gloo): one optimizer over two generators, pools, several forwards per step."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("accelerate")
+    paths = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           str(Path(__file__).with_name("ddp_translate_worker.py")), str(domains[0]), str(domains[1]), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert ranks[0]["world"] == 2
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        assert all(torch.equal(v, ranks[1][name][k]) for k, v in ranks[0][name].items()), name
+    assert (tmp_path / "run/models/latest_net_G_B.pth").is_file()
