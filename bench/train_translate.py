@@ -32,12 +32,14 @@ VINTAGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "weights" / "c
 PHOTO_SIDE = 256  # photos are scaled so their longer side is this (sides kept multiples of 4)
 PROBE_STEPS = 8
 
-# Small networks: a CPU budget of minutes, not the paper's days on a GPU.
+# Small networks: a CPU budget of minutes, not the paper's days on a GPU. The photos are already at
+# the scale they are tested at (256 px), so crops are taken without the official resize to 286²,
+# which would squash whole photos into the crop and train at another scale than the test.
 RECIPES = {
-    "pix2pix": ["generator.net=unet_128", "generator.num_feat=32", "discriminator.num_feat=32",
-                "data.load_size=143", "data.crop_size=128", "data.batch_size=4"],
+    "pix2pix": ["generator.net=unet_64", "generator.num_feat=32", "discriminator.num_feat=32",
+                "data.preprocess=crop", "data.crop_size=64", "data.batch_size=4"],
     "cyclegan": ["generator.net=resnet_6blocks", "generator.num_feat=16", "discriminator.num_feat=16",
-                 "data.load_size=72", "data.crop_size=64", "data.batch_size=2"],
+                 "data.preprocess=crop", "data.crop_size=64", "data.batch_size=1"],
 }
 
 
