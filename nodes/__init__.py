@@ -6,6 +6,7 @@ from .face_nodes import (
     GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostLoadFaceParser, GanpostRestoreFaces,
 )
 from .train_nodes import GanpostTrainUpscaleModel
+from .train_translate_nodes import GanpostTrainTranslator
 from .translate_nodes import GanpostLoadTranslator, GanpostTranslateImage
 from .upscale_nodes import GanpostLoadUpscaleModel, GanpostUpscaleImage
 
@@ -14,4 +15,4 @@ class GanpostExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel,
                 GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces,
-                GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage]
+                GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage, GanpostTrainTranslator]

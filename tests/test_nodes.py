@@ -63,7 +63,7 @@ def test_extension_lists_both_nodes(comfy):
     ids = [n.define_schema().node_id for n in nodes]
     assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
                    "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces",
-                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage"]
+                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage", "GanpostTrainTranslator"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 

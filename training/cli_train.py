@@ -1,4 +1,4 @@
-"""``ganpost train realesrgan ...``: flags → config → a run with a one-line progress display.
+"""``ganpost train realesrgan|pix2pix|cyclegan ...``: flags → config → a run with a one-line progress display.
 
 Imported lazily by the main CLI so ``ganpost upscale`` never pays for the training imports.
 """
@@ -35,6 +35,63 @@ def add_train_parser(sub) -> None:
                    help="any config value, e.g. --set losses.gan_weight=0.05 (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     p.set_defaults(run=run_train)
+    _add_translation_parser(kinds, "pix2pix", "pix2pix: paired images (A|B files, or two folders matched by name) "
+                                              "in, an A→B generator out")
+    _add_translation_parser(kinds, "cyclegan", "CycleGAN: two unpaired folders in, A→B and B→A generators out")
+
+
+def _add_translation_parser(kinds, name: str, summary: str) -> None:
+    cycle = name == "cyclegan"
+    p = kinds.add_parser(name, help=summary, description=summary)
+    if not cycle:
+        p.add_argument("--data", type=Path, help="folder of aligned training images, A and B side by side (official)")
+    p.add_argument("--data-a", type=Path, help="folder of domain A images" + ("" if cycle else
+                                                                            " (paired with --data-b by file name)"))
+    p.add_argument("--data-b", type=Path, help="folder of domain B images")
+    p.add_argument("--val", type=Path, help="held-out aligned A|B images: PSNR and a preview at each validation")
+    p.add_argument("--val-a", type=Path, help="held-out A images, paired with --val-b by file name")
+    p.add_argument("--val-b", type=Path, help="held-out B images")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="which side is the input (default AtoB)")
+    p.add_argument("--pretrained", help="generator to fine-tune" + (" as G_A" if cycle else "") +
+                                        ", e.g. a latest_net_G.pth; its architecture comes from the file")
+    if cycle:
+        p.add_argument("--pretrained-b", help="G_B to fine-tune (default: fresh, with G_A's architecture)")
+    p.add_argument("--discriminator", help="discriminator to continue from" + (" as D_A" if cycle else ""))
+    p.add_argument("--load-size", type=int, help="images are resized to this square first (official 286)")
+    p.add_argument("--crop-size", type=int, help="random training crop side (official 256)")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
+    p.add_argument("--preset", help=f"base recipe: {name} (default, the official one)")
+    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs and previews")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
+    p.add_argument("--steps", type=int, help="total optimizer steps (official: 200 epochs = 200 × images / batch)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any config value, e.g. --set losses.l1_weight=50 (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(run=run_translation_train, recipe=name, flag_overrides=_translation_overrides)
+
+
+def _translation_overrides(args) -> dict:
+    pairs = {
+        ("data", "dir"): getattr(args, "data", None), ("data", "dir_a"): args.data_a, ("data", "dir_b"): args.data_b,
+        ("data", "val_dir"): args.val, ("data", "val_dir_a"): args.val_a, ("data", "val_dir_b"): args.val_b,
+        ("data", "direction"): args.direction, ("data", "load_size"): args.load_size,
+        ("data", "crop_size"): args.crop_size, ("data", "flip"): False if args.no_flip else None,
+        ("data", "batch_size"): args.batch_size,
+        ("generator", "pretrained"): args.pretrained, ("generator", "pretrained_b"): getattr(args, "pretrained_b", None),
+        ("discriminator", "pretrained"): args.discriminator,
+        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
+        ("run", "device"): args.device, ("run", "precision"): args.precision,
+    }
+    out: dict = {}
+    for (section, key), value in pairs.items():
+        if value is not None:
+            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
+    return out
 
 
 def _flag_overrides(args) -> dict:
@@ -58,15 +115,20 @@ def resolve_config(args):
     from .config import load_config
     from .config_schema import to_dict
 
-    overrides = _flag_overrides(args)
+    recipe = getattr(args, "recipe", "realesrgan")
+    overrides = getattr(args, "flag_overrides", _flag_overrides)(args)
     if args.resume and not args.config:
         from .config import saved_config
+        from .recipes import recipe_named
 
         if args.output is None:
             raise SystemExit("ganpost: error: --resume needs --output, the run folder to continue")
-        base = to_dict(saved_config(args.output))
-        return load_config(preset=None, base=base, overrides=overrides, sets=args.set)
-    return load_config(args.config, preset=args.preset, overrides=overrides, sets=args.set)
+        saved = saved_config(args.output)
+        if not isinstance(saved, recipe_named(recipe).config_type):
+            raise SystemExit(f"ganpost: error: {args.output} is not a {recipe} run; resume it with its own "
+                             "`ganpost train` command")
+        return load_config(preset=None, base=to_dict(saved), overrides=overrides, sets=args.set, recipe=recipe)
+    return load_config(args.config, preset=args.preset, overrides=overrides, sets=args.set, recipe=recipe)
 
 
 def run_train(args) -> int:
@@ -90,6 +152,33 @@ def run_train(args) -> int:
     bar.finish()
     if result.interrupted:
         print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train realesrgan "
+              f"--output {config.run.output_dir} --resume", file=sys.stderr)
+        return 130
+    print(f"ganpost: done, step {result.step}. Model: {result.generator}", file=sys.stderr)
+    return 0
+
+
+def run_translation_train(args) -> int:
+    import json
+
+    from .config_schema import to_dict
+
+    config = resolve_config(args)
+    if args.print_config:
+        print(json.dumps(to_dict(config), indent=2))
+        return 0
+    from .engine import Trainer
+
+    bar = ProgressLine()
+    trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
+    g = config.generator
+    net = f"fine-tuning {g.pretrained}" if g.pretrained else f"{g.net} ({g.norm} norm)"
+    print(f"ganpost: training {args.recipe} {config.data.direction}, {net} on {trainer.device}, "
+          f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
+    result = trainer.fit()
+    bar.finish()
+    if result.interrupted:
+        print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train {args.recipe} "
               f"--output {config.run.output_dir} --resume", file=sys.stderr)
         return 130
     print(f"ganpost: done, step {result.step}. Model: {result.generator}", file=sys.stderr)
@@ -121,6 +210,10 @@ class ProgressLine:
         self.stream.flush()
 
     def on_validation(self, step, metrics, preview) -> None:
+        if "psnr_bicubic" not in metrics:  # a translation recipe: each direction against its input left as is
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
+            self.stream.write(f"\nvalidation at step {step}: {scores} dB; preview {preview}\n")
+            return
         self.stream.write(f"\nvalidation at step {step}: PSNR {metrics['psnr']:.2f} dB (bicubic "
                           f"{metrics['psnr_bicubic']:.2f}), SSIM {metrics['ssim']:.4f}; preview {preview}\n")
 

@@ -7,6 +7,7 @@ mine.toml --set optim.lr_g=5e-5`` reads left to right.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def load_config(
     file_data.pop("preset", None)
     if preset not in kind.presets:
         raise ConfigError(f"preset: {preset!r} is not known. Allowed values: {', '.join(kind.presets)}")
-    data = merge(merge(base if base is not None else kind.presets[preset], file_data), overrides or {})
+    # A deep copy: --set writes into nested sections, which must not be the preset's own dicts.
+    data = copy.deepcopy(merge(merge(base if base is not None else kind.presets[preset], file_data), overrides or {}))
     for text in sets:
         key, value = parse_override(text)
         set_dotted(data, key, value)

@@ -9,7 +9,7 @@ from torch import nn
 from .vgg import VGG19Features
 
 PIXEL_KINDS = ("l1", "mse", "charbonnier")
-GAN_KINDS = ("vanilla", "lsgan", "hinge", "wgan_softplus")
+GAN_KINDS = ("vanilla", "lsgan", "hinge", "wgan_softplus", "wgangp")
 OFFICIAL_LAYER_WEIGHTS = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
 
 
@@ -90,6 +90,8 @@ class GANLoss(nn.Module):
                 loss = F.relu(1 + signed).mean()
             else:
                 loss = -prediction.mean()
+        elif self.kind == "wgangp":
+            loss = -prediction.mean() if target_is_real else prediction.mean()
         elif self.kind == "wgan_softplus":
             loss = F.softplus(-prediction).mean() if target_is_real else F.softplus(prediction).mean()
         else:
@@ -99,3 +101,15 @@ class GANLoss(nn.Module):
             else:
                 loss = F.mse_loss(prediction, label)
         return loss if is_disc else loss * self.weight
+
+
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None, weight: float = 10.0) -> torch.Tensor:
+    """WGAN-GP's penalty: ``weight · (‖∇D(x)‖ − 1)²`` at random mixes of real and fake images
+    (the official pix2pix code's ``mixed`` form, λ 10)."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = discriminator(mixed)
+    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = (grads.flatten(1) + 1e-16).norm(2, dim=1)
+    return weight * ((norms - 1) ** 2).mean()

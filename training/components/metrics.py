@@ -37,3 +37,10 @@ def ssim(output: torch.Tensor, target: torch.Tensor, border: int = 0) -> float:
     sxy = F.conv2d(x * y, window) - mu_x * mu_y
     score = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
     return float(score.mean())
+
+
+def psnr_rgb(output: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR over all three 8-bit channels: colour changes (a translator's job) count, not only luma."""
+    x, y = (torch.round(t.clamp(0, 1).double() * 255.0) for t in (output, target))
+    mse = torch.mean((x - y) ** 2).item()
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)

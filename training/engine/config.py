@@ -19,8 +19,10 @@ class OptimConfig:
     """Learning rate of the discriminator optimizer(s)."""
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 0.0
-    schedule: Literal["multistep", "cosine", "constant"] = "multistep"
+    schedule: Literal["multistep", "cosine", "constant", "linear_decay"] = "multistep"
     milestones: tuple[int, ...] = (400000,)
+    decay_start: int = 0
+    """linear_decay: the step from which the rate falls linearly to 0 at the end (0 = half-way, as pix2pix)."""
     gamma: float = 0.5
     warmup_steps: int = 0
     grad_clip: float = 0.0
@@ -53,6 +55,9 @@ def validate_engine_sections(optim: OptimConfig, run: RunConfig) -> None:
     positive("optim.lr_g", optim.lr_g)
     if not 0.0 <= optim.ema_decay < 1.0:
         raise ConfigError(f"optim.ema_decay: {optim.ema_decay} must be in [0, 1)")
+    if optim.schedule == "linear_decay" and optim.decay_start >= run.total_steps:
+        raise ConfigError(f"optim.decay_start: {optim.decay_start} must be below run.total_steps ({run.total_steps}); "
+                          "0 starts the decay half-way")
     if run.keep_checkpoints < 1:
         raise ConfigError("run.keep_checkpoints: keep at least 1")
 

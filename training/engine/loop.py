@@ -105,7 +105,7 @@ class Trainer:
         self.callbacks = callbacks or Callbacks()
         self.processes = processes or start_processes()
         self.models_dir = models_dir
-        self.files = RunFiles(config.run.output_dir)
+        self.files = RunFiles(config.run.output_dir, recipe.output_names)
         if self.processes.is_main:
             self.files.remove_leftovers()
         self.synchronize_timings = synchronize_timings

@@ -19,6 +19,9 @@ def lr_factor(step: int, cfg: OptimConfig, total_steps: int) -> float:
         span = max(1, total_steps - cfg.warmup_steps)
         progress = min(1.0, (step - cfg.warmup_steps) / span)
         return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if cfg.schedule == "linear_decay":
+        start = cfg.decay_start or total_steps // 2
+        return 1.0 if step < start else max(0.0, (total_steps - step) / max(1, total_steps - start))
     return 1.0
 
 

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..engine.run_files import OutputNames
+
 
 @dataclass(frozen=True)
 class Optimizer:
@@ -48,6 +50,8 @@ class Recipe:
     default_preset: ClassVar[str] = ""
     main_output: ClassVar[str]
     """The prefix in :meth:`outputs` whose newest file a run hands back (the model)."""
+    output_names: ClassVar[OutputNames] = OutputNames()
+    """How the output files are named (BasicSR's ``net_g_latest.pth`` unless the recipe says otherwise)."""
 
     def __init__(self, config, engine):
         self.config, self.engine = config, engine
