@@ -55,6 +55,9 @@ TINY = {
     "SRVGGNetCompact": {"num_feat": 8, "num_conv": 2},
     "GFPGANv1Clean": {"out_size": 64, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.25, "num_mlp": 2},
     "UnetGenerator": {"num_downs": 5, "num_feat": 8},  # five levels is the shallowest U-Net
+    # AuraSR at the released depth, narrowed (its widths are not num_* arguments)
+    "UnetUpsampler": {"dim": 4, "style_network": {"dim_in": 16, "dim_out": 32, "depth": 2},
+                      "self_attn_dim_head": 4, "attn_depths": (1, 1, 1, 1, 2), "mid_attn_depth": 1},
 }
 
 
@@ -97,6 +100,12 @@ class Plan:
     @property
     def half(self) -> str:
         return self.halves[0]
+
+    def half_for(self, model) -> str:
+        """The first of the plan's half precisions the model's contract allows (AuraSR: fp16, not
+        bf16); fp32 where none is (e.g. AuraSR on a CPU, where fp16 is not offered)."""
+        safe = {"fp16": model.contract.fp16_safe, "bf16": model.contract.bf16_safe}
+        return next((h for h in self.halves if safe[h]), "fp32")
 
 
 def make_plan(a) -> Plan:
@@ -249,12 +258,15 @@ def check_overflow(model, plan: Plan, _core) -> dict:
 
     x = photo_tensor(plan.overflow_size)
     ref, _ = run_once(model, plan, x, "fp32", plan.overflow_tile)
-    plain, _ = run_once(model, plan, x, plan.half, plan.overflow_tile)
+    half = plan.half_for(model)
+    if half == "fp32":
+        return {"skipped": f"the contract allows none of {', '.join(plan.halves)}"}
+    plain, _ = run_once(model, plan, x, half, plan.overflow_tile)
     hooked = with_hook(model, hook=overflow_second_tile)
-    out, fallbacks = run_once(hooked, plan, x, plan.half, plan.overflow_tile)
+    out, fallbacks = run_once(hooked, plan, x, half, plan.overflow_tile)
     warnings = [r.getMessage() for r in LOG.take()]
     return {
-        "precision": plan.half, "size": plan.overflow_size, "tile": plan.overflow_tile, "half_calls": calls["half"],
+        "precision": half, "size": plan.overflow_size, "tile": plan.overflow_tile, "half_calls": calls["half"],
         "fp32_fallbacks": fallbacks, "finite": bool(torch.isfinite(out).all()),
         "error_vs_fp32": errors_255(out, ref), "error_without_overflow_vs_fp32": errors_255(plain, ref),
         "warnings": warnings[-2:],
@@ -272,7 +284,7 @@ def check_oom(model, plan: Plan, _core) -> dict:
         if not totals or totals[-1] != total:
             totals.append(total)
 
-    precision = "auto" if not plan.dry_run else plan.half
+    precision = "auto" if not plan.dry_run else plan.half_for(model)
     with Runner(model, device=plan.device, precision=precision) as probe:
         dtype_name, small = probe.precision_name, probe.estimate_bytes(size // 4)
     uncapped, _ = run_once(model, plan, x, precision, 0)
@@ -318,7 +330,7 @@ def check_throughput(model, plan: Plan, core) -> dict:
     if model.task != "upscale":
         return {"skipped": f"a {model.task} model: ganpost.upscale and core's path are for upscalers"}
     img, _ = load_image(None, "astronaut", plan.throughput_size)
-    precision = "auto" if not plan.dry_run else plan.half
+    precision = "auto" if not plan.dry_run else plan.half_for(model)
     paths = {"ours": lambda: ganpost.upscale(model, img, precision=precision, device=plan.device)}
     result = {"size": plan.throughput_size, "precision": precision, "repeats": plan.repeats}
     if isinstance(core, str):

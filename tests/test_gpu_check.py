@@ -42,15 +42,19 @@ def test_dry_run_exercises_every_section_for_every_family(tmp_path):
     for model in report["models"]:
         s = model["sections"]
         assert all("error" not in s[name] for name in SECTIONS), s
-        assert s["precision"]["bf16"]["max_255"] < 5  # a tiny random net in bf16 stays close to fp32
-        assert s["overflow"]["fp32_fallbacks"] == 1 and s["overflow"]["finite"]
+        if "skipped" in s["precision"]["bf16"]:  # the contract rules bf16 out (AuraSR), and fp16 is CUDA's
+            assert "skipped" in s["overflow"], s
+        else:
+            assert s["precision"]["bf16"]["max_255"] < 5  # a tiny random net in bf16 stays close to fp32
+            assert s["overflow"]["fp32_fallbacks"] == 1 and s["overflow"]["finite"]
         if model["task"] != "upscale":  # fixed-window face models: no tiling to exercise, no core path to race
             assert "skipped" in s["throughput"] and ("skipped" in s["oom"] or s["oom"]["oom_exercised"])
             continue
-        assert all("skipped" not in s[name] for name in SECTIONS), s
+        assert "ours_over_core" in s["throughput"]  # core's path ran through spandrel
+        if "fixed" in s["oom"].get("skipped", ""):  # AuraSR's 64 px windows: smaller tiles would not help
+            continue
         assert s["oom"]["oom_exercised"] and s["oom"]["tiles_tried"][0] > s["oom"]["tiles_tried"][-1]
         assert s["oom"]["tile_counts"][-1] > 1
-        assert "ours_over_core" in s["throughput"]  # core's path ran through spandrel
 
 
 def test_dry_run_without_spandrel_says_so_and_still_passes(tmp_path):
