@@ -251,11 +251,7 @@ def discriminator_hyperparameters(sd: Tensors) -> dict:
     predictors = _stage_numbers(sd, "predictor")
     skip = int(math.log2(min(inputs) / resolution[predictors[-1]])) if inputs and predictors else 1
     excites = _stage_numbers(sd, "excite")
-    excite_skip = 0
-    if excites:
-        width = sd[f"stages.{excites[0]}.excite.net.3.weight"].shape[0]
-        excite_skip = next(j for j in range(excites[0] + 1, n) if sd[f"stages.{j}.block.0.weight"].shape[1] == width) \
-            - excites[0]
+    excite_skip = n - 1 - excites[-1] if excites else 0  # gates run from stages 1 … n-1-skip
     attention = _stage_numbers(sd, "attention")
     heads, dim_head = 8, 64
     if attention:
