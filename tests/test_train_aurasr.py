@@ -131,3 +131,19 @@ def test_resume_is_exact_and_files_load_in_fal_class_and_ours(photos, tiny_confi
         input_noise = torch.randn_like(lowres)
         mine = ours.module(lowres, noise=input_noise, style_noise=style)
     assert torch.allclose(theirs, mine, atol=1e-5)
+
+
+def test_cli_trains_resumes_and_validates(photos, tiny_config, tmp_path, capsys):
+    from ganpost.cli.main import main
+
+    out = tmp_path / "run"
+    sets = [x for s in [*TINY_RUN, *TINY_D, "discriminator.warmup_steps=1"] for x in ("--set", s)]
+    args = ["train", "aurasr", "--data", str(photos), "--val", str(photos), "--model-config", str(tiny_config),
+            "--output", str(out), "--steps", "1", "--degradation", "bicubic", *sets, "--set", "data.val_crop=64",
+            "--set", "data.val_max_images=1"]
+    assert main(args) == 0
+    assert (out / "models/model.safetensors").is_file() and (out / "models/config.json").is_file()
+    assert main(["train", "aurasr", "--output", str(out), "--resume", "--steps", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "step 2" in err and "validation at step 2: PSNR" in err
+    assert json.loads((out / "config.json").read_text())["data"]["degradation"] == "bicubic"
