@@ -8,7 +8,7 @@ wins; nothing else in ganpost tests an architecture's name.
 
 from __future__ import annotations
 
-from .aurasr import AURASR
+from .aurasr import AURASR, AURASR_DISCRIMINATOR
 from .errors import InvalidOptionError, UnsupportedModelError
 from .facedetect import RETINAFACE
 from .faceparse import BISENET, PARSENET
@@ -20,6 +20,7 @@ from .realesrgan import COMPACT, RRDBNET, UNET_DISCRIMINATOR
 
 DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     AURASR,  # style_to_conv_modulations / mid_attn / modulated-kernel keys: nothing else has them, so test first
+    AURASR_DISCRIMINATOR,  # stages.N.block / head_linear: our own names, no other family's
     RRDBNET,  # official, legacy ESRGAN (model.N with model.1.sub.*) and BSRGAN layouts
     COMPACT,  # only body.N.weight/bias keys
     UNET_DISCRIMINATOR,  # conv0 … conv9 with spectral-norm weight_orig

@@ -1,4 +1,4 @@
-"""``ganpost train realesrgan|pix2pix|cyclegan ...``: flags → config → a run with a one-line progress display.
+"""``ganpost train realesrgan|pix2pix|cyclegan|aurasr ...``: flags → config → a run with a one-line progress display.
 
 Imported lazily by the main CLI so ``ganpost upscale`` never pays for the training imports.
 """
@@ -38,6 +38,80 @@ def add_train_parser(sub) -> None:
     _add_translation_parser(kinds, "pix2pix", "pix2pix: paired images (A|B files, or two folders matched by name) "
                                               "in, an A→B generator out")
     _add_translation_parser(kinds, "cyclegan", "CycleGAN: two unpaired folders in, A→B and B→A generators out")
+    _add_aurasr_parser(kinds)
+
+
+def _add_aurasr_parser(kinds) -> None:
+    summary = "AuraSR ×4: fine-tune fal's UnetUpsampler (e.g. AuraSR-v2) on a folder of images"
+    p = kinds.add_parser("aurasr", help=summary, description=summary)
+    p.add_argument("--data", type=Path, help="folder of high-resolution training images")
+    p.add_argument("--val", type=Path, help="folder of held-out high-resolution images for validation")
+    p.add_argument("--pretrained", help="generator to start from: AuraSR-v2, AuraSR, or a file our loader reads")
+    p.add_argument("--model-config", type=Path, help="config.json of the generator (a fresh one, or a file without one)")
+    p.add_argument("--discriminator", help="discriminator of an earlier run to continue from (net_d_latest.safetensors)")
+    p.add_argument("--degradation", choices=("realesrgan", "bicubic"),
+                   help="how inputs are made: Real-ESRGAN's degradation (default) or a clean bicubic downscale")
+    p.add_argument("--warmup-steps", type=int, help="steps that train only the discriminator (default 1000)")
+    p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
+    p.add_argument("--preset", help="base recipe: aurasr-finetune (default)")
+    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs and previews")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
+    p.add_argument("--steps", type=int, help="total optimizer steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--gt-size", type=int, help="training crop side at the output resolution (default 256)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="auto: bf16 autocast on CUDA")
+    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any config value, e.g. --set losses.gan_weight=0.05 (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(run=run_aurasr_train, recipe="aurasr", flag_overrides=_aurasr_overrides)
+
+
+def _aurasr_overrides(args) -> dict:
+    pairs = {
+        ("data", "train_dir"): args.data, ("data", "val_dir"): args.val, ("data", "degradation"): args.degradation,
+        ("data", "batch_size"): args.batch_size, ("data", "gt_size"): args.gt_size,
+        ("generator", "pretrained"): args.pretrained, ("generator", "config"): args.model_config,
+        ("discriminator", "pretrained"): args.discriminator, ("discriminator", "warmup_steps"): args.warmup_steps,
+        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
+        ("run", "device"): args.device, ("run", "precision"): args.precision,
+    }
+    out: dict = {}
+    for (section, key), value in pairs.items():
+        if value is not None:
+            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def run_aurasr_train(args) -> int:
+    import json
+
+    from .config_schema import to_dict
+
+    config = resolve_config(args)
+    if args.print_config:
+        print(json.dumps(to_dict(config), indent=2))
+        return 0
+    if not config.data.train_dir:
+        raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
+    from .engine import Trainer
+
+    bar = ProgressLine()
+    trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
+    start = config.generator.pretrained or f"a fresh network ({config.generator.config})"
+    print(f"ganpost: fine-tuning AuraSR from {start} on {trainer.device} ({trainer.amp_dtype or 'fp32'}), "
+          f"steps {trainer.step} → {config.run.total_steps}, discriminator warm-up to step "
+          f"{config.discriminator.warmup_steps}; run folder {config.run.output_dir}", file=sys.stderr)
+    result = trainer.fit()
+    bar.finish()
+    if result.interrupted:
+        print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train aurasr "
+              f"--output {config.run.output_dir} --resume", file=sys.stderr)
+        return 130
+    print(f"ganpost: done, step {result.step}. Model: {result.generator} (with config.json beside it)",
+          file=sys.stderr)
+    return 0
 
 
 def _add_translation_parser(kinds, name: str, summary: str) -> None:

@@ -25,9 +25,13 @@ def bicubic_upscale(lq: torch.Tensor, scale: int) -> torch.Tensor:
     return up.clamp(0, 1)
 
 
-def validate(network: nn.Module, images, scale: int, device: torch.device, preview_path: Path | None = None) -> dict:
-    """Mean metrics over ``images`` ((name, gt, lq|None) triples); the first image makes the preview."""
-    model = describe_state_dict({k: v.detach().float().cpu() for k, v in network.state_dict().items()})
+def validate(network: nn.Module, images, scale: int, device: torch.device, preview_path: Path | None = None,
+             **load_options) -> dict:
+    """Mean metrics over ``images`` ((name, gt, lq|None) triples); the first image makes the preview.
+
+    ``load_options`` describe what the tensors cannot tell (AuraSR: ``config``)."""
+    model = describe_state_dict({k: v.detach().float().cpu() for k, v in network.state_dict().items()},
+                                **load_options)
     scores = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
     for index, (name, gt, lq) in enumerate(images):
         lq = bicubic_downscale(gt, scale) if lq is None else lq

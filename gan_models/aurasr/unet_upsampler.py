@@ -18,7 +18,7 @@ Both noises come from a seed, a caller's ``torch.Generator`` or the caller's ten
 torch's global generator: the same input and seed give the same output on every device. With the
 same noise tensors the output equals the official forward's.
 
-The forward uses only child modules and plain attributes (no helper methods), so the diffusers
+The forward uses only child modules, plain attributes and module-level functions (no methods), so the diffusers
 wrapper, which adopts the children, can run it unchanged.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 INPUT_NOISE_SCALE = 0.001  # the release's input noise augmentation, kept at inference
 DEFAULT_SEED = 0  # no seed given: still reproducible
@@ -289,6 +290,8 @@ class UnetUpsampler(nn.Module):
                    *(b for stage in self.ups for b in stage[0]), self.final_res_block]
         total = sum(sum(modulation_sizes(b)) for b in ordered)
         self.style_to_conv_modulations = nn.Linear(self.style_network.dim_out, total)
+        self.gradient_checkpointing = False
+        """Training only: recompute each block and attention stage in the backward pass (same outputs, less memory)."""
 
     def forward(
         self,
@@ -339,22 +342,41 @@ class UnetUpsampler(nn.Module):
         styles = styles.to(self.style_to_conv_modulations.weight.dtype).expand(b, -1)
         mods = Modulations(self.style_to_conv_modulations(styles))
 
+        # Training may recompute blocks in the backward pass instead of keeping their activations.
+        saving = getattr(self, "gradient_checkpointing", False) and self.training and torch.is_grad_enabled()
         x = self.init_conv(x)
         skips = []
         for blocks, (attn, downsample) in self.downs:
             for block in blocks:
-                x = block(x, mods)
+                x = run_block(block, x, mods, saving)
                 skips.append(x)
             if attn is not None:
-                x = attn(x)
+                x = run_attention(attn, x, saving)
             x = downsample(x)
-        x = self.mid_block2(self.mid_attn(self.mid_block1(x, mods)), mods)
+        x = run_block(self.mid_block1, x, mods, saving)
+        x = run_block(self.mid_block2, run_attention(self.mid_attn, x, saving), mods, saving)
         for blocks, (upsample, attn) in self.ups:
             x = upsample(x)
             for block in blocks:
                 if skips:
                     x = torch.cat((x, skips.pop() * self.skip_connect_scale), dim=1)
-                x = block(x, mods)
+                x = run_block(block, x, mods, saving)
             if attn is not None:
-                x = attn(x)
-        return self.final_to_rgb(self.final_res_block(x, mods))
+                x = run_attention(attn, x, saving)
+        return self.final_to_rgb(run_block(self.final_res_block, x, mods, saving))
+
+
+def run_block(block: ResnetBlock, x: torch.Tensor, mods: Modulations, checkpointed: bool) -> torch.Tensor:
+    """``block(x, mods)``; checkpointed, its slice of the style is taken first so a recompute reads the same one."""
+    if not checkpointed:
+        return block(x, mods)
+    piece = mods.take(sum(modulation_sizes(block)))
+    return checkpoint(_block_with, block, x, piece, use_reentrant=False)
+
+
+def _block_with(block: ResnetBlock, x: torch.Tensor, piece: torch.Tensor) -> torch.Tensor:
+    return block(x, Modulations(piece))
+
+
+def run_attention(attn: nn.Module, x: torch.Tensor, checkpointed: bool) -> torch.Tensor:
+    return checkpoint(attn, x, use_reentrant=False) if checkpointed else attn(x)

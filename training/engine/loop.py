@@ -209,7 +209,11 @@ class Trainer:
                           t4 - started, skipped=not finite)
 
     def _backward(self, losses: dict[str, torch.Tensor], scaler, accumulation: int, totals: dict) -> bool:
-        """Backpropagate one micro-batch's losses; False, with nothing done, if any rank's sum is not finite."""
+        """Backpropagate one micro-batch's losses; False, with nothing done, if any rank's sum is not finite.
+
+        A phase may return no losses (nothing of its own to train this step, e.g. a warm-up)."""
+        if not losses:
+            return True
         total = sum(losses.values())
         if not self.processes.all_agree(bool(torch.isfinite(total)), self.device):
             return False
@@ -219,6 +223,8 @@ class Trainer:
         return True
 
     def _apply(self, optimizer: torch.optim.Optimizer, scaler) -> None:
+        if all(p.grad is None for g in optimizer.param_groups for p in g["params"]):
+            return  # its networks took no part this step (frozen for a warm-up): leave them and their state alone
         clip = self.config.optim.grad_clip
         if clip > 0:
             scaler.unscale_(optimizer)

@@ -111,7 +111,7 @@ class RunFiles:
     def prune(self, prefixes, keep: int) -> None:
         """Delete all but the newest ``keep`` numbered files of each output."""
         for prefix in prefixes:
-            numbered = sorted((step, p) for p in self.models.glob("*.pth")
+            numbered = sorted((step, p) for p in self.models.glob("*")
                               if (step := self.names.step_of(prefix, p.name)) is not None)
             for _, old in numbered[:-keep]:
                 old.unlink(missing_ok=True)

@@ -1,0 +1,176 @@
+"""AuraSR fine-tuning on CPU: does the recipe improve a network on held-out degradations, how fast,
+and how much memory does one step take.
+
+No released weights are read here: a random-start UnetUpsampler at the release's depth (five up
+and three down stages, six blocks each, attention in the middle and at the two coarsest up
+stages) but reduced width (``--dim``; the release is 64) is trained with the full recipe — fresh
+GigaGAN-style discriminator warmed up with the generator frozen, hinge + multi-scale + gradient
+penalty + reconstruction, L1 anchor (no perceptual loss: VGG19 weights are not available offline)
+— on crops of scikit-image's training photos, and scored on its held-out photos against the
+starting weights and bicubic. This shows the machinery works, not AuraSR-v2's quality.
+
+    python bench/train_aurasr.py --minutes 10 --dim 8
+    python bench/train_aurasr.py --memory --dim 16 --gt-size 256   # peak RSS of one step, in a child process
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+PROBE_STEPS = 4
+EVAL_CROP = 128  # held-out target side (input 32 px)
+
+
+def network_config(dim: int) -> dict:
+    """The release's config.json at another width (its attention stays 8 heads)."""
+    return {"dim": dim, "image_size": 256, "input_image_size": 64,
+            "style_network": {"dim_in": 128, "dim_out": 512, "depth": 4},
+            "self_attn_dim_head": max(dim, 8), "skip_connect_scale": 0.4}
+
+
+def settings(folder: Path, config: Path, output: Path, steps: int, gt_size: int, batch: int, warmup: int) -> list:
+    return [f"data.train_dir={folder}", f"generator.config={config}", f"run.output_dir={output}",
+            f"run.total_steps={steps}", f"data.gt_size={gt_size}", f"data.batch_size={batch}",
+            "data.degradation=bicubic", "losses.perceptual_weight=0", f"discriminator.warmup_steps={warmup}",
+            f"discriminator.multiscale_inputs=[{gt_size // 2}]", "discriminator.dim_capacity=8",
+            "discriminator.dim_max=128", "discriminator.attn_resolutions=[8]", "discriminator.attn_heads=4",
+            "discriminator.attn_dim_head=16", "optim.lr_g=5e-4", "optim.ema_warmup=true", "run.device=cpu",
+            "run.precision=fp32", "run.save_every=1000000", "run.log_every=10"]
+
+
+def held_out(max_images: int = 3):
+    from ganpost.training.data import validation_images
+    from ganpost.training.sample_data import write_split
+
+    root = Path(tempfile.mkdtemp(prefix="aurasr_bench_"))
+    write_split(root)
+    return root, validation_images(root / "val", 4, max_images=max_images, crop=EVAL_CROP)
+
+
+def scores(network, images) -> dict:
+    from ganpost.training.components.metrics import psnr, ssim
+    from ganpost.training.degradation import bicubic_downscale
+    from ganpost.training.validation import bicubic_upscale
+
+    out = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
+    network = network.eval()
+    for _, gt, _ in images:
+        lq = bicubic_downscale(gt, 4)
+        with torch.no_grad():
+            sr = network(lq, seed=0).clamp(0, 1)
+        out["psnr"].append(psnr(sr, gt, 4))
+        out["ssim"].append(ssim(sr, gt, 4))
+        out["psnr_bicubic"].append(psnr(bicubic_upscale(lq, 4), gt, 4))
+        out["ssim_bicubic"].append(ssim(bicubic_upscale(lq, 4), gt, 4))
+    return {k: round(sum(v) / len(v), 4) for k, v in out.items()}
+
+
+def fine_tune(args) -> dict:
+    from ganpost.training.config import load_config
+    from ganpost.training.engine import Trainer
+
+    root, images = held_out()
+    config = root / "config.json"
+    config.write_text(json.dumps(network_config(args.dim)))
+    sets = settings(root / "train", config, root / "run", 10**9, args.gt_size, args.batch, args.warmup)
+    torch.manual_seed(0)
+    trainer = Trainer(load_config(recipe="aurasr", sets=[*sets, *args.set]))
+    generator = trainer.network("generator")
+    params = sum(p.numel() for p in generator.parameters())
+    before = scores(_copy(generator), images)
+    started = time.perf_counter()
+    budget = args.minutes * 60
+    warm = []
+    while time.perf_counter() - started < budget:
+        t0 = time.perf_counter()
+        report = trainer.train_step()
+        (warm if trainer.step <= args.warmup else []).append(time.perf_counter() - t0)
+        if trainer.step % 50 == 0:
+            print(f"step {trainer.step} {report.losses} {report.seconds_per_step:.2f} s", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    after = scores(_copy(trainer.emas["ema"].network), images)
+    return {"dim": args.dim, "generator_params": params, "gt_size": args.gt_size, "batch": args.batch,
+            "steps": trainer.step, "warmup_steps": args.warmup, "seconds": round(elapsed, 1),
+            "steps_per_second": round(trainer.step / elapsed, 3), "held_out_before": before, "held_out_after": after}
+
+
+def _copy(network):
+    import copy
+
+    return copy.deepcopy(network).float()
+
+
+def one_step_memory(args) -> dict:
+    """Peak resident memory of one training step above the memory after building (this process)."""
+    from ganpost.training.config import load_config
+    from ganpost.training.engine import Trainer
+
+    root = Path(tempfile.mkdtemp(prefix="aurasr_mem_"))
+    from ganpost.training.sample_data import write_split
+
+    write_split(root)
+    config = root / "config.json"
+    config.write_text(json.dumps(network_config(args.dim)))
+    sets = settings(root / "train", config, root / "run", 10, args.gt_size, args.batch, 0)
+    sets += [f"generator.gradient_checkpointing={'true' if args.checkpointing else 'false'}", *args.set]
+    trainer = Trainer(load_config(recipe="aurasr", sets=sets))
+    trainer.train_step()  # first step: optimizer states exist from here on
+    built = _rss_mib()
+    started = time.perf_counter()
+    trainer.train_step()
+    return {"dim": args.dim, "gt_size": args.gt_size, "batch": args.batch, "checkpointing": args.checkpointing,
+            "generator_params": sum(p.numel() for p in trainer.network("generator").parameters()),
+            "rss_after_first_step_mib": round(built), "peak_rss_mib": round(_peak_mib()),
+            "second_step_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dim", type=int, default=8, help="base width (release: 64)")
+    parser.add_argument("--gt-size", type=int, default=64, help="training crop at the output resolution")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=20, help="discriminator-only steps")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--memory", action="store_true", help="measure one step's memory (both with and without "
+                                                              "gradient checkpointing, each in a child process)")
+    parser.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--set", action="append", default=[], help="any recipe setting, e.g. losses.gan_weight=0")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.memory and not args.child:
+        result = [json.loads(subprocess.run(
+            [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--child",
+             "--checkpointing" if flag else "--no-checkpointing"], check=True, capture_output=True,
+            text=True).stdout.strip().splitlines()[-1]) for flag in (False, True)]
+    elif args.memory:
+        result = one_step_memory(args)
+    else:
+        result = fine_tune(args)
+    text = json.dumps(result, indent=None if args.child else 2)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
