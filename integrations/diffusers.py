@@ -98,11 +98,18 @@ def _model_classes() -> dict[str, type]:
 
         def _adopt(self, net) -> None:
             for child_name, child in net.named_children():
-                self.add_module(child_name, child)
+                self._modules[child_name] = child  # add_module refuses a name that is also a config key
             for attr, value in vars(net).items():
                 if not attr.startswith("_") and isinstance(value, (int, float, str, bool, dict)):
                     setattr(self, attr, value)
             self._net_forward = type(net).forward
+
+        def __getattr__(self, name):
+            # Child modules before config values: AuraSR's ``style_network`` is both.
+            modules = self.__dict__.get("_modules", {})
+            if name in modules:
+                return modules[name]
+            return super().__getattr__(name)
 
         def forward(self, x):
             return self._net_forward(self, x)

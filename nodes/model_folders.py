@@ -15,6 +15,11 @@ import folder_paths
 UPSCALE_MODELS = "upscale_models"
 FACE_MODELS = "facerestore_models"
 FACE_DETECTORS = "facedetection"
+# The community AuraSR pack's key (GreenLandisaLie/AuraSR-ComfyUI: models/Aura-SR, or its own entry
+# in extra_model_paths.yaml). Its files are listed with the upscalers; the key is adopted when
+# that folder exists, and no folder is ever created for it.
+AURASR_MODELS = "aura-sr"
+AURASR_DEFAULT_FOLDER = "Aura-SR"
 
 
 def ensure_registered(key: str = UPSCALE_MODELS) -> None:
@@ -27,14 +32,33 @@ def ensure_registered(key: str = UPSCALE_MODELS) -> None:
         entry[0].append(default)  # after the user's own paths: theirs are looked up first
 
 
+def _shared_keys(key: str) -> list[str]:
+    """Other packs' keys whose files the ``key`` list also shows (upscalers: the AuraSR pack's)."""
+    if key != UPSCALE_MODELS:
+        return []
+    if AURASR_MODELS not in folder_paths.folder_names_and_paths:
+        folder = os.path.join(folder_paths.models_dir, AURASR_DEFAULT_FOLDER)
+        if not os.path.isdir(folder):
+            return []
+        folder_paths.folder_names_and_paths[AURASR_MODELS] = ([folder], set(folder_paths.supported_pt_extensions))
+    return [AURASR_MODELS]
+
+
 def list_models(key: str = UPSCALE_MODELS) -> list[str]:
     ensure_registered(key)
-    return folder_paths.get_filename_list(key)
+    names = list(folder_paths.get_filename_list(key))
+    for shared in _shared_keys(key):
+        names += [n for n in folder_paths.get_filename_list(shared) if n not in names]
+    return names
 
 
 def model_path(name: str, key: str = UPSCALE_MODELS) -> str:
     """Full path of a listed file; FileNotFoundError (naming the file and the folder key) if it is gone."""
     ensure_registered(key)
+    if name not in folder_paths.get_filename_list(key):
+        for shared in _shared_keys(key):
+            if name in folder_paths.get_filename_list(shared):
+                return folder_paths.get_full_path_or_raise(shared, name)
     return folder_paths.get_full_path_or_raise(key, name)
 
 

@@ -88,8 +88,10 @@ def test_a_config_beside_the_file_is_used_and_checked(tmp_path, tiny):
     (folder / "config.json").write_text(json.dumps({**TINY, "skip_connect_scale": 0.25}).replace("true", "True"))
     model = load_model(folder / "model.safetensors")
     assert model.hyperparameters["skip_connect_scale"] == 0.25 and model.module.skip_connect_scale == 0.25
-    # An explicit option wins over the file.
+    # An explicit option wins over the file, and a config may be given as a dict.
     assert load_model(folder / "model.safetensors", skip_connect_scale=0.5).module.skip_connect_scale == 0.5
+    given = load_model(folder / "model.safetensors", config={**TINY, "skip_connect_scale": 0.125})
+    assert given.module.skip_connect_scale == 0.125
 
     # A config for another shape (a v1 file with someone else's config): refused, naming both files.
     (folder / "config.json").write_text(json.dumps({**TINY, "dim": 8}))
@@ -190,6 +192,48 @@ def test_activation_estimate_grows_with_width():
     small = AURASR.contract(infer_config(UnetUpsampler(**TINY).state_dict())).activation_elements
     release = AURASR.contract(RELEASE_CONFIG).activation_elements
     assert 0 < small < release
+
+
+def test_diffusers_wrapper_round_trip_keeps_the_official_keys(tmp_path, tiny):
+    pytest.importorskip("diffusers")
+    from ganpost.integrations.diffusers import GANPostProcessor, _model_classes
+
+    path = tmp_path / "AuraSR.safetensors"
+    save(tiny, path)
+    wrapper = _model_classes()["AuraSRModel"].from_single_file(path)
+    assert set(wrapper.state_dict()) == set(tiny.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(wrapper(x), tiny(x))
+    wrapper.save_pretrained(tmp_path / "saved")
+    again = load_model(tmp_path / "saved" / "diffusion_pytorch_model.safetensors")
+    assert set(again.module.state_dict()) == set(tiny.state_dict())
+    assert again.hyperparameters["skip_connect_scale"] == 0.4
+    out = GANPostProcessor(wrapper, precision="fp32")(torch.rand(1, 3, 24, 20), output_type="pt")
+    assert out.shape == (1, 3, 96, 80)
+
+
+def test_the_comfyui_loader_lists_the_aura_sr_pack_folder(tmp_path, monkeypatch, tiny):
+    import importlib
+
+    from helpers import fake_comfy
+
+    state = fake_comfy.install(monkeypatch, tmp_path)
+    fake_comfy.forget_modules()
+    try:
+        nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
+        importlib.import_module("ganpost.nodes.model_cache").clear()
+        folder = tmp_path / "models" / "Aura-SR"  # the community pack's default folder, key not registered
+        folder.mkdir()
+        save(tiny, folder / "AuraSR-v2.safetensors")
+        (folder / "AuraSR-v2.json").write_text(json.dumps(TINY))
+        save(tiny_aurasr(), state.folder / "other.safetensors")
+        options = nodes.GanpostLoadUpscaleModel.define_schema().inputs[0].options
+        assert options[0] == "other.safetensors" and "AuraSR-v2.safetensors" in options  # ours first
+        (model,) = nodes.GanpostLoadUpscaleModel.execute(model_name="AuraSR-v2.safetensors")
+        assert model.architecture == "UnetUpsampler" and model.source == folder / "AuraSR-v2.safetensors"
+    finally:
+        fake_comfy.forget_modules()
 
 
 # ------------------------------------------------------------------------------------- measurement

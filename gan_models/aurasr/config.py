@@ -67,7 +67,8 @@ def read_config(config: dict | str | Path) -> tuple[dict, str]:
         raise ConfigError(f"given {path}, which is not an AuraSR config (it lacks "
                           f"{', '.join(sorted(MARKER_KEYS - set(data)))}). Use the config.json released with "
                           "the weights, or none: the shape is then read from the weights")
-    return data, str(path)
+    # diffusers' save_pretrained of the wrapper adds _class_name and _diffusers_version.
+    return {k: v for k, v in data.items() if not k.startswith("_")}, str(path)
 
 
 def _read_json(path: Path) -> dict:

@@ -59,6 +59,8 @@ def activation_elements(hp: dict) -> int:
     the attention scores of the finest attended stage (if SDPA falls back to the math kernel),
     and three fp32 copies of the largest per-sample modulated kernel (its mix, modulation and
     demodulation; fp32 whatever the compute dtype, hence counted three times).
+    Released width: 14,400 per input pixel (225 MiB per fp32 window); measured on CPU, one 64 px
+    window of the full network peaks 208 MiB above the loaded weights (13,300 per pixel).
     """
     dim, side = hp.get("dim", 64), hp.get("input_image_size", 64)
     pixels = side * side
@@ -97,10 +99,16 @@ def aurasr_contract(hp: dict) -> ModelContract:
         # 2× of its overlapped mode. Not yet measured on released weights.
         tiling=TilingPolicy(margin=6, overlap=4),
         activation_elements=activation_elements(hp),
-        # Random weights at a reduced width (tests/test_aurasr_precision.py): see the module doc.
+        # Measured against fp32 on a natural 64 px window, random weights at the released depth
+        # and reduced width (`python tests/test_aurasr.py DIM`; modulation is fp32 in both):
+        #   dim 16: bf16 mean 0.083/255, max 1.5/255; fp16 mean 0.009/255, max 0.19/255
+        #   dim 32 (fp32 output spans -21..13): bf16 mean 2.1/255, p99.9 99/255, max 203/255;
+        #                                        fp16 mean 0.29/255, p99.9 15/255, max 26/255; all finite
+        # bf16's 8-bit mantissa does not survive 51 modulated blocks at width; fp16 stays close
+        # and its overflows are caught by the runner's fp32 recompute. Released weights: unmeasured.
         fp16_safe=True,
-        bf16_safe=True,
-        auto_half=False,  # the released weights' half-precision error is unmeasured
+        bf16_safe=False,
+        auto_half=False,
         call_options=("seed", "generator"),
     )
 
@@ -108,7 +116,5 @@ def aurasr_contract(hp: dict) -> ModelContract:
 AURASR = FamilyEntry(
     architecture="UnetUpsampler", family="aurasr", detect=looks_like_aurasr, build=build_aurasr,
     contract=aurasr_contract, create=UnetUpsampler, options=LOAD_OPTIONS, known_files=KNOWN_FILES,
-    # No diffusers wrapper yet: its config key ``style_network`` is also a child module's name, and
-    # diffusers' ModelMixin answers config keys before child modules.
-    sidecar=config_beside,
+    wrapper_name="AuraSRModel", sidecar=config_beside,
 )

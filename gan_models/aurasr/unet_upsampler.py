@@ -206,7 +206,7 @@ class NearestNeighborhoodUpsample(nn.Module):
 
 
 class UnetUpsampler(nn.Module):
-    """The generator, built from the release's ``config.json`` keys (see ``config.DEFAULTS``).
+    """The generator, built from the release's ``config.json`` keys (see ``config.RELEASE_CONFIG``).
 
     ``forward(lowres, *, seed=None, generator=None, noise=None, style_noise=None, styles=None)``:
     ``lowres`` is ``B×3×h×w`` in [0, 1]; returns ``B×3×4h×4w``, unbounded (clamp for an image).
