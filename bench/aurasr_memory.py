@@ -76,7 +76,8 @@ def main() -> None:
           f"in one forward, {torch.get_num_threads()} threads: {seconds:.0f} s")
     print(f"  loaded model (fp32 module):            {loaded / MIB:8.0f} MiB RSS")
     print(f"  peak during the run, above that:       {(peak - loaded) / MIB:8.0f} MiB")
-    print(f"  of which the working copy's weights:   {model.param_count * runner.dtype.itemsize / MIB:8.0f} MiB")
+    shared = " (shared with the loaded module)" if runner.dtype == torch.float32 else ""
+    print(f"  working copy's weights:                {model.param_count * runner.dtype.itemsize / MIB:8.0f} MiB{shared}")
     print(f"  runner's activation estimate (batch):  {estimate / MIB:8.0f} MiB")
     print(f"  output {tuple(out.shape)}")
 
