@@ -15,6 +15,7 @@ CPU_TILE_BUDGET = 2 << 30  # bytes of activations per tile on CPU when available
 CPU_BUDGET_SHARE = 0.25  # of available RAM; fewer, larger tiles waste less compute on context margins
 CPU_BUDGET_RANGE = (1 << 30, 8 << 30)
 CUDA_BUDGET_SHARE = 0.6  # of free device memory: the allocator's fragmentation and cuDNN workspaces need the rest
+MAX_AUTO_BATCH = 16  # windows per forward: beyond this a GPU gains little and the last batch's idle share grows
 
 
 def auto_tile(model: ModelDescriptor, device: torch.device, dtype: torch.dtype) -> int:
@@ -24,8 +25,14 @@ def auto_tile(model: ModelDescriptor, device: torch.device, dtype: torch.dtype) 
     return max(MIN_TILE, min(MAX_AUTO_TILE, side // 8 * 8))
 
 
+def auto_batch(model: ModelDescriptor, device: torch.device, dtype: torch.dtype, window: tuple[int, int]) -> int:
+    """How many ``window``-sized reads (h, w in input pixels) one forward may take in the device's budget."""
+    per_window = model.contract.activation_bytes_per_pixel(dtype) * window[0] * window[1]
+    return max(1, min(MAX_AUTO_BATCH, int(activation_budget(device) // max(per_window, 1))))
+
+
 def activation_budget(device: torch.device) -> float:
-    """Activation bytes one forward may use on ``device`` now."""
+    """Bytes of activations one forward may use on ``device`` now."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return free * CUDA_BUDGET_SHARE

@@ -2,8 +2,9 @@
 
 It owns what every task needs and nothing task-specific: the working copy of the network on the
 device in the compute dtype (the loaded module is never touched), the value-range mapping and
-size rules of the model contract, tiling with a discarded context margin, out-of-memory
-retries with halved tiles, recomputing in fp32 any tile that overflows in half precision,
+size rules of the model contract, tiling with a discarded context margin, windows of one size
+batched on the device (as many as its free memory holds), out-of-memory retries with halved
+batches then halved tiles, recomputing in fp32 any tile that overflows in half precision,
 progress, cancellation and giving the device memory back.
 """
 
@@ -20,9 +21,9 @@ from torch import nn
 
 from ..gan_models.contract import ModelDescriptor, AtInference
 from ..gan_models.errors import CancelledError, ImageInputError, InvalidOptionError, OutOfMemoryError
-from .memory import MIN_TILE, auto_tile, estimate_bytes, is_out_of_memory
+from .memory import MIN_TILE, auto_batch, auto_tile, estimate_bytes, is_out_of_memory
 from .precision import DTYPE_NAMES, resolve_device, resolve_dtype
-from .tiling import plan_axis, ramp, tile_count
+from .tiling import Span, fill_window, plan_axis, ramp, tile_count
 
 log = logging.getLogger(__name__)
 MAX_CPU_COPIES = 2  # e.g. the bf16 working copy and, after an overflow, the fp32 one
@@ -32,14 +33,23 @@ def working_copy(model: ModelDescriptor, device: torch.device, dtype: torch.dtyp
     """The network converted for ``device``/``dtype``; ``model.module`` itself is never modified.
 
     CPU copies are kept on the descriptor for the next call; device copies are made per run and
-    dropped by :meth:`Runner.release`, so GPU memory is held only while a run needs it. The copy
-    is converted tensor by tensor, so the device never holds an fp32 and a half copy at once.
+    dropped by :meth:`Runner.release`, so GPU memory is held only while a run needs it. Each
+    tensor is converted straight into the copy, so no second fp32 copy of the weights is ever
+    made (a 2.4 GB fp32 AuraSR gets a 1.2 GB half copy, not 2.4 GB more on the way), and a copy
+    that needs no conversion (fp32 on the CPU) shares the loaded parameters' memory (the runner
+    never writes to them; buffers, which batch statistics update, are always copied).
     """
     key = (str(device), dtype, channels_last, model.contract.test_time)  # a task may ask for either mode
     cache = model.working_copies
     if key in cache:
         return cache[key]
-    module = copy.deepcopy(model.module).to(device=device, dtype=dtype)
+    converted = {}
+    for tensor in model.module.parameters():
+        converted[id(tensor)] = nn.Parameter(tensor.detach().to(device, dtype), requires_grad=False)
+    for tensor in model.module.buffers():  # always copied: batch statistics update them in place
+        converted[id(tensor)] = tensor.detach().to(device, dtype if tensor.is_floating_point() else tensor.dtype,
+                                                   copy=True)
+    module = copy.deepcopy(model.module, memo=converted)
     if channels_last:  # 4-D tensors only: StyleGAN2's modulated convs keep 5-D weights, which NHWC refuses
         for tensor in (*module.parameters(), *module.buffers()):
             if tensor.ndim == 4:
@@ -125,9 +135,26 @@ class Runner:
     def estimate_bytes(self, tile_side: int) -> int:
         return estimate_bytes(self.model, self.dtype, tile_side)
 
+    def batch_size(self, batch: int | str, tile_side: int) -> int:
+        """``"auto"`` → as many tile reads as fit the device's free memory; else checked."""
+        if self.contract.test_time == AtInference.AS_TRAINED:
+            return 1  # batch statistics would mix the tiles of a batch (and differ from a tile redone alone)
+        if batch == "auto":
+            fixed = self.contract.size.fixed
+            read = fixed or tile_side + 2 * self.contract.tiling.margin
+            return auto_batch(self.model, self.device, self.dtype, (read, read))
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidOptionError(f"batch must be 'auto' or a positive number of tiles per forward, not {batch!r}")
+        return batch
+
     # ------------------------------------------------------------------------------ running
-    def run(self, images: Iterable[torch.Tensor], tile: int | str = "auto") -> Iterator[torch.Tensor]:
-        """Yield each image's result in turn; progress counts the windows of all of them."""
+    def run(self, images: Iterable[torch.Tensor], tile: int | str = "auto", batch: int | str = "auto",
+            **options) -> Iterator[torch.Tensor]:
+        """Yield each image's result in turn; progress counts the windows of all of them.
+
+        ``batch``: tiles per forward (tiles of one size only), ``"auto"`` from free memory.
+        ``options`` go to every forward (those the contract lists, e.g. AuraSR's ``seed``).
+        """
         images = list(images)
         if not images:
             return
@@ -135,9 +162,10 @@ class Runner:
             self._check(image)
         sizes = [image.shape[-2:] for image in images]
         side = self.tile_side(tile, max(h for h, _ in sizes), max(w for _, w in sizes))
+        size = self.batch_size(batch, side)
         counter = _Progress(self.progress, self.cancel, sum(tile_count(h, w, side) for h, w in sizes))
         for image in images:
-            result, side = self._run_with_fallback(image, side, counter)
+            result, side, size = self._run_with_fallback(image, side, size, counter, options)
             yield result
         if self.fp32_fallbacks:
             log.warning("%d tile(s) overflowed in %s and were recomputed in fp32", self.fp32_fallbacks,
@@ -150,19 +178,26 @@ class Runner:
             raise ImageInputError(f"{self.model.name} takes {self.contract.in_channels}-channel input, "
                                   f"not {image.shape[1]} channels.")
 
-    def _run_with_fallback(self, image: torch.Tensor, side: int, counter: _Progress) -> tuple[torch.Tensor, int]:
-        """Run one image, halving the tile after every out-of-memory error down to the floor."""
+    def _run_with_fallback(self, image: torch.Tensor, side: int, batch: int, counter: _Progress,
+                           options: dict) -> tuple[torch.Tensor, int, int]:
+        """Run one image; after every out-of-memory error halve the batch, then the tile, down to the floor."""
         _, _, h, w = image.shape
         s = self.contract.scale
         out = torch.empty(self.contract.out_channels, h * s, w * s)
         while True:
             start = counter.done
             try:
-                return self._tiled(image, side, out, counter), side
+                return self._tiled(image, side, batch, out, counter, options), side, batch
             except (RuntimeError, torch.OutOfMemoryError) as err:
                 if not is_out_of_memory(err):
                     raise
                 self._empty_device_cache()
+                if batch > 1:
+                    log.warning("out of memory with %d tiles per forward on %s; retrying with %d", batch,
+                                self.device, batch // 2)
+                    counter.rewind(start, extra=0)
+                    batch //= 2
+                    continue
                 smaller = min(side, max(h, w)) // 2
                 if smaller < MIN_TILE:
                     raise OutOfMemoryError(
@@ -173,33 +208,53 @@ class Runner:
                 counter.rewind(start, extra=tile_count(h, w, smaller) - tile_count(h, w, side))
                 side = smaller
 
-    def _tiled(self, image: torch.Tensor, side: int, out: torch.Tensor, counter: _Progress) -> torch.Tensor:
-        """Tile ``image`` into ``out``: each tile keeps its core plus blend zone, its margin is discarded."""
-        s, policy = self.contract.scale, self.contract.tiling
+    def _tiled(self, image: torch.Tensor, side: int, batch: int, out: torch.Tensor, counter: _Progress,
+               options: dict) -> torch.Tensor:
+        """Tile ``image`` into ``out``: each tile keeps its core plus blend zone, its margin is discarded.
+
+        Consecutive tiles whose reads have one size go through the network together, ``batch``
+        at a time; results are stitched in raster order, as the cross-fade expects.
+        """
+        policy, fixed = self.contract.tiling, self.contract.size.fixed
         _, _, h, w = image.shape
         # An exact policy also needs tiles on the network's stride grid (e.g. ×4 for a stride-4 body).
         align = self.contract.size.multiple if policy.exact else 1
         rows = plan_axis(h, side, policy.margin, policy.overlap, align)
         cols = plan_axis(w, side, policy.margin, policy.overlap, align)
+        if fixed:
+            rows = [fill_window(span, h, fixed) for span in rows]
+            cols = [fill_window(span, w, fixed) for span in cols]
+        pending: list[tuple[Span, Span]] = []
         for ry in rows:
-            wy = ramp(ry.keep_end - ry.keep_start, ry.fade_in, ry.fade_out, s).view(-1, 1)
             for rx in cols:
-                result = self.forward(image[..., ry.read_start:ry.read_end, rx.read_start:rx.read_end])[0].cpu()
-                top, left = (ry.keep_start - ry.read_start) * s, (rx.keep_start - rx.read_start) * s
-                kept = result[:, top: top + (ry.keep_end - ry.keep_start) * s,
-                              left: left + (rx.keep_end - rx.keep_start) * s]
-                region = out[:, ry.keep_start * s: ry.keep_end * s, rx.keep_start * s: rx.keep_end * s]
-                if ry.fade_in or rx.fade_in or ry.fade_out or rx.fade_out:
-                    weight = wy * ramp(rx.keep_end - rx.keep_start, rx.fade_in, rx.fade_out, s).view(1, -1)
-                    _blend_into(region, kept, weight, ry.fade_in * s, rx.fade_in * s)
-                else:
-                    region.copy_(kept)
-                counter.step()
+                if pending and (len(pending) == batch or _read_size(ry, rx) != _read_size(*pending[0])):
+                    self._run_batch(image, pending, out, counter, options)
+                    pending = []
+                pending.append((ry, rx))
+        self._run_batch(image, pending, out, counter, options)
         return out
+
+    def _run_batch(self, image: torch.Tensor, tiles: list[tuple[Span, Span]], out: torch.Tensor,
+                   counter: _Progress, options: dict) -> None:
+        s = self.contract.scale
+        reads = [image[0, :, ry.read_start:ry.read_end, rx.read_start:rx.read_end] for ry, rx in tiles]
+        results = self.forward(torch.stack(reads), **options).cpu()
+        for (ry, rx), result in zip(tiles, results):
+            top, left = (ry.keep_start - ry.read_start) * s, (rx.keep_start - rx.read_start) * s
+            kept = result[:, top: top + (ry.keep_end - ry.keep_start) * s,
+                          left: left + (rx.keep_end - rx.keep_start) * s]
+            region = out[:, ry.keep_start * s: ry.keep_end * s, rx.keep_start * s: rx.keep_end * s]
+            if ry.fade_in or rx.fade_in or ry.fade_out or rx.fade_out:
+                weight = (ramp(ry.keep_end - ry.keep_start, ry.fade_in, ry.fade_out, s).view(-1, 1)
+                          * ramp(rx.keep_end - rx.keep_start, rx.fade_in, rx.fade_out, s).view(1, -1))
+                _blend_into(region, kept, weight, ry.fade_in * s, rx.fade_in * s)
+            else:
+                region.copy_(kept)
+            counter.step()
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor, **options) -> torch.Tensor:
-        """One window through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1].
+        """A batch of windows through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1].
 
         ``options`` go to the network's forward; only those its contract lists are accepted.
         """
@@ -208,12 +263,15 @@ class Runner:
             raise InvalidOptionError(f"{self.model.name} takes no {', '.join(sorted(unknown))} option "
                                      f"(it takes: {', '.join(self.contract.call_options) or 'none'}).")
         out = self._forward(self._module, x, self.dtype, options)
-        if self.dtype != torch.float32 and not torch.isfinite(out).all():
-            self.fp32_fallbacks += 1
-            log.warning("%s overflowed in %s on a tile; recomputing it in fp32", self.model.name, self.precision_name)
-            fp32 = working_copy(self.model, self.device, torch.float32, self.channels_last)
-            out = self._forward(fp32, x, torch.float32, options)
-            del fp32  # a device copy goes now; a CPU copy stays cached on the descriptor
+        if self.dtype != torch.float32:
+            bad = ~torch.isfinite(out).flatten(1).all(dim=1)
+            if bad.any():  # only the windows that overflowed are redone
+                self.fp32_fallbacks += int(bad.sum())
+                log.warning("%s overflowed in %s on %d tile(s); recomputing in fp32", self.model.name,
+                            self.precision_name, int(bad.sum()))
+                fp32 = working_copy(self.model, self.device, torch.float32, self.channels_last)
+                out[bad.to(out.device)] = self._forward(fp32, x[bad.to(x.device)], torch.float32, options)
+                del fp32  # a device copy goes now; a CPU copy stays cached on the descriptor
         return out
 
     def _forward(self, module: nn.Module, x: torch.Tensor, dtype: torch.dtype, options: dict) -> torch.Tensor:
@@ -244,6 +302,10 @@ class Runner:
             torch.cuda.empty_cache()
         elif self.device.type == "mps":
             torch.mps.empty_cache()
+
+
+def _read_size(ry: Span, rx: Span) -> tuple[int, int]:
+    return ry.read_end - ry.read_start, rx.read_end - rx.read_start
 
 
 def _padded(length: int, rule) -> int:

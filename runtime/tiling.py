@@ -60,3 +60,16 @@ def ramp(length: int, fade_in: int, fade_out: int, scale: int, device=None) -> t
 
 def tile_count(height: int, width: int, tile: int) -> int:
     return max(1, math.ceil(height / max(tile, 1))) * max(1, math.ceil(width / max(tile, 1)))
+
+
+def fill_window(span: Span, length: int, window: int) -> Span:
+    """Widen a tile's read to exactly ``window`` pixels, shifted to stay inside the image.
+
+    A fixed-window network reads ``window`` pixels whatever the tile keeps: real neighbouring
+    pixels are better context than the mirror padding a clipped read would get, and windows of
+    one size can run as one batch. An image shorter than the window is read whole (and padded).
+    """
+    if length <= window:
+        return Span(span.keep_start, span.keep_end, 0, length, span.fade_in, span.fade_out)
+    start = min(max(0, span.keep_start - (window - (span.keep_end - span.keep_start)) // 2), length - window)
+    return Span(span.keep_start, span.keep_end, start, start + window, span.fade_in, span.fade_out)

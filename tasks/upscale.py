@@ -31,6 +31,7 @@ def upscale(
     precision: str = "auto",
     device: str | torch.device | None = None,
     alpha_mode: str = "network",
+    seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool | None] | None = None,
 ):
@@ -41,6 +42,7 @@ def upscale(
     precision:  auto | fp32 | fp16 | bf16. auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units,
                 where the model is safe in it; a tile that overflows in half precision is redone in fp32.
     alpha_mode: "network" runs alpha through the model as grey; "resize" resizes it bicubically.
+    seed:       for models that draw noise (AuraSR): the same seed gives the same image.
     progress:   called as ``progress(done_tiles, total_tiles)``.
     cancel:     checked between tiles; returning True (or raising) stops the run.
 
@@ -62,7 +64,8 @@ def upscale(
         if through_network:
             jobs.append(item.alpha.expand(-1, 3, -1, -1))
     with Runner(model, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
-        results = runner.run(jobs, tile)
+        options = {} if seed is None else {"seed": seed}
+        results = runner.run(jobs, tile, **options)
         outputs = []
         for item, out_h, out_w, through_network in plans:
             rgb = resize(next(results), out_h, out_w)

@@ -178,7 +178,8 @@ def test_the_runner_and_upscale_task(tiny):
     with Runner(model, device="cpu", precision="fp32") as runner:
         out = next(runner.run([image], "auto"))
         assert out.shape == (3, 200, 280) and torch.isfinite(out).all()
-        assert runner.tile_side("auto", 50, 70) == 64 - 2 * 6 - 4
+        policy = model.contract.tiling
+        assert runner.tile_side("auto", 50, 70) == 64 - 2 * policy.margin - policy.overlap
         window = torch.rand(1, 3, 64, 64)
         assert torch.equal(runner.forward(window, seed=5), runner.forward(window, seed=5))
         assert not torch.equal(runner.forward(window, seed=5), runner.forward(window, seed=6))

@@ -144,6 +144,21 @@ def test_test_time_mode_of_norm_layers(mode):
     assert net.norm.running_mean.eq(0.3).all(), "running statistics are not updated by inference"
 
 
+def test_as_trained_tiles_run_one_per_forward():
+    # Batch statistics would mix the tiles of a batch: each tile is normalised on its own, as one
+    # tile redone in fp32 after an overflow is.
+    net = BatchStats()
+    image = torch.rand(1, 3, 64, 64)
+    with Runner(describe(net, test_time=AtInference.AS_TRAINED), device="cpu", precision="fp32") as runner:
+        assert runner.batch_size("auto", 32) == runner.batch_size(4, 32) == 1
+        out = next(runner.run([image], tile=32, batch=4))
+    reference = BatchStats()
+    reference.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        tile = reference.train()(image[..., 32:, :32])[0]
+    torch.testing.assert_close(out[..., 32:, :32], tile)
+
+
 def test_unsafe_precision_is_refused_from_the_contract():
     model = describe(ReceptiveField(), bf16_safe=False)
     with pytest.raises(InvalidOptionError, match="not safe in bf16"):

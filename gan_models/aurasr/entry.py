@@ -94,10 +94,9 @@ def aurasr_contract(hp: dict) -> ModelContract:
         # The network attends over the whole window, so it reads exactly the trained size
         # (smaller inputs are padded up to it by reflection, as the official tool pads).
         size=SizeRule(fixed=window),
-        # Each 64 px window keeps its central 48 px plus a 4 px cross-fade and discards a 6 px
-        # context margin: 1.78× the windows of the official seam-prone tiling, fewer than the
-        # 2× of its overlapped mode. Not yet measured on released weights.
-        tiling=TilingPolicy(margin=6, overlap=4),
+        # Windows keep ≤ 54 px (+ a 2 px cross-fade) with ≥ 4 px of context: no seam left and
+        # 0.61× the windows of fal's overlapped mode (bench/aurasr.py; random weights, README).
+        tiling=TilingPolicy(margin=4, overlap=2),
         activation_elements=activation_elements(hp),
         # Measured against fp32 on a natural 64 px window, random weights at the released depth
         # and reduced width (`python tests/test_aurasr.py DIM`; modulation is fp32 in both):

@@ -48,6 +48,7 @@ def install_torchvision_stub() -> None:
     functional.normalize = normalize
     transforms = types.ModuleType("torchvision.transforms")
     transforms.functional = functional
+    transforms.ToTensor, transforms.ToPILImage = ToTensor, ToPILImage  # aura_sr's upscale_4x(_overlapped)
     models_utils = types.ModuleType("torchvision.models._utils")
     models_utils.IntermediateLayerGetter = IntermediateLayerGetter
     models = types.ModuleType("torchvision.models")
@@ -136,3 +137,21 @@ def import_spandrel():
     """The ``spandrel`` module (raises ImportError if spandrel itself is not installed)."""
     install_torchvision_stub()
     return importlib.import_module("spandrel")
+
+
+class ToTensor:
+    """torchvision's ``ToTensor`` for an 8-bit RGB PIL image: C×H×W float in [0, 1]."""
+
+    def __call__(self, image) -> torch.Tensor:
+        import numpy as np
+
+        return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
+
+
+class ToPILImage:
+    """torchvision's ``ToPILImage`` for a C×H×W float RGB tensor in [0, 1] (``mul(255).byte()``: truncates)."""
+
+    def __call__(self, tensor: torch.Tensor):
+        from PIL import Image
+
+        return Image.fromarray(tensor.mul(255).byte().permute(1, 2, 0).numpy(), "RGB")
