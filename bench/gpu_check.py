@@ -315,7 +315,9 @@ def check_oom(model, plan: Plan, _core) -> dict:
         result.update(cap="simulated", cap_pixels=cap_px)
         with PeakMemory(plan.device) as mem:
             out, _ = run_once(with_hook(model, pre_hook=simulated_oom), plan, x, precision, 0, progress)
-    retries = [r.args for r in LOG.take() if r.msg.startswith("out of memory with")]
+    records = LOG.take()  # the runner halves the batch of tiles first, then the tile
+    retries = [r.args for r in records if r.msg.startswith("out of memory with %d px tiles")]
+    result["batches_tried"] = [r.args[2] for r in records if r.msg.startswith("out of memory with %d tiles per")]
     result.update(
         tile_counts=totals, tiles_tried=[retries[0][0]] + [r[2] for r in retries] if retries else [size],
         oom_exercised=bool(retries), peak_bytes=mem.peak, peak_kind=mem.kind,
