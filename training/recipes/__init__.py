@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ..config_schema import ConfigError
 from .base import Optimizer, Phase, Recipe
+from .gfpgan import GFPGAN
 from .realesrgan import RealESRGAN
 from .translation import CycleGAN, Pix2Pix
 
-RECIPES: dict[str, type[Recipe]] = {r.name: r for r in (RealESRGAN, Pix2Pix, CycleGAN)}
+RECIPES: dict[str, type[Recipe]] = {r.name: r for r in (RealESRGAN, Pix2Pix, CycleGAN, GFPGAN)}
 
 
 def recipe_named(name: str) -> type[Recipe]:
@@ -24,4 +25,4 @@ def recipe_for_config(config) -> type[Recipe]:
     raise TypeError(f"no recipe takes a {type(config).__name__}; pass recipe= to the Trainer")
 
 
-__all__ = ["Optimizer", "Phase", "Recipe", "RealESRGAN", "Pix2Pix", "CycleGAN", "RECIPES", "recipe_named", "recipe_for_config"]
+__all__ = ["Optimizer", "Phase", "Recipe", "RealESRGAN", "Pix2Pix", "CycleGAN", "GFPGAN", "RECIPES", "recipe_named", "recipe_for_config"]
