@@ -159,3 +159,19 @@ def test_files_load_strict_here_and_in_the_official_classes(faces, tmp_path):
     d.load_state_dict(torch.load(models / "net_d_latest.pth", weights_only=True)["params"], strict=True)
     eye = trainer.network("d_left_eye").state_dict()
     assert set(eye) == set(official["v1"].FacialComponentDiscriminator().state_dict())
+
+
+def test_cli_fine_tunes_a_file_and_resumes(faces, tmp_path):
+    from ganpost.cli import main
+    from helpers.gfpgan import tiny_gfpgan
+
+    start = tiny_gfpgan(out_size=32, num_style_feat=16, narrow=0.0625)
+    torch.save({"params_ema": start.state_dict()}, tmp_path / "start.pth")
+    sets = [arg for item in TINY if not item.startswith("generator.") for arg in ("--set", item)]
+    common = ["train", "gfpgan", "--data", str(faces), "--aligned", "--pretrained", str(tmp_path / "start.pth"),
+              "--output", str(tmp_path / "run"), "--warmup", "1", *sets]
+    assert main([*common, "--steps", "2"]) == 0
+    assert main([*common, "--steps", "3", "--resume"]) == 0
+    tuned = load_model(tmp_path / "run" / "models" / "net_g_latest.pth")
+    assert tuned.hyperparameters["out_size"] == 32
+    assert not all(torch.equal(v, tuned.module.state_dict()[k]) for k, v in start.state_dict().items())
