@@ -168,7 +168,8 @@ class GFPGAN(Recipe):
         log.info("%d training faces from %s", len(crops), d.dir)
         if self.engine.processes.is_main and d.val_dir:
             self._load_validation(d.val_dir)
-        return FaceCrops(crops, boxes, seed=run.seed, hflip=d.use_hflip)
+        self.training_faces = FaceCrops(crops, boxes, seed=run.seed, hflip=d.use_hflip)
+        return self.training_faces
 
     def _load_validation(self, folder: str) -> None:
         crops, _ = self._faces(folder)
