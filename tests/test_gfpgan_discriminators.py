@@ -77,3 +77,22 @@ def test_both_load_strict_through_the_registry_from_official_payloads(tmp_path):
     eye = load_model(tmp_path / "GFPGANv1_net_d_left_eye.pth")
     assert eye.architecture == "FacialComponentDiscriminator" and eye.hyperparameters == {"num_feat": 8}
     assert registry.detect(c.state_dict(), "x").architecture == "FacialComponentDiscriminator"
+
+
+def test_arcface_matches_the_official_identity_network(official, tmp_path):
+    from ganpost.gan_models.gfpgan.arcface import ResNetArcFace, load_arcface
+
+    theirs = official["arcface"].ResNetArcFace("IRBlock", [2, 2, 2, 2], use_se=False)
+    assert sum(p.numel() for p in theirs.parameters()) == 25_627_081
+    g = torch.Generator().manual_seed(6)
+    with torch.no_grad():  # random statistics too: eval-mode batch norm must use them the same way
+        for name, tensor in theirs.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.add_(torch.rand(tensor.shape, generator=g) * 0.1 if "running_var" in name
+                            else torch.randn(tensor.shape, generator=g) * 0.05)
+    torch.save({"params": theirs.state_dict()}, tmp_path / "arcface_resnet18.pth")
+    ours = load_arcface(tmp_path / "arcface_resnet18.pth")
+    assert isinstance(ours, ResNetArcFace) and not any(p.requires_grad for p in ours.parameters())
+    faces = torch.rand(2, 1, 128, 128, generator=g) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(ours(faces), theirs.eval()(faces), atol=1e-4, rtol=1e-4)

@@ -175,3 +175,14 @@ def test_cli_fine_tunes_a_file_and_resumes(faces, tmp_path):
     tuned = load_model(tmp_path / "run" / "models" / "net_g_latest.pth")
     assert tuned.hyperparameters["out_size"] == 32
     assert not all(torch.equal(v, tuned.module.state_dict()[k]) for k, v in start.state_dict().items())
+
+
+def test_identity_loss_runs_with_an_arcface_file(faces, tmp_path):
+    from ganpost.gan_models.gfpgan.arcface import ResNetArcFace
+
+    torch.save({"params": ResNetArcFace(width=4).state_dict()}, tmp_path / "arcface_resnet18.pth")
+    trainer = Trainer(_config(faces, tmp_path / "run", 1, "losses.identity_weight=10",
+                              f"losses.arcface_weights={tmp_path / 'arcface_resnet18.pth'}"))
+    report = trainer.train_step()
+    assert "l_identity" in report.losses and math.isfinite(report.losses["l_identity"])
+    assert "identity" not in trainer.networks  # a fixed instrument: not trained, not in the state

@@ -61,5 +61,6 @@ def official_gfpgan_v1_archs():
         load_file("gfpgan.archs.stylegan2_clean_arch", f"{gf}/archs/stylegan2_clean_arch.py")
         load_file("gfpgan.archs.gfpganv1_clean_arch", f"{gf}/archs/gfpganv1_clean_arch.py")
         return {"v1": load_file("gfpgan.archs.gfpganv1_arch", f"{gf}/archs/gfpganv1_arch.py"),
+                "arcface": load_file("gfpgan.archs.arcface_arch", f"{gf}/archs/arcface_arch.py"),
                 "stylegan2": sys.modules["basicsr.archs.stylegan2_arch"],
                 "clean": sys.modules["gfpgan.archs.gfpganv1_clean_arch"]}

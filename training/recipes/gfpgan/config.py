@@ -93,7 +93,8 @@ class LossConfig:
     """Gram-matrix L1 of the component discriminators' conv3 (×0.5) and conv5 (×1) features."""
     identity_weight: float = 10.0
     arcface_weights: str | None = None
-    """arcface_resnet18.pth (GFPGAN v0.1.0 release). The identity loss needs it; without it the loss is off."""
+    """arcface_resnet18.pth (GFPGAN v0.1.0 release): L1 between the ArcFace embeddings of output and target
+    (grey, 128 px). Without the file the identity loss is off, and the run's log says so."""
 
 
 @dataclass

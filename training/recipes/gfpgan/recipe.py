@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ....gan_models.gfpgan import FacialComponentDiscriminator, StyleGAN2Discriminator
+from ....gan_models.gfpgan.arcface import EMBEDDING_INPUT
 from ....gan_models.loader import load_model
 from ...components.losses import GANLoss, PerceptualLoss, _gram
 from ...config_schema import ConfigError
@@ -121,11 +122,13 @@ class GFPGAN(Recipe):
                                                   style_weight=losses.style_weight)
         self.gan_loss = GANLoss("wgan_softplus", weight=losses.gan_weight)
         self.component_loss = GANLoss("vanilla", weight=losses.component_weight)
-        if losses.identity_weight > 0:
-            if losses.arcface_weights:
-                raise ConfigError("losses.arcface_weights: the identity loss's ArcFace network is not in ganpost yet; "
-                                  "set losses.identity_weight to 0")
-            log.info("identity loss off: it needs arcface_resnet18.pth (losses.arcface_weights)")
+        self.identity = None
+        if losses.identity_weight > 0 and losses.arcface_weights:
+            from ....gan_models.gfpgan.arcface import load_arcface
+
+            self.identity = load_arcface(losses.arcface_weights).to(device)
+        elif losses.identity_weight > 0:
+            log.info("identity loss off: it needs GFPGAN's arcface_resnet18.pth (losses.arcface_weights)")
 
     def averaged(self) -> dict[str, str]:
         return {"ema": "generator"}
@@ -228,6 +231,12 @@ class GFPGAN(Recipe):
                 out["l_g_gan"] = self.gan_loss(critic(output).float(), True)
         if self.components:
             out.update(self._generator_component_losses(output, gt, batch["boxes"]))
+        if self.identity is not None:
+            with engine.autocast():
+                with torch.no_grad():
+                    target = self.identity(_grey_128(gt))
+                embedding = self.identity(_grey_128(output))
+            out["l_identity"] = F.l1_loss(embedding.float(), target.float()) * losses.identity_weight
         return out
 
     def _crops(self, images: torch.Tensor, boxes: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -315,6 +324,12 @@ def validate_faces(network: nn.Module, faces, device, preview: Path | None = Non
             if index == 0 and preview is not None:
                 write_strip(preview, [lq, out, gt])
     return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def _grey_128(images: torch.Tensor) -> torch.Tensor:
+    """What the identity network sees: luma of the [-1, 1] image, bilinear to 128×128 (as the official)."""
+    grey = (0.2989 * images[:, 0] + 0.5870 * images[:, 1] + 0.1140 * images[:, 2])[:, None]
+    return F.interpolate(grey, size=(EMBEDDING_INPUT, EMBEDDING_INPUT), mode="bilinear", align_corners=False)
 
 
 def _pyramid(gt: torch.Tensor, levels: int) -> list[torch.Tensor]:
