@@ -52,10 +52,11 @@ class GFPGAN(Recipe):
     default_preset = DEFAULT_PRESET
     main_output = "net_g"
 
-    def __init__(self, config: GFPGANConfig, engine, *, initial_generator: nn.Module | None = None):
-        """``initial_generator`` (a GFPGANv1Clean) replaces ``generator.pretrained``; it is copied."""
+    def __init__(self, config: GFPGANConfig, engine, *, initial_generator: nn.Module | None = None, detector=None):
+        """``initial_generator`` (a GFPGANv1Clean) replaces ``generator.pretrained``; it is copied.
+        ``detector`` (a loaded RetinaFace model) replaces ``data.detector``."""
         super().__init__(config, engine)
-        self.initial_generator = initial_generator
+        self.initial_generator, self.detector = initial_generator, detector
         self.batch_size, self.num_workers = config.data.batch_size, config.data.num_workers
         self.val_faces: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -158,9 +159,12 @@ class GFPGAN(Recipe):
     def _faces(self, folder: str):
         d, run = self.config.data, self.config.run
         cache = Path(d.cache_dir) if d.cache_dir else Path(run.output_dir) / "face_cache"
-        return prepare_faces(folder, self.face_size, cache, aligned=d.aligned,
-                             load_detector=lambda: load_model(d.detector, models_dir=self.engine.models_dir),
-                             detector_name=d.detector, threshold=d.threshold, min_face_size=d.min_face_size,
+        if self.detector is not None:
+            load_detector, detector_name = (lambda: self.detector), self.detector.name
+        else:
+            load_detector, detector_name = (lambda: load_model(d.detector, models_dir=self.engine.models_dir)), d.detector
+        return prepare_faces(folder, self.face_size, cache, aligned=d.aligned, load_detector=load_detector,
+                             detector_name=detector_name, threshold=d.threshold, min_face_size=d.min_face_size,
                              max_faces=d.max_faces_per_image or None)
 
     def dataset(self):
