@@ -68,7 +68,7 @@ def flip_boxes(boxes: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """``B×C×size×size`` bilinear crops of ``images`` (B×C×H×W), one per ``(cx, cy, half)`` row of ``boxes`` (B×3).
+    """``B×C×size×size`` bilinear crops of ``images`` (B×C×H×W), one per ``(cx, cy, half)`` row of ``boxes``.
 
     Differentiable in the images (the generator's eye and mouth crops go to the component
     discriminators); samples past the edge read zero.

@@ -159,13 +159,15 @@ class GFPGAN(Recipe):
     def _faces(self, folder: str):
         d, run = self.config.data, self.config.run
         cache = Path(d.cache_dir) if d.cache_dir else Path(run.output_dir) / "face_cache"
-        if self.detector is not None:
-            load_detector, detector_name = (lambda: self.detector), self.detector.name
-        else:
-            load_detector, detector_name = (lambda: load_model(d.detector, models_dir=self.engine.models_dir)), d.detector
-        return prepare_faces(folder, self.face_size, cache, aligned=d.aligned, load_detector=load_detector,
-                             detector_name=detector_name, threshold=d.threshold, min_face_size=d.min_face_size,
+        name = self.detector.name if self.detector is not None else d.detector
+        return prepare_faces(folder, self.face_size, cache, aligned=d.aligned, load_detector=self._load_detector,
+                             detector_name=name, threshold=d.threshold, min_face_size=d.min_face_size,
                              max_faces=d.max_faces_per_image or None)
+
+    def _load_detector(self):
+        if self.detector is not None:
+            return self.detector
+        return load_model(self.config.data.detector, models_dir=self.engine.models_dir)
 
     def dataset(self):
         d, run = self.config.data, self.config.run
@@ -221,8 +223,9 @@ class GFPGAN(Recipe):
         if losses.pixel_weight > 0:
             out["l_pix"] = F.l1_loss(output, gt) * losses.pixel_weight
         if pyramid:
-            out["l_pyramid"] = sum(F.l1_loss(rgb.float(), target) for rgb, target in zip(rgbs, _pyramid(gt, len(rgbs)),
-                                                                                          strict=True)) * losses.pyramid_weight
+            targets = _pyramid(gt, len(rgbs))
+            out["l_pyramid"] = sum(F.l1_loss(rgb.float(), target)
+                                   for rgb, target in zip(rgbs, targets, strict=True)) * losses.pyramid_weight
         if self.perceptual_loss is not None:
             with engine.autocast():
                 percep, style = self.perceptual_loss(output, gt)
@@ -272,7 +275,8 @@ class GFPGAN(Recipe):
         with self.engine.autocast():
             fake = critic(batch["output"].detach()).float()
             real = critic(batch["gt"]).float()
-        out = {"l_d_real": self.gan_loss(real, True, is_disc=True), "l_d_fake": self.gan_loss(fake, False, is_disc=True)}
+        out = {"l_d_real": self.gan_loss(real, True, is_disc=True),
+               "l_d_fake": self.gan_loss(fake, False, is_disc=True)}
         if losses.r1_weight > 0 and self.engine.step % losses.r1_every == 0:
             images = batch["gt"].detach().requires_grad_(True)
             score = critic(images)
