@@ -96,12 +96,13 @@ def template_crop(image: np.ndarray, face_size: int) -> tuple[np.ndarray, torch.
 
 
 def aligned_crops(image: np.ndarray, detector, face_size: int, *, threshold: float = 0.97,
-                  min_face_size: float = 0.0, max_faces: int | None = None) -> list[tuple[np.ndarray, torch.Tensor]]:
+                  min_face_size: float = 0.0, max_faces: int | None = None,
+                  device: str | torch.device = "cpu") -> list[tuple[np.ndarray, torch.Tensor]]:
     """Every face of ``image`` (H×W×3 float in [0, 1]) aligned to the template, with its boxes."""
     from ..tasks.detect_faces import detect_in_core, detector_network
 
-    network = detector_network(detector, "cpu")
-    rgb = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    network = detector_network(detector, device)
+    rgb = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
     faces = detect_in_core(network, [rgb[None]], threshold=threshold, min_face_size=min_face_size,
                            max_faces=max_faces)[0]
     out = []
@@ -109,7 +110,7 @@ def aligned_crops(image: np.ndarray, detector, face_size: int, *, threshold: flo
     for face in faces:
         points = torch.tensor(face.landmarks, dtype=torch.float64)
         matrix = similarity_transform(points[None], template)
-        crop = warp_affine(rgb[None].to(torch.float64), matrix, face_size, CROP_BORDER)[0]
+        crop = warp_affine(rgb[None].cpu().to(torch.float64), matrix, face_size, CROP_BORDER)[0]
         mapped = points @ matrix[0, :, :2].T + matrix[0, :, 2]
         out.append((_to_uint8(crop), component_boxes(mapped, face_size)))
     return out
@@ -128,7 +129,7 @@ def _cache_key(path: Path, options: dict) -> str:
 
 def prepare_faces(folder, face_size: int, cache_dir, *, aligned: bool = False, load_detector=None,
                   detector_name: str = "", threshold: float = 0.97, min_face_size: float = 0.0,
-                  max_faces: int | None = None) -> tuple[np.ndarray, torch.Tensor]:
+                  max_faces: int | None = None, device: str | torch.device = "cpu") -> tuple[np.ndarray, torch.Tensor]:
     """(N×S×S×3 uint8 crops, N×3×3 boxes) for every face of every photo in ``folder``, through the cache.
 
     ``aligned``: the photos are aligned crops already (FFHQ-style); otherwise the RetinaFace that
@@ -156,7 +157,7 @@ def prepare_faces(folder, face_size: int, cache_dir, *, aligned: bool = False, l
                         raise DatasetError(f"{path}: not aligned, and no face detector was given (data.detector)")
                     detector = load_detector()
                 faces = aligned_crops(image, detector, face_size, threshold=threshold,
-                                      min_face_size=min_face_size, max_faces=max_faces)
+                                      min_face_size=min_face_size, max_faces=max_faces, device=device)
             _save(cached, faces, face_size)
         if not faces:
             log.warning("%s: no face found (detector threshold %.2f); skipped", path, threshold)

@@ -151,7 +151,8 @@ class Trainer:
                 scale = float(spec.lr_scale(name, parameter_name))
                 if scale > 0:
                     groups.setdefault(scale, []).append(parameter)
-        return [{"params": params, "lr": spec.lr * scale} for scale, params in groups.items()]
+        ordered = sorted(groups.items(), key=lambda item: item[0] != 1.0)  # the reported lr is group 0's: the base
+        return [{"params": params, "lr": spec.lr * scale} for scale, params in ordered]
 
     def _build_data(self) -> None:
         cfg, recipe = self.config, self.recipe

@@ -162,7 +162,7 @@ class GFPGAN(Recipe):
         name = self.detector.name if self.detector is not None else d.detector
         return prepare_faces(folder, self.face_size, cache, aligned=d.aligned, load_detector=self._load_detector,
                              detector_name=name, threshold=d.threshold, min_face_size=d.min_face_size,
-                             max_faces=d.max_faces_per_image or None)
+                             max_faces=d.max_faces_per_image or None, device=self.engine.device)
 
     def _load_detector(self):
         if self.detector is not None:
