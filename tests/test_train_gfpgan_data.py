@@ -98,3 +98,20 @@ def test_colour_jitter_identity_and_hue_turn():
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     green = color_jitter(red, one[:1], one[:1], one[:1], torch.full((1, 1, 1, 1), 1 / 3))
     assert torch.allclose(green[0, :, 0, 0], torch.tensor([0.0, 1.0, 0.0]), atol=1e-5)
+
+
+def test_the_astronaut_is_found_aligned_and_boxed(tmp_path):
+    """The real detector on scikit-image's astronaut: one face, its eye and mouth boxes where the template puts
+    eyes and mouth (the alignment maps her landmarks within a few pixels of it)."""
+    from ganpost.gan_models import load_model
+    from ganpost.training.sample_data import skimage_data_dir
+
+    detector_path = shared_weight("retinaface_mobilenet0.25.pth")
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "astronaut.png").write_bytes((skimage_data_dir() / "astronaut.png").read_bytes())
+    crops, boxes = prepare_faces(folder, 512, tmp_path / "cache", load_detector=lambda: load_model(detector_path))
+    assert crops.shape == (1, 512, 512, 3)
+    expected = component_boxes(face_template(512, dtype=torch.float64), 512)
+    assert (boxes[0, :, :2] - expected[:, :2]).abs().max() < 15
+    assert 30 < boxes[0, 0, 2] < 50 and 35 < boxes[0, 2, 2] < 60
