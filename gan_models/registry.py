@@ -13,7 +13,7 @@ from .errors import InvalidOptionError, UnsupportedModelError
 from .facedetect import RETINAFACE
 from .faceparse import BISENET, PARSENET
 from .family import FamilyEntry, Tensors
-from .gfpgan import GFPGAN_CLEAN
+from .gfpgan import FACIAL_COMPONENT_DISCRIMINATOR, GFPGAN_CLEAN, STYLEGAN2_DISCRIMINATOR
 from .known_file import KnownFile
 from .pix2pix import NLAYER_DISCRIMINATOR, PIXEL_DISCRIMINATOR, RESNET_GENERATOR, UNET_GENERATOR
 from .realesrgan import COMPACT, RRDBNET, UNET_DISCRIMINATOR
@@ -33,6 +33,8 @@ DETECTION_ORDER: tuple[FamilyEntry, ...] = (
     # GFPGAN's keys (conv_body_*, stylegan_decoder.*) overlap no other family's; it refuses the
     # original GFPGANv1 with a reason. After the upscalers people load most.
     GFPGAN_CLEAN,
+    STYLEGAN2_DISCRIMINATOR,  # conv_body.N.M / final_conv / final_linear only: GFPGAN v1 training D
+    FACIAL_COMPONENT_DISCRIMINATOR,  # exactly conv1-5 + final_conv (12 tensors): GFPGAN v1 eye/mouth D
     RETINAFACE,  # fpn./ssh1./ClassHead. keys that no image-to-image family has: anywhere works, last is cheapest
     PARSENET,  # encoder./out_mask_conv. keys: no other family's
     BISENET,  # cp.resnet./ffm. keys: no other family's

@@ -5,6 +5,7 @@ from comfy_api.latest import ComfyExtension, io
 from .face_nodes import (
     GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostLoadFaceParser, GanpostRestoreFaces,
 )
+from .train_face_nodes import GanpostTrainFaceModel
 from .train_nodes import GanpostTrainUpscaleModel
 from .train_translate_nodes import GanpostTrainTranslator
 from .translate_nodes import GanpostLoadTranslator, GanpostTranslateImage
@@ -15,4 +16,5 @@ class GanpostExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel,
                 GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces,
-                GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage, GanpostTrainTranslator]
+                GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage, GanpostTrainTranslator,
+                GanpostTrainFaceModel]

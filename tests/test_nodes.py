@@ -63,7 +63,8 @@ def test_extension_lists_both_nodes(comfy):
     ids = [n.define_schema().node_id for n in nodes]
     assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
                    "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces",
-                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage", "GanpostTrainTranslator"]
+                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage", "GanpostTrainTranslator",
+                   "GanpostTrainFaceModel"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 

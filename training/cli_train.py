@@ -39,6 +39,7 @@ def add_train_parser(sub) -> None:
                                               "in, an A→B generator out")
     _add_translation_parser(kinds, "cyclegan", "CycleGAN: two unpaired folders in, A→B and B→A generators out")
     _add_aurasr_parser(kinds)
+    _add_gfpgan_parser(kinds)
 
 
 def _add_aurasr_parser(kinds) -> None:
@@ -149,6 +150,55 @@ def _add_translation_parser(kinds, name: str, summary: str) -> None:
     p.set_defaults(run=run_translation_train, recipe=name, flag_overrides=_translation_overrides)
 
 
+def _add_gfpgan_parser(kinds) -> None:
+    summary = ("GFPGAN v1.4 / v1.3 (clean): a folder of face photos in (any size: faces are found, aligned and "
+               "cached), a restorer plus its v1-layout discriminators out")
+    p = kinds.add_parser("gfpgan", help=summary, description=summary)
+    p.add_argument("--data", type=Path, help="folder of photos with faces")
+    p.add_argument("--aligned", action="store_true", help="the photos are aligned face crops already (FFHQ-style)")
+    p.add_argument("--val", type=Path, help="held-out face photos: PSNR/SSIM on fixed degradations and a preview")
+    p.add_argument("--pretrained", help="generator to fine-tune: GFPGANv1.4, GFPGANv1.3 or a GFPGANv1Clean file")
+    p.add_argument("--train", choices=("encoder", "all"),
+                   help="encoder (default): the StyleGAN2 decoder stays frozen; all: everything learns")
+    p.add_argument("--discriminator", help="global discriminator to continue from (GFPGANv1_net_d.pth)")
+    p.add_argument("--components", type=Path, help="folder with GFPGANv1_net_d_left_eye/right_eye/mouth.pth")
+    p.add_argument("--warmup", type=int, help="steps that train only the discriminators first (default 5000)")
+    p.add_argument("--detector", help="RetinaFace file or name (default retinaface_resnet50)")
+    p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
+    p.add_argument("--preset", help="base recipe: gfpgan-v1.4-finetune (default)")
+    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs, previews and the face cache")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
+    p.add_argument("--steps", type=int, help="total optimizer steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any config value, e.g. --set losses.style_weight=0 (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(run=run_translation_train, recipe="gfpgan", flag_overrides=_gfpgan_overrides)
+
+
+def _gfpgan_overrides(args) -> dict:
+    components = {}
+    if args.components is not None:
+        components = {("discriminator", part): str(args.components / f"GFPGANv1_net_d_{part}.pth")
+                      for part in ("left_eye", "right_eye", "mouth")}
+    pairs = {
+        ("data", "dir"): args.data, ("data", "aligned"): True if args.aligned else None, ("data", "val_dir"): args.val,
+        ("data", "detector"): args.detector, ("data", "batch_size"): args.batch_size,
+        ("generator", "pretrained"): args.pretrained, ("generator", "train"): args.train,
+        ("discriminator", "pretrained"): args.discriminator, ("discriminator", "warmup_steps"): args.warmup,
+        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
+        ("run", "device"): args.device, ("run", "precision"): args.precision, **components,
+    }
+    out: dict = {}
+    for (section, key), value in pairs.items():
+        if value is not None:
+            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
+    return out
+
+
 def _translation_overrides(args) -> dict:
     pairs = {
         ("data", "dir"): getattr(args, "data", None), ("data", "dir_a"): args.data_a, ("data", "dir_b"): args.data_b,
@@ -246,8 +296,12 @@ def run_translation_train(args) -> int:
     bar = ProgressLine()
     trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
     g = config.generator
-    net = f"fine-tuning {g.pretrained}" if g.pretrained else f"{g.net} ({g.norm} norm)"
-    print(f"ganpost: training {args.recipe} {config.data.direction}, {net} on {trainer.device}, "
+    if args.recipe == "gfpgan":
+        what = f"fine-tuning {g.pretrained or 'a fresh GFPGANv1Clean'} ({g.train})"
+    else:
+        net = f"fine-tuning {g.pretrained}" if g.pretrained else f"{g.net} ({g.norm} norm)"
+        what = f"{config.data.direction}, {net}"
+    print(f"ganpost: training {args.recipe} {what} on {trainer.device}, "
           f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
     result = trainer.fit()
     bar.finish()

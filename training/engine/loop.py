@@ -132,8 +132,8 @@ class Trainer:
         self.optimizers, self.schedulers, self.scalers = {}, {}, {}
         self.amp_dtype = amp_dtype(self.config.run.precision, self.device)
         for key, spec in recipe.optimizers().items():
-            params = [p for name in spec.networks for p in self.network(name).parameters()]
-            self.optimizers[key] = torch.optim.Adam(params, lr=spec.lr, betas=o.betas, weight_decay=o.weight_decay)
+            self.optimizers[key] = torch.optim.Adam(self._parameter_groups(spec), lr=spec.lr,
+                                                    betas=spec.betas or o.betas, weight_decay=o.weight_decay)
             self.schedulers[key] = build_scheduler(self.optimizers[key], o, self.config.run.total_steps)
             self.scalers[key] = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.phases = recipe.phases()
@@ -141,6 +141,18 @@ class Trainer:
         if unknown:
             raise ValueError(f"recipe {recipe.name}: phase optimizer {unknown[0]!r} is not one of its optimizers "
                              f"({', '.join(self.optimizers)})")
+
+    def _parameter_groups(self, spec) -> list:
+        if spec.lr_scale is None:
+            return [p for name in spec.networks for p in self.network(name).parameters()]
+        groups: dict[float, list] = {}
+        for name in spec.networks:
+            for parameter_name, parameter in self.network(name).named_parameters():
+                scale = float(spec.lr_scale(name, parameter_name))
+                if scale > 0:
+                    groups.setdefault(scale, []).append(parameter)
+        ordered = sorted(groups.items(), key=lambda item: item[0] != 1.0)  # the reported lr is group 0's: the base
+        return [{"params": params, "lr": spec.lr * scale} for scale, params in ordered]
 
     def _build_data(self) -> None:
         cfg, recipe = self.config, self.recipe
@@ -181,6 +193,8 @@ class Trainer:
             self.timings.degradation += t2 - t1
             for phase in self.phases:  # later phases see what earlier ones left in ``batch``
                 losses = self.recipe.losses(phase.name, batch)
+                if not losses:  # nothing to train in this phase this step (a warm-up)
+                    continue
                 finite = self._backward(losses, self.scalers[phase.optimizer], accumulation, totals)
                 if not finite:
                     break

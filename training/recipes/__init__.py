@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..config_schema import ConfigError
 from .aurasr import AuraSR
 from .base import Optimizer, Phase, Recipe
+from .gfpgan import GFPGAN
 from .realesrgan import RealESRGAN
 from .translation import CycleGAN, Pix2Pix
 
-RECIPES: dict[str, type[Recipe]] = {r.name: r for r in (RealESRGAN, Pix2Pix, CycleGAN, AuraSR)}
+RECIPES: dict[str, type[Recipe]] = {r.name: r for r in (RealESRGAN, Pix2Pix, CycleGAN, AuraSR, GFPGAN)}
 
 
 def recipe_named(name: str) -> type[Recipe]:
@@ -25,4 +26,5 @@ def recipe_for_config(config) -> type[Recipe]:
     raise TypeError(f"no recipe takes a {type(config).__name__}; pass recipe= to the Trainer")
 
 
-__all__ = ["Optimizer", "Phase", "Recipe", "RealESRGAN", "Pix2Pix", "CycleGAN", "AuraSR", "RECIPES", "recipe_named", "recipe_for_config"]
+__all__ = ["Optimizer", "Phase", "Recipe", "RealESRGAN", "Pix2Pix", "CycleGAN", "AuraSR", "GFPGAN",
+           "RECIPES", "recipe_named", "recipe_for_config"]

@@ -10,6 +10,7 @@ and how it validates. It gets the engine at construction and reads ``engine.netw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -27,6 +28,11 @@ class Optimizer:
 
     networks: tuple[str, ...]
     lr: float
+    betas: tuple[float, float] | None = None
+    """None: the config's ``optim.betas``."""
+    lr_scale: Callable[[str, str], float] | None = None
+    """(network, parameter name) → multiplier of ``lr`` for that tensor (its own parameter group);
+    0 leaves the tensor out of the optimizer. None: every parameter at ``lr``."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,117 @@
+"""Fine-tuning a GFPGAN face restorer inside ComfyUI (V3 schema).
+
+Like the other training nodes: the whole run happens in this node's execution, with ComfyUI's
+progress bar, a preview at each validation (degraded | restored | target) and Cancel (saved
+first, so running again with resume on continues). The restorer's newest weights (``params_ema``)
+are copied into models/facerestore_models under the run's name; the discriminators stay in the
+run folder in GFPGAN's v1 layouts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import comfy.model_management as mm
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..gan_models import GanpostError, load_model
+from ..gan_models.atomic import atomic_copy
+from ..gan_models.contract import Task
+from ..training import Trainer
+from ..training.config import load_config
+from . import model_folders
+from .face_nodes import GanpostFaceDetector, GanpostFaceModel
+from .train_nodes import _ComfyProgress, _input_folder, _run_dir, _support_models_dir
+
+PARTS = {"encoder (decoder frozen, safe)": "encoder", "all": "all"}
+
+
+class GanpostTrainFaceModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="GanpostTrainFaceModel",
+            display_name="ganpost: Fine-tune Face Model",
+            category="ganpost/training",
+            description="Fine-tune GFPGAN v1.3/v1.4 (clean) on a folder of face photos: faces are detected, aligned "
+                        "and cached, degraded like GFPGAN's training, and the official v1 losses and discriminators "
+                        "train them. Cancel keeps the last checkpoint; run again with resume on to continue.",
+            is_output_node=True,
+            inputs=[
+                GanpostFaceModel.Input("face_model", tooltip="the restorer to start from ('ganpost: Load Face Model')"),
+                GanpostFaceDetector.Input("detector", tooltip="finds the faces ('ganpost: Load Face Detector')"),
+                io.String.Input("image_folder", default="",
+                                tooltip="photos with faces (absolute, or inside ComfyUI's input folder)"),
+                io.Int.Input("steps", default=2000, min=1, max=10_000_000),
+                io.Combo.Input("train", options=list(PARTS), default=next(iter(PARTS))),
+                io.Int.Input("warmup_steps", default=500, min=0, max=1_000_000,
+                             tooltip="steps that train only the fresh discriminators first (the restorer frozen)"),
+                io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5,
+                               tooltip="in the original model's equalised units: the same step for every layer"),
+                io.Int.Input("batch_size", default=4, min=1, max=256),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.String.Input("run_name", default="ganpost_faces",
+                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
+                io.Boolean.Input("aligned", default=False, optional=True,
+                                 tooltip="the photos are aligned square face crops already (FFHQ-style)"),
+                io.String.Input("validation_folder", default="", optional=True,
+                                tooltip="held-out face photos: PSNR/SSIM and a preview every 1/10 of the run"),
+            ],
+            outputs=[GanpostFaceModel.Output(display_name="face_model"), io.String.Output(display_name="summary")],
+        )
+
+    @classmethod
+    def execute(cls, face_model, detector, image_folder, steps, train, warmup_steps, learning_rate, batch_size,
+                seed, run_name, resume, aligned=False, validation_folder="") -> io.NodeOutput:
+        if getattr(getattr(face_model, "contract", None), "task", None) != Task.FACE_RESTORE:
+            raise RuntimeError(f"ganpost training ({run_name}): face_model is not a face restorer; "
+                               "connect 'ganpost: Load Face Model' with a GFPGAN v1.3/v1.4 file")
+        run_dir = _run_dir(run_name)
+        data = {"dir": str(_input_folder(image_folder)), "aligned": aligned, "batch_size": batch_size,
+                **({"val_dir": str(_input_folder(validation_folder))} if validation_folder else {})}
+        every = max(50, steps // 10)
+        overrides = {"data": data, "generator": {"train": PARTS[train]},
+                     "discriminator": {"warmup_steps": warmup_steps}, "optim": {"lr_g": learning_rate},
+                     "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10,
+                             "device": str(mm.get_torch_device()), "save_every": every, "val_every": every}}
+        try:
+            config = load_config(recipe="gfpgan", overrides=overrides)
+            mm.unload_all_models()
+            mm.soft_empty_cache()
+            progress = _ComfyProgress(steps)
+            has_state = (run_dir / "state" / "latest.state").is_file()
+            with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes under inference_mode
+                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+                                  initial_generator=face_model.module, detector=detector,
+                                  models_dir=_support_models_dir())
+                result = trainer.fit()
+        except GanpostError as err:
+            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+        finally:
+            mm.soft_empty_cache()
+        if progress.interrupt is not None:
+            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+        published = _publish(result.generator, run_dir.name)
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
+        summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {published}"
+        if result.validation:
+            v = result.validation
+            summary += (f"; PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.4f} (degraded input {v['psnr_input']:.2f} dB, "
+                        f"{v['ssim_input']:.4f})")
+        return io.NodeOutput(load_model(published), summary)
+
+
+def _publish(generator: Path, name: str) -> Path:
+    """Copy the newest restorer into models/facerestore_models (atomically) under the run's name."""
+    model_folders.ensure_registered(model_folders.FACE_MODELS)
+    folder = Path(folder_paths.get_folder_paths(model_folders.FACE_MODELS)[0])
+    target = folder / f"{name}.pth"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_copy(generator, target)
+    return target
+
+
+__all__ = ["GanpostTrainFaceModel"]
