@@ -16,7 +16,7 @@ from ..gan_models.catalogue import DEFAULT_MODEL
 from ..runtime.imaging.files import read_image, write_image
 from ..runtime.memory import MIN_TILE
 from ..runtime.precision import resolve_dtype
-from ..tasks.upscale import ALPHA_MODES, check_options, upscale
+from ..tasks.upscale import ALPHA_MODES, check_options, takes_seed, upscale
 from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
 
 log = logging.getLogger("ganpost.cli")
@@ -35,6 +35,9 @@ def add_upscale_parser(sub) -> None:
     size.add_argument("--size", type=_size, help="exact output size WxH, e.g. 1920x1080")
     up.add_argument("--alpha-mode", default="network", choices=ALPHA_MODES,
                     help="upscale transparency with the network (default) or a bicubic resize")
+    up.add_argument("--seed", type=int,
+                    help="noise seed for models that draw noise (AuraSR; default 0): same seed, same image. "
+                         "Other models draw none and ignore it")
     up.add_argument("--denoise-strength", type=float, help="0..1, for realesr-general-x4v3 only")
     add_runtime_arguments(up)
     up.set_defaults(run=run_upscale)
@@ -81,11 +84,14 @@ def run_upscale(args) -> int:
         log.info("%s", model.summary())
         check_options(model, alpha_mode=args.alpha_mode, outscale=args.outscale, size=args.size)
         resolve_dtype(model, args.precision, device)  # e.g. fp16 on CPU is refused once, here
+        seed = args.seed if takes_seed(model) else None
+        if args.seed is not None and seed is None:
+            log.warning("--seed has no effect: %s draws no noise", model.name)
 
         def handle(source: Path, target: Path, label: str) -> str:
             image = read_image(source)
             result = upscale(model, image.pixels, tile=args.tile, outscale=args.outscale, size=args.size,
-                             precision=args.precision, device=device, alpha_mode=args.alpha_mode,
+                             precision=args.precision, device=device, alpha_mode=args.alpha_mode, seed=seed,
                              progress=progress_bar(label, "tiles"))
             write_image(target, result, image.info)
             return f"{result.shape[1]}×{result.shape[0]}"

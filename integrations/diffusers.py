@@ -20,7 +20,7 @@ from ..gan_models.loader import describe_state_dict, load_model
 from ..runtime.imaging.convert import to_output_type
 from ..tasks.restore_faces import restore_faces as _restore_faces
 from ..tasks.translate import translate as _translate
-from ..tasks.upscale import upscale as _upscale
+from ..tasks.upscale import takes_seed, upscale as _upscale
 
 
 def _require_diffusers():
@@ -36,7 +36,8 @@ class GANPostProcessor:
     or ``pt`` (B×C×H×W).
 
     ``GANPostProcessor(upscaler)`` upscales, with the options of :func:`ganpost.upscale` (tile, outscale,
-    size, precision, ...). ``GANPostProcessor(faces=GFPGAN, detector=RetinaFace)`` restores faces, with the
+    size, precision, seed, ...; ``seed`` reaches only upscalers that draw noise, such as AuraSR).
+    ``GANPostProcessor(faces=GFPGAN, detector=RetinaFace)`` restores faces, with the
     options of :func:`ganpost.restore_faces` (strength, color_fix, threshold, max_faces, seed, ...); given an
     upscaler too, the background is upscaled by it and the faces are pasted at that size (``upscale``
     defaults to the upscaler's scale). Models are a ``load_model`` result, a file or known name, or one of
@@ -91,6 +92,8 @@ class GANPostProcessor:
         if self.translator is not None:
             result = _translate(images, self.translator, model_b=self.translator_b, **options)
         elif self.faces is None:
+            if not takes_seed(self.upscaler):
+                options.pop("seed", None)  # a seed shared by a chain of processors: this model draws no noise
             result = _upscale(self.upscaler, images, **options)
         else:
             result = _restore_faces(images, self.faces, detector=self.detector, parser=self.parser,
@@ -186,7 +189,8 @@ def _block_classes() -> dict[str, type]:
 
         @property
         def inputs(self):
-            return [InputParam("images", required=True), InputParam("output_type", default="pil")]
+            return [InputParam("images", required=True), InputParam("output_type", default="pil"),
+                    InputParam("upscale_seed", default=None)]
 
         @property
         def intermediate_outputs(self):
@@ -194,7 +198,7 @@ def _block_classes() -> dict[str, type]:
 
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
-            processor = GANPostProcessor(components.upscaler)
+            processor = GANPostProcessor(components.upscaler, seed=block_state.upscale_seed)
             block_state.images = processor(block_state.images, output_type=block_state.output_type)
             self.set_block_state(state, block_state)
             return components, state

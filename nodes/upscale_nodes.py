@@ -12,7 +12,7 @@ from ..gan_models.contract import ModelDescriptor
 from ..gan_models.errors import InvalidOptionError
 from ..runtime.memory import MIN_TILE, estimate_bytes
 from ..runtime.precision import PRECISIONS, resolve_device, resolve_dtype
-from ..tasks.upscale import ALPHA_MODES, upscale
+from ..tasks.upscale import ALPHA_MODES, takes_seed, upscale
 from . import core_models, model_folders
 from .image_convert import core_to_comfy, image_to_core
 from .model_cache import load_for_node
@@ -20,6 +20,7 @@ from .model_cache import load_for_node
 GanpostModel = io.Custom("GANPOST_MODEL")
 MAX_TILE = 4096
 PLANNING_TILE = 512  # tile side to make room for when tile = 0 (auto picks from what is then free)
+MAX_SEED = 0xFFFFFFFFFFFFFFFF  # what torch.Generator.manual_seed takes, as KSampler's seed
 
 
 class GanpostLoadUpscaleModel(io.ComfyNode):
@@ -76,13 +77,17 @@ class GanpostUpscaleImage(io.ComfyNode):
                 io.Combo.Input("alpha_mode", options=list(ALPHA_MODES), default="network",
                                tooltip="network: run alpha through the model (sharp edges, one more pass); "
                                        "resize: bicubic resize of alpha (faster)"),
+                io.Int.Input("seed", default=0, min=0, max=MAX_SEED, optional=True, control_after_generate=True,
+                             tooltip="noise seed for models that draw noise (AuraSR): same seed, same image. "
+                                     "Other models ignore it (set 'control after generate' to fixed so "
+                                     "they are not rerun for a new seed)"),
             ],
             outputs=[io.Image.Output(display_name="image"),
                      io.Mask.Output(display_name="mask", tooltip="1 − upscaled alpha; all zeros without alpha")],
         )
 
     @classmethod
-    def execute(cls, model, image, tile, outscale, precision, alpha_mode, mask=None) -> io.NodeOutput:
+    def execute(cls, model, image, tile, outscale, precision, alpha_mode, mask=None, seed=0) -> io.NodeOutput:
         if 0 < tile < MIN_TILE:
             raise InvalidOptionError(f"ganpost: tile {tile} is too small; use 0 (auto) or at least {MIN_TILE} px.")
         device = mm.get_torch_device()
@@ -93,7 +98,8 @@ class GanpostUpscaleImage(io.ComfyNode):
             bar = comfy.utils.ProgressBar(1)
             result = upscale(
                 model, batch, tile=tile or "auto", outscale=outscale or None, precision=precision, device=device,
-                alpha_mode=alpha_mode, progress=lambda done, total: bar.update_absolute(done, total),
+                alpha_mode=alpha_mode, seed=seed if takes_seed(model) else None,
+                progress=lambda done, total: bar.update_absolute(done, total),
                 cancel=mm.throw_exception_if_processing_interrupted,  # raises ComfyUI's interrupt; not caught
             )
         except GanpostError as err:

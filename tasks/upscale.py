@@ -90,6 +90,11 @@ def check_options(model: ModelDescriptor, *, alpha_mode: str = "network", outsca
     target_size(64, 64, model.scale, outscale, size)  # validates outscale / size
 
 
+def takes_seed(model: ModelDescriptor) -> bool:
+    """Whether the model draws noise from a seed (AuraSR); front-ends ignore a seed for the others."""
+    return "seed" in model.contract.call_options
+
+
 def _constant(alpha: torch.Tensor) -> bool:
     return bool((alpha == alpha.flatten()[0]).all())
 

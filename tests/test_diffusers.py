@@ -84,6 +84,34 @@ def test_modular_block_runs_after_images(tmp_path):
     assert out[0].size == (40, 24)
 
 
+def test_seed_reaches_a_noisy_upscaler_and_is_dropped_for_others(tmp_path):
+    from helpers.aurasr import save_tiny_aurasr
+
+    images = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(1))
+    aura = ds.GANPostProcessor(str(save_tiny_aurasr(tmp_path / "AuraSR-tiny.safetensors")), tile=0, precision="fp32")
+    first = aura(images, seed=5)
+    assert first.shape == (1, 3, 80, 96)
+    assert torch.equal(first, aura(images, seed=5))
+    assert (first - aura(images, seed=6)).abs().mean() > 1e-4
+    seeded = ds.GANPostProcessor(str(tmp_path / "AuraSR-tiny.safetensors"), tile=0, precision="fp32", seed=6)
+    assert torch.equal(seeded(images), aura(images, seed=6))
+    plain = ds.GANPostProcessor(save_official(tiny_compact(scale=2, num_conv=2), tmp_path / "c.pth"), seed=5)
+    assert torch.equal(plain(images), plain(images, seed=None))
+
+
+def test_modular_block_takes_an_upscale_seed(tmp_path):
+    from diffusers.modular_pipelines import SequentialPipelineBlocks
+    from helpers.aurasr import save_tiny_aurasr
+
+    upscaler = ds.AuraSRModel.from_single_file(str(save_tiny_aurasr(tmp_path / "AuraSR-tiny.safetensors")))
+    pipeline = SequentialPipelineBlocks.from_blocks_dict({"gan_upscale": ds.GANUpscaleStep()}).init_pipeline()
+    pipeline.update_components(upscaler=upscaler)
+    images = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    run = lambda **seed: pipeline(images=images, output_type="pt", output="images", **seed)  # noqa: E731
+    assert torch.equal(run(upscale_seed=3), run(upscale_seed=3))
+    assert not torch.equal(run(upscale_seed=3), run(upscale_seed=4))
+
+
 # ------------------------------------------------------------------------------ face restoration
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
 

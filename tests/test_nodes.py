@@ -165,6 +165,28 @@ def test_interrupt_propagates_and_model_returns_to_cpu(comfy):
     assert comfy.emptied == 1
 
 
+def test_seed_widget_picks_aurasr_noise_and_old_workflows_still_run(comfy):
+    from helpers.aurasr import save_tiny_aurasr
+
+    save_tiny_aurasr(comfy.folder / "AuraSR-tiny.safetensors")
+    (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="AuraSR-tiny.safetensors")
+    seed_input = next(i for i in comfy.nodes.GanpostUpscaleImage.define_schema().inputs if i.id == "seed")
+    assert seed_input.optional and seed_input.control_after_generate
+    image = torch.rand(1, 24, 20, 3, generator=torch.Generator().manual_seed(0))
+    first = _upscale(comfy, model, image, precision="fp32", seed=5)[0]
+    assert first.shape == (1, 96, 80, 3)
+    assert torch.equal(first, _upscale(comfy, model, image, precision="fp32", seed=5)[0])
+    assert (first - _upscale(comfy, model, image, precision="fp32", seed=6)[0]).abs().mean() > 1e-4
+    assert torch.equal(_upscale(comfy, model, image, precision="fp32")[0],  # a workflow saved without a seed
+                       _upscale(comfy, model, image, precision="fp32", seed=0)[0])
+
+
+def test_seed_is_ignored_by_models_without_noise(comfy):
+    model = _load(comfy)
+    image = torch.rand(1, 16, 16, 3)
+    assert torch.equal(_upscale(comfy, model, image, seed=123)[0], _upscale(comfy, model, image)[0])
+
+
 def test_core_errors_are_raised_not_swallowed(comfy):
     model = _load(comfy)
     bad = torch.rand(1, 16, 16, 3)

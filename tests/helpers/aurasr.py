@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
+from safetensors.torch import save_file
 
 from ganpost.gan_models.aurasr import UnetUpsampler
 
@@ -21,6 +25,16 @@ def tiny_aurasr(**overrides) -> UnetUpsampler:
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return net.eval().requires_grad_(False)
+
+
+def save_tiny_aurasr(path: str | Path, seed: int = 0) -> Path:
+    """A tiny AuraSR as the releases ship it: ``<stem>.safetensors`` and its config as ``<stem>.json``."""
+    path = Path(path)
+    torch.manual_seed(seed)
+    net = tiny_aurasr()
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    path.with_suffix(".json").write_text(json.dumps(TINY))
+    return path
 
 
 def official_aurasr_module():
