@@ -5,6 +5,7 @@ from comfy_api.latest import ComfyExtension, io
 from .face_nodes import (
     GanpostDetectFaces, GanpostLoadFaceDetector, GanpostLoadFaceModel, GanpostLoadFaceParser, GanpostRestoreFaces,
 )
+from .train_aurasr_nodes import GanpostTrainAuraSR
 from .train_face_nodes import GanpostTrainFaceModel
 from .train_nodes import GanpostTrainUpscaleModel
 from .train_translate_nodes import GanpostTrainTranslator
@@ -17,4 +18,4 @@ class GanpostExtension(ComfyExtension):
         return [GanpostLoadUpscaleModel, GanpostUpscaleImage, GanpostTrainUpscaleModel,
                 GanpostLoadFaceModel, GanpostLoadFaceDetector, GanpostRestoreFaces, GanpostDetectFaces,
                 GanpostLoadFaceParser, GanpostLoadTranslator, GanpostTranslateImage, GanpostTrainTranslator,
-                GanpostTrainFaceModel]
+                GanpostTrainFaceModel, GanpostTrainAuraSR]

@@ -64,7 +64,7 @@ def test_extension_lists_both_nodes(comfy):
     assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
                    "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces",
                    "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage", "GanpostTrainTranslator",
-                   "GanpostTrainFaceModel"]
+                   "GanpostTrainFaceModel", "GanpostTrainAuraSR"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 

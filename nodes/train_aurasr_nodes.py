@@ -1,0 +1,135 @@
+"""Fine-tuning AuraSR inside ComfyUI (V3 schema).
+
+Like the other training nodes: the whole run happens in this node's execution, with ComfyUI's
+progress bar, a preview at each validation and Cancel (saved first, so running again with resume on
+continues). The result is published into models/upscale_models as ``<run>.safetensors`` with its
+config as ``<run>.json`` beside it: the pair our loader reads (the config holds what the tensors
+cannot tell, such as the attention heads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import comfy.model_management as mm
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..gan_models import GanpostError, load_model
+from ..gan_models.atomic import atomic_copy
+from ..training import Trainer
+from ..training.config import load_config
+from ..training.recipes.aurasr.networks import ARCHITECTURE
+from .train_nodes import DEGRADATIONS, _ComfyProgress, _input_folder, _run_dir, _support_models_dir
+from .upscale_nodes import GanpostModel
+
+# The preset's losses, or fewer of them: the perceptual anchor needs VGG19's weights (a download).
+LOSSES = {
+    "gan + L1 + perceptual (GigaGAN discriminator, anchored)": {},
+    "gan + L1 (no VGG19 download)": {"perceptual_weight": 0},
+    "L1 only (fast, no discriminator)": {"perceptual_weight": 0, "gan_weight": 0},
+}
+CROP_SIZES = ("256", "128", "64")  # output side; AuraSR's own tile is 256 from a 64 px input
+
+
+class GanpostTrainAuraSR(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="GanpostTrainAuraSR",
+            display_name="ganpost: Fine-tune AuraSR",
+            category="ganpost/training",
+            description="Fine-tune AuraSR (v1 or v2) on a folder of high-resolution images: a fresh GigaGAN-style "
+                        "discriminator is warmed up with AuraSR frozen, then both train, with L1 and perceptual "
+                        "anchors to the target. Cancel keeps the last checkpoint; run again with resume on to "
+                        "continue. The result lands in models/upscale_models as <run_name>.safetensors + .json.",
+            is_output_node=True,
+            inputs=[
+                GanpostModel.Input("model", tooltip="the AuraSR to start from ('ganpost: Load Upscale Model')"),
+                io.String.Input("image_folder", default="",
+                                tooltip="folder of high-resolution training images (absolute, or inside ComfyUI's "
+                                        "input folder)"),
+                io.Int.Input("steps", default=2000, min=1, max=10_000_000),
+                io.Int.Input("warmup_steps", default=500, min=0, max=1_000_000,
+                             tooltip="steps that train only the fresh discriminator first (AuraSR frozen)"),
+                io.Combo.Input("losses", options=list(LOSSES), default=next(iter(LOSSES))),
+                io.Combo.Input("degradation", options=list(DEGRADATIONS), default="realesrgan",
+                               tooltip="realesrgan: blur, resize, noise and JPEG like real-world photos; "
+                                       "bicubic: clean downscales (for clean sources such as renders)"),
+                io.Float.Input("learning_rate", default=2e-5, min=1e-7, max=1e-2, step=1e-6,
+                               tooltip="AuraSR's rate; the fresh discriminator learns at 2e-4"),
+                io.Int.Input("batch_size", default=4, min=1, max=256),
+                io.Combo.Input("crop_size", options=list(CROP_SIZES), default=CROP_SIZES[0],
+                               tooltip="training crop side at the output resolution (256 = AuraSR's tile)"),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.String.Input("run_name", default="ganpost_aurasr",
+                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
+                io.String.Input("validation_folder", default="", optional=True,
+                                tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
+            ],
+            outputs=[GanpostModel.Output(display_name="model"), io.String.Output(display_name="summary")],
+        )
+
+    @classmethod
+    def execute(cls, model, image_folder, steps, warmup_steps, losses, degradation, learning_rate, batch_size,
+                crop_size, seed, run_name, resume, validation_folder="") -> io.NodeOutput:
+        if getattr(model, "architecture", None) != ARCHITECTURE:
+            raise RuntimeError(f"ganpost training ({run_name}): the model input is a "
+                               f"{getattr(model, 'architecture', type(model).__name__)}, not AuraSR; load an AuraSR "
+                               "file (e.g. AuraSR-v2.safetensors) with 'ganpost: Load Upscale Model'")
+        run_dir = _run_dir(run_name)
+        try:
+            config = load_config(recipe="aurasr", overrides=_overrides(
+                model, image_folder, validation_folder, steps, warmup_steps, losses, degradation, learning_rate,
+                batch_size, int(crop_size), seed, run_dir))
+            mm.unload_all_models()
+            mm.soft_empty_cache()
+            progress = _ComfyProgress(steps)
+            has_state = (run_dir / "state" / "latest.state").is_file()
+            with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes under inference_mode
+                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+                                  initial_generator=model, models_dir=_support_models_dir())
+                result = trainer.fit()
+        except GanpostError as err:
+            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+        finally:
+            mm.soft_empty_cache()
+        if progress.interrupt is not None:
+            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+        published = _publish(result.generator, run_dir.name)
+        losses_text = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
+        summary = f"{run_name}: step {result.step}/{steps}; {losses_text}; saved {published}"
+        if result.validation:
+            v = result.validation
+            summary += f"; PSNR {v['psnr']:.2f} dB vs bicubic {v['psnr_bicubic']:.2f}"
+        return io.NodeOutput(load_model(published), summary)
+
+
+def _overrides(model, image_folder, validation_folder, steps, warmup_steps, losses, degradation, lr, batch_size,
+               crop_size, seed, run_dir) -> dict:
+    data = {"train_dir": str(_input_folder(image_folder)), "degradation": degradation, "gt_size": crop_size,
+            "batch_size": batch_size,
+            **({"val_dir": str(_input_folder(validation_folder))} if validation_folder else {})}
+    every = max(50, steps // 10)
+    # The connected model is what trains (passed to the trainer); its name only records where it came from.
+    return {"data": data, "generator": {"pretrained": str(model.source or model.name)},
+            "discriminator": {"warmup_steps": warmup_steps, "multiscale_inputs": [crop_size // 2]},
+            "losses": dict(LOSSES[losses]), "optim": {"lr_g": lr},
+            "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10,
+                    "device": str(mm.get_torch_device()), "save_every": every, "val_every": every}}
+
+
+def _publish(generator: Path, name: str) -> Path:
+    """Copy the newest weights and their config.json into models/upscale_models as ``<name>.safetensors`` +
+    ``<name>.json`` (atomically; the config first, so the weights are never found without it)."""
+    folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.safetensors"
+    atomic_copy(generator.with_name("config.json"), target.with_suffix(".json"))
+    atomic_copy(generator, target)
+    return target
+
+
+__all__ = ["GanpostTrainAuraSR"]
