@@ -1,7 +1,8 @@
 """The ComfyUI nodes called the way ComfyUI calls them, with ComfyUI's modules stood in for.
 
 The real-ComfyUI runs are `examples/upscale_workflow_api.json` (our loader) and
-`examples/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) through
+`examples/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) and
+`examples/aurasr_workflow_api.json` (a tiny random AuraSR made at run time, seeded) through
 ../shared/tools/comfy_e2e.py. The fake ComfyUI lives in tests/helpers/fake_comfy.py.
 """
 
@@ -185,6 +186,24 @@ def test_seed_is_ignored_by_models_without_noise(comfy):
     model = _load(comfy)
     image = torch.rand(1, 16, 16, 3)
     assert torch.equal(_upscale(comfy, model, image, seed=123)[0], _upscale(comfy, model, image)[0])
+
+
+def test_aurasr_example_workflow_runs_node_by_node(comfy):
+    """examples/aurasr_workflow_api.json with the fake ComfyUI: its widget values are the nodes' inputs."""
+    import json
+
+    from helpers.aurasr import save_tiny_aurasr
+
+    workflow = json.loads((Path(__file__).parents[1] / "examples" / "aurasr_workflow_api.json").read_text())
+    loader, upscaler = workflow["2"]["inputs"], workflow["3"]["inputs"]
+    save_tiny_aurasr(comfy.folder / loader["model_name"])
+    (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(**loader)
+    widgets = {k: v for k, v in upscaler.items() if not isinstance(v, list)}  # links are wired below
+    assert widgets["seed"] == 42
+    image = torch.rand(1, 16, 16, 3)
+    out, mask = comfy.nodes.GanpostUpscaleImage.execute(model=model, image=image, mask=torch.zeros(1, 16, 16),
+                                                        **widgets)
+    assert out.shape == (1, 64, 64, 3) and not mask.any()
 
 
 def test_core_errors_are_raised_not_swallowed(comfy):
