@@ -55,6 +55,7 @@ TINY = {
     "SRVGGNetCompact": {"num_feat": 8, "num_conv": 2},
     "GFPGANv1Clean": {"out_size": 64, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.25, "num_mlp": 2},
     "UnetGenerator": {"num_downs": 5, "num_feat": 8},  # five levels is the shallowest U-Net
+    "StyleGAN2Discriminator": {"out_size": 64, "narrow": 0.0625},
 }
 
 
