@@ -58,6 +58,7 @@ TINY = {
     # AuraSR at the released depth, narrowed (its widths are not num_* arguments)
     "UnetUpsampler": {"dim": 4, "style_network": {"dim_in": 16, "dim_out": 32, "depth": 2},
                       "self_attn_dim_head": 4, "attn_depths": (1, 1, 1, 1, 2), "mid_attn_depth": 1},
+    "StyleGAN2Discriminator": {"out_size": 64, "narrow": 0.0625},
 }
 
 
