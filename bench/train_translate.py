@@ -10,7 +10,9 @@ PSNR of the translation against the vintage generator's output, next to the inpu
     python bench/train_translate.py --recipe pix2pix --minutes 10 --json out.json
 
 Each recipe measures its speed on a few steps first and sets its step count to fit the budget, so
-the official schedule (constant, then linear decay to 0 over the second half) runs to its end.
+the official schedule (constant, then linear decay to 0 over the second half) runs to its end. On
+a shared machine the speed changes under it: --hard-minutes stops a run that overshoots (the
+report then says how many of the planned steps ran).
 """
 
 from __future__ import annotations
