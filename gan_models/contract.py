@@ -85,6 +85,10 @@ class ModelContract:
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""
     labels: tuple[str, ...] = ()
     """What each output channel means, for networks that classify pixels (face parsers); else empty."""
+    channels_last: bool = True
+    """May the runner run it in channels-last (NHWC) memory on CPU and CUDA? Convolutions are faster
+    so, but a layer with no NHWC kernel (instance norm) copies every activation back to NCHW and the
+    next convolution copies it again: for such networks the copies cost more than NHWC saves."""
 
     def activation_bytes_per_pixel(self, dtype: torch.dtype) -> int:
         return self.activation_elements * torch.empty((), dtype=dtype).element_size()

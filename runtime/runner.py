@@ -97,7 +97,7 @@ class Runner:
         self.model, self.contract = model, model.contract
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(model, precision, self.device)
-        self.channels_last = _uses_channels_last(self.device)
+        self.channels_last = _uses_channels_last(self.device) and self.contract.channels_last
         self.progress, self.cancel = progress, cancel
         self.fp32_fallbacks = 0
         self._module: nn.Module | None = working_copy(model, self.device, self.dtype, self.channels_last)

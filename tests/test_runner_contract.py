@@ -159,6 +159,34 @@ def test_as_trained_tiles_run_one_per_forward():
     torch.testing.assert_close(out[..., 32:, :32], tile)
 
 
+class RecordsLayout(nn.Module):
+    """Notes the memory format of the input and of the convolution's weight it is run with."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.seen: list[tuple[bool, bool]] = []
+
+    def forward(self, x):
+        nhwc = torch.channels_last
+        self.seen.append((x.is_contiguous(memory_format=nhwc) and not x.is_contiguous(),
+                          self.conv.weight.is_contiguous(memory_format=nhwc) and not self.conv.weight.is_contiguous()))
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_memory_format_is_the_one_the_contract_allows(channels_last):
+    model = describe(RecordsLayout(), channels_last=channels_last)
+    x = torch.rand(1, 3, 16, 16)
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        out = runner.forward(x)
+        copy = runner._module
+    assert copy.seen == [(channels_last, channels_last)]
+    with torch.no_grad():
+        torch.testing.assert_close(out, model.module.conv(x))
+    assert model.module.conv.weight.is_contiguous(), "the loaded module is never converted"
+
+
 def test_unsafe_precision_is_refused_from_the_contract():
     model = describe(ReceptiveField(), bf16_safe=False)
     with pytest.raises(InvalidOptionError, match="not safe in bf16"):

@@ -115,6 +115,16 @@ def test_test_time_is_checked():
         translate(torch.rand(3, 8, 8), _resnet(), test_time="train")
 
 
+def test_instance_norm_generators_run_in_nchw_the_others_in_nhwc():
+    # Instance norm has no NHWC kernel; the runner's layout copies around it cost more than NHWC saves.
+    assert not _resnet(norm="instance").contract.channels_last
+    assert not _unet(norm="instance").contract.channels_last
+    assert _resnet(norm="batch").contract.channels_last and _unet(norm="batch").contract.channels_last
+    model = _resnet(norm="instance", affine=True)
+    x = torch.rand(3, 20, 28)
+    assert (translate(x, model, precision="fp32") - _network(model, x[None], 4)[0]).abs().max() <= 1e-5
+
+
 # --- tiling ----------------------------------------------------------------------------------
 
 def test_resnet_tiles_are_exact_without_image_statistics():

@@ -42,6 +42,13 @@ def _test_time(hp: dict) -> AtInference:
     return AtInference.AS_TRAINED if hp["norm"] == "batch" or hp["dropout"] else AtInference.EVAL
 
 
+def _channels_last(hp: dict) -> bool:
+    # Instance norm has no NHWC kernel: on CPU the vintage generator took 10% more CPU time in NHWC
+    # than in NCHW (fp32 and bf16, bench/translate.py); the layout copies around its 23 norms cost
+    # more than NHWC saves in the convolutions.
+    return hp["norm"] != "instance"
+
+
 # --- ResnetGenerator -------------------------------------------------------------------------
 
 FIRST_BLOCK = 10  # pad, conv, norm, relu, then two × (conv, norm, relu)
@@ -94,7 +101,7 @@ def resnet_contract(hp: dict) -> ModelContract:
         # The real vintage generator on a 192 px photo: fp16 within 0.03/255 mean, 0.28/255 max
         # (largest norm input 178, far from fp16's limit), bf16 0.21/255 mean, 1.6/255 max.
         fp16_safe=True, bf16_safe=True,
-        test_time=test_time, init_weights=init_weights,
+        test_time=test_time, init_weights=init_weights, channels_last=_channels_last(hp),
     )
 
 
@@ -152,7 +159,7 @@ def unet_contract(hp: dict) -> ModelContract:
         # Peak measured at 110–160 elements per pixel for unet_256 (CPU, 512–768 px). Half precision
         # is allowed on request but not chosen by "auto": no released U-Net was at hand to measure it.
         activation_elements=4 * hp["num_feat"], fp16_safe=True, bf16_safe=True, auto_half=False,
-        test_time=_test_time(hp), init_weights=init_weights,
+        test_time=_test_time(hp), init_weights=init_weights, channels_last=_channels_last(hp),
     )
 
 
