@@ -1,4 +1,4 @@
-"""``ganpost train realesrgan|pix2pix|cyclegan|aurasr ...``: flags → config → a run with a one-line progress display.
+"""``ganpost train realesrgan|pix2pix|cyclegan|aurasr|gfpgan ...``: flags → config → a run with a one-line progress display.
 
 Imported lazily by the main CLI so ``ganpost upscale`` never pays for the training imports.
 """
@@ -10,31 +10,10 @@ import time
 from pathlib import Path
 
 
-
 def add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="fine-tune a model on your own images")
     kinds = train.add_subparsers(required=True, metavar="FAMILY")
-    p = kinds.add_parser("realesrgan", help="Real-ESRGAN (RRDBNet or compact): a folder of images in, a model out")
-    p.add_argument("--data", type=Path, help="folder of high-resolution training images")
-    p.add_argument("--lq", type=Path, help="folder of matching low-resolution images (paired training)")
-    p.add_argument("--val", type=Path, help="folder of held-out high-resolution images for validation")
-    p.add_argument("--pretrained", help="generator to start from: a file or an official name")
-    p.add_argument("--discriminator", help="discriminator to start from, e.g. RealESRGAN_x4plus_netD.pth")
-    p.add_argument("--config", type=Path, help="a .toml or .yaml config (see `ganpost train realesrgan --help`)")
-    p.add_argument("--preset", help="base recipe: realesrgan-x4plus (default, the official fine-tune), "
-                                    "realesrnet-x4plus (L1 only), compact-x4-clean (our default model's)")
-    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs and previews")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
-    p.add_argument("--steps", type=int, help="total optimizer steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--gt-size", type=int, help="training crop side at the output resolution")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="any config value, e.g. --set losses.gan_weight=0.05 (repeatable)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.set_defaults(run=run_train)
+    _add_realesrgan_parser(kinds)
     _add_translation_parser(kinds, "pix2pix", "pix2pix: paired images (A|B files, or two folders matched by name) "
                                               "in, an A→B generator out")
     _add_translation_parser(kinds, "cyclegan", "CycleGAN: two unpaired folders in, A→B and B→A generators out")
@@ -42,42 +21,32 @@ def add_train_parser(sub) -> None:
     _add_gfpgan_parser(kinds)
 
 
-def _add_aurasr_parser(kinds) -> None:
-    summary = "AuraSR ×4: fine-tune fal's UnetUpsampler (e.g. AuraSR-v2) on a folder of images"
-    p = kinds.add_parser("aurasr", help=summary, description=summary)
-    p.add_argument("--data", type=Path, help="folder of high-resolution training images")
-    p.add_argument("--val", type=Path, help="folder of held-out high-resolution images for validation")
-    p.add_argument("--pretrained", help="generator to start from: AuraSR-v2, AuraSR, or a file our loader reads")
-    p.add_argument("--model-config", type=Path, help="config.json of the generator (a fresh one, or a file without one)")
-    p.add_argument("--discriminator", help="discriminator of an earlier run to continue from (net_d_latest.safetensors)")
-    p.add_argument("--degradation", choices=("realesrgan", "bicubic"),
-                   help="how inputs are made: Real-ESRGAN's degradation (default) or a clean bicubic downscale")
-    p.add_argument("--warmup-steps", type=int, help="steps that train only the discriminator (default 1000)")
+# --- what every recipe's command takes ----------------------------------------------------------
+
+def _add_run_flags(p, *, preset: str, set_example: str, precision: str | None = None,
+                   output: str = "run folder for checkpoints, logs and previews",
+                   steps: str = "total optimizer steps") -> None:
     p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
-    p.add_argument("--preset", help="base recipe: aurasr-finetune (default)")
-    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs and previews")
+    p.add_argument("--preset", help=f"base recipe: {preset}")
+    p.add_argument("--output", type=Path, help=output)
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
-    p.add_argument("--steps", type=int, help="total optimizer steps")
+    p.add_argument("--steps", type=int, help=steps)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--gt-size", type=int, help="training crop side at the output resolution (default 256)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="auto: bf16 autocast on CUDA")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help=precision)
     p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="any config value, e.g. --set losses.gan_weight=0.05 (repeatable)")
+                   help=f"any config value, e.g. --set {set_example} (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.set_defaults(run=run_aurasr_train, recipe="aurasr", flag_overrides=_aurasr_overrides)
 
 
-def _aurasr_overrides(args) -> dict:
-    pairs = {
-        ("data", "train_dir"): args.data, ("data", "val_dir"): args.val, ("data", "degradation"): args.degradation,
-        ("data", "batch_size"): args.batch_size, ("data", "gt_size"): args.gt_size,
-        ("generator", "pretrained"): args.pretrained, ("generator", "config"): args.model_config,
-        ("discriminator", "pretrained"): args.discriminator, ("discriminator", "warmup_steps"): args.warmup_steps,
-        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
-        ("run", "device"): args.device, ("run", "precision"): args.precision,
-    }
+def _run_pairs(args) -> dict:
+    return {("data", "batch_size"): args.batch_size, ("run", "output_dir"): args.output,
+            ("run", "total_steps"): args.steps, ("run", "device"): args.device, ("run", "precision"): args.precision}
+
+
+def _nested(pairs: dict) -> dict:
+    """``{(section, key): value}`` → ``{section: {key: value}}``, leaving out flags not given."""
     out: dict = {}
     for (section, key), value in pairs.items():
         if value is not None:
@@ -85,34 +54,35 @@ def _aurasr_overrides(args) -> dict:
     return out
 
 
-def run_aurasr_train(args) -> int:
-    import json
+# --- one parser per recipe ----------------------------------------------------------------------
 
-    from .config_schema import to_dict
+def _add_realesrgan_parser(kinds) -> None:
+    p = kinds.add_parser("realesrgan", help="Real-ESRGAN (RRDBNet or compact): a folder of images in, a model out")
+    p.add_argument("--data", type=Path, help="folder of high-resolution training images")
+    p.add_argument("--lq", type=Path, help="folder of matching low-resolution images (paired training)")
+    p.add_argument("--val", type=Path, help="folder of held-out high-resolution images for validation")
+    p.add_argument("--pretrained", help="generator to start from: a file or an official name")
+    p.add_argument("--discriminator", help="discriminator to start from, e.g. RealESRGAN_x4plus_netD.pth")
+    p.add_argument("--gt-size", type=int, help="training crop side at the output resolution")
+    _add_run_flags(p, preset="realesrgan-x4plus (default, the official fine-tune), realesrnet-x4plus (L1 only), "
+                             "compact-x4-clean (our default model's)", set_example="losses.gan_weight=0.05")
+    p.set_defaults(run=run_recipe, recipe="realesrgan", flag_overrides=_realesrgan_overrides,
+                   needs_train_dir=True, starting=_realesrgan_start)
 
-    config = resolve_config(args)
-    if args.print_config:
-        print(json.dumps(to_dict(config), indent=2))
-        return 0
-    if not config.data.train_dir:
-        raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
-    from .engine import Trainer
 
-    bar = ProgressLine()
-    trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
-    start = config.generator.pretrained or f"a fresh network ({config.generator.config})"
-    print(f"ganpost: fine-tuning AuraSR from {start} on {trainer.device} ({trainer.amp_dtype or 'fp32'}), "
-          f"steps {trainer.step} → {config.run.total_steps}, discriminator warm-up to step "
-          f"{config.discriminator.warmup_steps}; run folder {config.run.output_dir}", file=sys.stderr)
-    result = trainer.fit()
-    bar.finish()
-    if result.interrupted:
-        print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train aurasr "
-              f"--output {config.run.output_dir} --resume", file=sys.stderr)
-        return 130
-    print(f"ganpost: done, step {result.step}. Model: {result.generator} (with config.json beside it)",
-          file=sys.stderr)
-    return 0
+def _realesrgan_overrides(args) -> dict:
+    out = _nested({
+        ("data", "train_dir"): args.data, ("data", "lq_dir"): args.lq, ("data", "val_dir"): args.val,
+        ("generator", "pretrained"): args.pretrained, ("discriminator", "pretrained"): args.discriminator,
+        ("data", "gt_size"): args.gt_size, **_run_pairs(args),
+    })
+    if args.lq is not None:
+        out["data"]["degradation"] = "paired"
+    return out
+
+
+def _realesrgan_start(config) -> str:
+    return f"{config.generator.arch} ×{config.generator.scale}"
 
 
 def _add_translation_parser(kinds, name: str, summary: str) -> None:
@@ -135,19 +105,59 @@ def _add_translation_parser(kinds, name: str, summary: str) -> None:
     p.add_argument("--load-size", type=int, help="images are resized to this square first (official 286)")
     p.add_argument("--crop-size", type=int, help="random training crop side (official 256)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
-    p.add_argument("--preset", help=f"base recipe: {name} (default, the official one)")
-    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs and previews")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
-    p.add_argument("--steps", type=int, help="total optimizer steps (official: 200 epochs = 200 × images / batch)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="any config value, e.g. --set losses.l1_weight=50 (repeatable)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.set_defaults(run=run_translation_train, recipe=name, flag_overrides=_translation_overrides)
+    _add_run_flags(p, preset=f"{name} (default, the official one)", set_example="losses.l1_weight=50",
+                   steps="total optimizer steps (official: 200 epochs = 200 × images / batch)")
+    p.set_defaults(run=run_recipe, recipe=name, flag_overrides=_translation_overrides, starting=_translation_start)
+
+
+def _translation_overrides(args) -> dict:
+    return _nested({
+        ("data", "dir"): getattr(args, "data", None), ("data", "dir_a"): args.data_a, ("data", "dir_b"): args.data_b,
+        ("data", "val_dir"): args.val, ("data", "val_dir_a"): args.val_a, ("data", "val_dir_b"): args.val_b,
+        ("data", "direction"): args.direction, ("data", "load_size"): args.load_size,
+        ("data", "crop_size"): args.crop_size, ("data", "flip"): False if args.no_flip else None,
+        ("generator", "pretrained"): args.pretrained, ("generator", "pretrained_b"): getattr(args, "pretrained_b", None),
+        ("discriminator", "pretrained"): args.discriminator, **_run_pairs(args),
+    })
+
+
+def _translation_start(config) -> str:
+    g = config.generator
+    net = f"fine-tuning {g.pretrained}" if g.pretrained else f"{g.net} ({g.norm} norm)"
+    return f"{config.data.direction}, {net}"
+
+
+def _add_aurasr_parser(kinds) -> None:
+    summary = "AuraSR ×4: fine-tune fal's UnetUpsampler (e.g. AuraSR-v2) on a folder of images"
+    p = kinds.add_parser("aurasr", help=summary, description=summary)
+    p.add_argument("--data", type=Path, help="folder of high-resolution training images")
+    p.add_argument("--val", type=Path, help="folder of held-out high-resolution images for validation")
+    p.add_argument("--pretrained", help="generator to start from: AuraSR-v2, AuraSR, or a file our loader reads")
+    p.add_argument("--model-config", type=Path, help="config.json of the generator (a fresh one, or a file without one)")
+    p.add_argument("--discriminator", help="discriminator of an earlier run to continue from (net_d_latest.safetensors)")
+    p.add_argument("--degradation", choices=("realesrgan", "bicubic"),
+                   help="how inputs are made: Real-ESRGAN's degradation (default) or a clean bicubic downscale")
+    p.add_argument("--warmup-steps", type=int, help="steps that train only the discriminator (default 1000)")
+    p.add_argument("--gt-size", type=int, help="training crop side at the output resolution (default 256)")
+    _add_run_flags(p, preset="aurasr-finetune (default)", set_example="losses.gan_weight=0.05",
+                   precision="auto: bf16 autocast on CUDA")
+    p.set_defaults(run=run_recipe, recipe="aurasr", flag_overrides=_aurasr_overrides, needs_train_dir=True,
+                   starting=_aurasr_start, model_note=" (with config.json beside it)")
+
+
+def _aurasr_overrides(args) -> dict:
+    return _nested({
+        ("data", "train_dir"): args.data, ("data", "val_dir"): args.val, ("data", "degradation"): args.degradation,
+        ("data", "gt_size"): args.gt_size,
+        ("generator", "pretrained"): args.pretrained, ("generator", "config"): args.model_config,
+        ("discriminator", "pretrained"): args.discriminator, ("discriminator", "warmup_steps"): args.warmup_steps,
+        **_run_pairs(args),
+    })
+
+
+def _aurasr_start(config) -> str:
+    start = config.generator.pretrained or f"a fresh network ({config.generator.config})"
+    return f"fine-tuning from {start}, discriminator warm-up to step {config.discriminator.warmup_steps}"
 
 
 def _add_gfpgan_parser(kinds) -> None:
@@ -164,19 +174,9 @@ def _add_gfpgan_parser(kinds) -> None:
     p.add_argument("--components", type=Path, help="folder with GFPGANv1_net_d_left_eye/right_eye/mouth.pth")
     p.add_argument("--warmup", type=int, help="steps that train only the discriminators first (default 5000)")
     p.add_argument("--detector", help="RetinaFace file or name (default retinaface_resnet50)")
-    p.add_argument("--config", type=Path, help="a .toml or .yaml config with any of the recipe's settings")
-    p.add_argument("--preset", help="base recipe: gfpgan-v1.4-finetune (default)")
-    p.add_argument("--output", type=Path, help="run folder for checkpoints, logs, previews and the face cache")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last state")
-    p.add_argument("--steps", type=int, help="total optimizer steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="any config value, e.g. --set losses.style_weight=0 (repeatable)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.set_defaults(run=run_translation_train, recipe="gfpgan", flag_overrides=_gfpgan_overrides)
+    _add_run_flags(p, preset="gfpgan-v1.4-finetune (default)", set_example="losses.style_weight=0",
+                   output="run folder for checkpoints, logs, previews and the face cache")
+    p.set_defaults(run=run_recipe, recipe="gfpgan", flag_overrides=_gfpgan_overrides, starting=_gfpgan_start)
 
 
 def _gfpgan_overrides(args) -> dict:
@@ -184,63 +184,28 @@ def _gfpgan_overrides(args) -> dict:
     if args.components is not None:
         components = {("discriminator", part): str(args.components / f"GFPGANv1_net_d_{part}.pth")
                       for part in ("left_eye", "right_eye", "mouth")}
-    pairs = {
+    return _nested({
         ("data", "dir"): args.data, ("data", "aligned"): True if args.aligned else None, ("data", "val_dir"): args.val,
-        ("data", "detector"): args.detector, ("data", "batch_size"): args.batch_size,
+        ("data", "detector"): args.detector,
         ("generator", "pretrained"): args.pretrained, ("generator", "train"): args.train,
         ("discriminator", "pretrained"): args.discriminator, ("discriminator", "warmup_steps"): args.warmup,
-        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
-        ("run", "device"): args.device, ("run", "precision"): args.precision, **components,
-    }
-    out: dict = {}
-    for (section, key), value in pairs.items():
-        if value is not None:
-            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
-    return out
+        **components, **_run_pairs(args),
+    })
 
 
-def _translation_overrides(args) -> dict:
-    pairs = {
-        ("data", "dir"): getattr(args, "data", None), ("data", "dir_a"): args.data_a, ("data", "dir_b"): args.data_b,
-        ("data", "val_dir"): args.val, ("data", "val_dir_a"): args.val_a, ("data", "val_dir_b"): args.val_b,
-        ("data", "direction"): args.direction, ("data", "load_size"): args.load_size,
-        ("data", "crop_size"): args.crop_size, ("data", "flip"): False if args.no_flip else None,
-        ("data", "batch_size"): args.batch_size,
-        ("generator", "pretrained"): args.pretrained, ("generator", "pretrained_b"): getattr(args, "pretrained_b", None),
-        ("discriminator", "pretrained"): args.discriminator,
-        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
-        ("run", "device"): args.device, ("run", "precision"): args.precision,
-    }
-    out: dict = {}
-    for (section, key), value in pairs.items():
-        if value is not None:
-            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
-    return out
+def _gfpgan_start(config) -> str:
+    g = config.generator
+    return f"fine-tuning {g.pretrained or 'a fresh GFPGANv1Clean'} ({g.train})"
 
 
-def _flag_overrides(args) -> dict:
-    pairs = {
-        ("data", "train_dir"): args.data, ("data", "lq_dir"): args.lq, ("data", "val_dir"): args.val,
-        ("generator", "pretrained"): args.pretrained, ("discriminator", "pretrained"): args.discriminator,
-        ("run", "output_dir"): args.output, ("run", "total_steps"): args.steps,
-        ("data", "batch_size"): args.batch_size, ("data", "gt_size"): args.gt_size,
-        ("run", "device"): args.device, ("run", "precision"): args.precision,
-    }
-    out: dict = {}
-    for (section, key), value in pairs.items():
-        if value is not None:
-            out.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
-    if args.lq is not None:
-        out["data"]["degradation"] = "paired"
-    return out
-
+# --- running ------------------------------------------------------------------------------------
 
 def resolve_config(args):
     from .config import load_config
     from .config_schema import to_dict
 
-    recipe = getattr(args, "recipe", "realesrgan")
-    overrides = getattr(args, "flag_overrides", _flag_overrides)(args)
+    recipe = args.recipe
+    overrides = args.flag_overrides(args)
     if args.resume and not args.config:
         from .config import saved_config
         from .recipes import recipe_named
@@ -255,7 +220,8 @@ def resolve_config(args):
     return load_config(args.config, preset=args.preset, overrides=overrides, sets=args.set, recipe=recipe)
 
 
-def run_train(args) -> int:
+def run_recipe(args) -> int:
+    """``ganpost train <recipe>``: resolve the config, train with a progress line, say where the model is."""
     import json
 
     from .config_schema import to_dict
@@ -264,44 +230,13 @@ def run_train(args) -> int:
     if args.print_config:
         print(json.dumps(to_dict(config), indent=2))
         return 0
-    if not config.data.train_dir:
+    if getattr(args, "needs_train_dir", False) and not config.data.train_dir:
         raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
     from .engine import Trainer
 
     bar = ProgressLine()
     trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
-    print(f"ganpost: training {config.generator.arch} ×{config.generator.scale} on {trainer.device}, "
-          f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
-    result = trainer.fit()
-    bar.finish()
-    if result.interrupted:
-        print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train realesrgan "
-              f"--output {config.run.output_dir} --resume", file=sys.stderr)
-        return 130
-    print(f"ganpost: done, step {result.step}. Model: {result.generator}", file=sys.stderr)
-    return 0
-
-
-def run_translation_train(args) -> int:
-    import json
-
-    from .config_schema import to_dict
-
-    config = resolve_config(args)
-    if args.print_config:
-        print(json.dumps(to_dict(config), indent=2))
-        return 0
-    from .engine import Trainer
-
-    bar = ProgressLine()
-    trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
-    g = config.generator
-    if args.recipe == "gfpgan":
-        what = f"fine-tuning {g.pretrained or 'a fresh GFPGANv1Clean'} ({g.train})"
-    else:
-        net = f"fine-tuning {g.pretrained}" if g.pretrained else f"{g.net} ({g.norm} norm)"
-        what = f"{config.data.direction}, {net}"
-    print(f"ganpost: training {args.recipe} {what} on {trainer.device}, "
+    print(f"ganpost: training {args.recipe}: {args.starting(config)} on {trainer.device}, "
           f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
     result = trainer.fit()
     bar.finish()
@@ -309,7 +244,8 @@ def run_translation_train(args) -> int:
         print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train {args.recipe} "
               f"--output {config.run.output_dir} --resume", file=sys.stderr)
         return 130
-    print(f"ganpost: done, step {result.step}. Model: {result.generator}", file=sys.stderr)
+    print(f"ganpost: done, step {result.step}. Model: {result.generator}{getattr(args, 'model_note', '')}",
+          file=sys.stderr)
     return 0
 
 
