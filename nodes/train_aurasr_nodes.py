@@ -13,15 +13,13 @@ from pathlib import Path
 
 import comfy.model_management as mm
 import folder_paths
-import torch
 from comfy_api.latest import io
 
-from ..gan_models import GanpostError, load_model
+from ..gan_models import load_model
 from ..gan_models.atomic import atomic_copy
-from ..training import Trainer
 from ..training.config import load_config
 from ..training.recipes.aurasr.networks import ARCHITECTURE
-from .train_nodes import DEGRADATIONS, _ComfyProgress, _input_folder, _run_dir, _support_models_dir
+from .train_nodes import DEGRADATIONS, _input_folder, _run_dir, losses_text, train_in_node
 from .upscale_nodes import GanpostModel
 
 # The preset's losses, or fewer of them: the perceptual anchor needs VGG19's weights (a download).
@@ -80,27 +78,13 @@ class GanpostTrainAuraSR(io.ComfyNode):
                                f"{getattr(model, 'architecture', type(model).__name__)}, not AuraSR; load an AuraSR "
                                "file (e.g. AuraSR-v2.safetensors) with 'ganpost: Load Upscale Model'")
         run_dir = _run_dir(run_name)
-        try:
-            config = load_config(recipe="aurasr", overrides=_overrides(
+        result, progress = train_in_node(
+            lambda: load_config(recipe="aurasr", overrides=_overrides(
                 model, image_folder, validation_folder, steps, warmup_steps, losses, degradation, learning_rate,
-                batch_size, int(crop_size), seed, run_dir))
-            mm.unload_all_models()
-            mm.soft_empty_cache()
-            progress = _ComfyProgress(steps)
-            has_state = (run_dir / "state" / "latest.state").is_file()
-            with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes under inference_mode
-                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                                  initial_generator=model, models_dir=_support_models_dir())
-                result = trainer.fit()
-        except GanpostError as err:
-            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
-        finally:
-            mm.soft_empty_cache()
-        if progress.interrupt is not None:
-            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+                batch_size, int(crop_size), seed, run_dir)),
+            run_name, steps, resume, initial_generator=model)
         published = _publish(result.generator, run_dir.name)
-        losses_text = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
-        summary = f"{run_name}: step {result.step}/{steps}; {losses_text}; saved {published}"
+        summary = f"{run_name}: step {result.step}/{steps}; {losses_text(progress)}; saved {published}"
         if result.validation:
             v = result.validation
             summary += f"; PSNR {v['psnr']:.2f} dB vs bicubic {v['psnr_bicubic']:.2f}"

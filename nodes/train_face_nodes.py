@@ -13,17 +13,15 @@ from pathlib import Path
 
 import comfy.model_management as mm
 import folder_paths
-import torch
 from comfy_api.latest import io
 
-from ..gan_models import GanpostError, load_model
+from ..gan_models import load_model
 from ..gan_models.atomic import atomic_copy
 from ..gan_models.contract import Task
-from ..training import Trainer
 from ..training.config import load_config
 from . import model_folders
 from .face_nodes import GanpostFaceDetector, GanpostFaceModel
-from .train_nodes import _ComfyProgress, _input_folder, _run_dir, _support_models_dir
+from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
 
 PARTS = {"encoder (decoder frozen, safe)": "encoder", "all": "all"}
 
@@ -77,26 +75,10 @@ class GanpostTrainFaceModel(io.ComfyNode):
                      "discriminator": {"warmup_steps": warmup_steps}, "optim": {"lr_g": learning_rate},
                      "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10,
                              "device": str(mm.get_torch_device()), "save_every": every, "val_every": every}}
-        try:
-            config = load_config(recipe="gfpgan", overrides=overrides)
-            mm.unload_all_models()
-            mm.soft_empty_cache()
-            progress = _ComfyProgress(steps)
-            has_state = (run_dir / "state" / "latest.state").is_file()
-            with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes under inference_mode
-                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                                  initial_generator=face_model.module, detector=detector,
-                                  models_dir=_support_models_dir())
-                result = trainer.fit()
-        except GanpostError as err:
-            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
-        finally:
-            mm.soft_empty_cache()
-        if progress.interrupt is not None:
-            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+        result, progress = train_in_node(lambda: load_config(recipe="gfpgan", overrides=overrides), run_name, steps,
+                                         resume, initial_generator=face_model.module, detector=detector)
         published = _publish(result.generator, run_dir.name)
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
-        summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {published}"
+        summary = f"{run_name}: step {result.step}/{steps}; {losses_text(progress)}; saved {published}"
         if result.validation:
             v = result.validation
             summary += (f"; PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.4f} (degraded input {v['psnr_input']:.2f} dB, "

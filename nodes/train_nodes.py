@@ -56,6 +56,38 @@ class _ComfyProgress(Callbacks):
         return False
 
 
+def train_in_node(make_config, run_name: str, steps: int, resume: bool, **trainer_options):
+    """One training run inside a node's execution → (result, progress).
+
+    ComfyUI's models are unloaded first and autograd is switched back on (nodes run under
+    inference_mode); our errors become the node's error, naming the run; a Cancel is raised once
+    the state is saved, so the same node with resume on continues. ``make_config()`` is called
+    inside, so a bad setting is reported the same way.
+    """
+    try:
+        config = make_config()
+        run_dir = Path(config.run.output_dir)
+        mm.unload_all_models()
+        mm.soft_empty_cache()
+        progress = _ComfyProgress(steps)
+        has_state = (run_dir / "state" / "latest.state").is_file()
+        with torch.inference_mode(False), torch.enable_grad():
+            trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+                              models_dir=_support_models_dir(), **trainer_options)
+            result = trainer.fit()
+    except GanpostError as err:
+        raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+    finally:
+        mm.soft_empty_cache()
+    if progress.interrupt is not None:
+        raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+    return result, progress
+
+
+def losses_text(progress: _ComfyProgress) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
+
+
 class GanpostTrainUpscaleModel(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -97,29 +129,14 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                 run_name, resume, validation_folder="") -> io.NodeOutput:
         require_ganpost_model(model)
         run_dir = _run_dir(run_name)
-        try:
-            config = _config(model, _input_folder(image_folder), _input_folder(validation_folder) if validation_folder
-                             else None, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
-                             run_dir, mm.get_torch_device())
-            mm.unload_all_models()
-            mm.soft_empty_cache()
-            progress = _ComfyProgress(steps)
-            has_state = (run_dir / "state" / "latest.state").is_file()
-            # ComfyUI executes nodes under inference_mode; training needs autograd back.
-            with torch.inference_mode(False), torch.enable_grad():
-                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                                  initial_generator=model.module, models_dir=_support_models_dir())
-                result = trainer.fit()
-        except GanpostError as err:
-            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
-        finally:
-            mm.soft_empty_cache()
-        if progress.interrupt is not None:
-            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
+        result, progress = train_in_node(
+            lambda: _config(model, _input_folder(image_folder),
+                            _input_folder(validation_folder) if validation_folder else None, steps, recipe,
+                            degradation, learning_rate, batch_size, crop_size, seed, run_dir, mm.get_torch_device()),
+            run_name, steps, resume, initial_generator=model.module)
         published = _publish(result.generator, run_name)
         trained = load_model(published)
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
-        summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {published}"
+        summary = f"{run_name}: step {result.step}/{steps}; {losses_text(progress)}; saved {published}"
         if result.validation:
             v = result.validation
             summary += f"; PSNR {v['psnr']:.2f} dB vs bicubic {v['psnr_bicubic']:.2f}"

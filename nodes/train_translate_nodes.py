@@ -9,14 +9,12 @@ from __future__ import annotations
 
 
 import comfy.model_management as mm
-import torch
 from comfy_api.latest import io
 
 from ..gan_models import GanpostError, load_model
 from ..gan_models.contract import Task
-from ..training import Trainer
 from ..training.config import load_config
-from .train_nodes import _ComfyProgress, _input_folder, _run_dir, _support_models_dir
+from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
 from .upscale_nodes import GanpostModel
 
 RECIPES = {
@@ -72,27 +70,15 @@ class GanpostTrainTranslator(io.ComfyNode):
                                f"{getattr(model, 'architecture', type(model).__name__)}, not an image translator; "
                                "leave it empty to train from scratch")
         run_dir = _run_dir(run_name)
+        result, progress = train_in_node(
+            lambda: _config(kind, folder_a, folder_b, validation_folder_a, validation_folder_b, steps, direction,
+                            learning_rate, batch_size, crop_size, seed, run_dir, mm.get_torch_device()),
+            run_name, steps, resume, initial_generator=None if model is None else model.module)
         try:
-            config = _config(kind, folder_a, folder_b, validation_folder_a, validation_folder_b, steps, direction,
-                             learning_rate, batch_size, crop_size, seed, run_dir, mm.get_torch_device())
-            mm.unload_all_models()
-            mm.soft_empty_cache()
-            progress = _ComfyProgress(steps)
-            has_state = (run_dir / "state" / "latest.state").is_file()
-            with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes under inference_mode
-                trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
-                                  initial_generator=None if model is None else model.module,
-                                  models_dir=_support_models_dir())
-                result = trainer.fit()
             trained = load_model(result.generator)
         except GanpostError as err:
             raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
-        finally:
-            mm.soft_empty_cache()
-        if progress.interrupt is not None:
-            raise progress.interrupt  # saved already; ComfyUI shows the run as cancelled
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
-        summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {result.generator}"
+        summary = f"{run_name}: step {result.step}/{steps}; {losses_text(progress)}; saved {result.generator}"
         if result.validation:
             v = result.validation
             summary += f"; PSNR {v['psnr_AtoB']:.2f} dB vs the input unchanged {v['psnr_identity']:.2f}"
