@@ -3,8 +3,9 @@
 No paired dataset ships offline, so one is made from a real generator: scikit-image's photos (A)
 and what the modern → vintage CycleGAN generator makes of them (B). The generator's shift depends
 on the whole image it sees (its instance norms), so every pair is made at the size it is trained
-on: each training view (a photo's centre square and its four corner squares) is scaled to
-``--side`` px and B is the generator's output on exactly that image; the networks train on whole
+on: each training view (a photo's centre square and its four corner squares; --grids adds finer
+grids) is scaled to ``--side`` px and B is the generator's output on exactly that image; the
+networks train on whole
 views (no crop, flip only). pix2pix learns A → B from the pairs; CycleGAN learns it from two
 unpaired halves of similar content (A: the photos of one half, B: vintage versions of the other).
 Both are scored on held-out whole photos scaled to ``--side`` px (longer side) the same way: RGB
@@ -59,14 +60,17 @@ def _rgb(path: Path) -> Image.Image:
         return im.convert("RGB")  # grey photos become three equal channels
 
 
-def training_views(photo: Image.Image, side: int) -> list[Image.Image]:
-    """The photo's centre square and its four corner squares of half that side, each side × side."""
+def training_views(photo: Image.Image, side: int, grids: tuple[int, ...] = (1, 2)) -> list[Image.Image]:
+    """For each n in ``grids``, n × n squares of 1/n the photo's shorter side spread over the photo
+    (n = 1: the centre square; n = 2: the four corners), each scaled to side × side."""
     w, h = photo.size
-    s = min(w, h)
-    boxes = [((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)]
-    q = s // 2
-    boxes += [(x, y, x + q, y + q) for x in (0, w - q) for y in (0, h - q)]
-    return [photo.crop(box).resize((side, side), Image.BICUBIC) for box in boxes]
+    views = []
+    for n in grids:
+        q = min(w, h) // n
+        xs = [(w - q) // 2] if n == 1 else [round(i * (w - q) / (n - 1)) for i in range(n)]
+        ys = [(h - q) // 2] if n == 1 else [round(i * (h - q) / (n - 1)) for i in range(n)]
+        views += [photo.crop((x, y, x + q, y + q)).resize((side, side), Image.BICUBIC) for x in xs for y in ys]
+    return views
 
 
 def held_out_view(photo: Image.Image, side: int) -> Image.Image:
@@ -80,7 +84,7 @@ def _to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
-def make_dataset(root: Path, side: int) -> dict[str, list[str]]:
+def make_dataset(root: Path, side: int, grids: tuple[int, ...]) -> dict[str, list[str]]:
     """root/{A,B}/<split>/<name>.png: views and the vintage generator's output on exactly that view."""
     import ganpost
     from ganpost.training.sample_data import HELD_OUT, TRAIN, skimage_data_dir
@@ -91,7 +95,7 @@ def make_dataset(root: Path, side: int) -> dict[str, list[str]]:
     for split, files in (("train", TRAIN), ("val", HELD_OUT)):
         for file in files:
             photo, stem = _rgb(source / file), Path(file).stem
-            views = training_views(photo, side) if split == "train" else [held_out_view(photo, side)]
+            views = training_views(photo, side, grids) if split == "train" else [held_out_view(photo, side)]
             for i, a in enumerate(views):
                 name = f"{stem}_{i}" if split == "train" else stem
                 b = ganpost.translate(a, vintage, precision="fp32", tile=0)
@@ -180,6 +184,8 @@ def main() -> int:
                    "done (default: twice --minutes)")
     p.add_argument("--side", type=int, default=128, help="side of the training views and longer side of the "
                    "held-out photos, px (default 128)")
+    p.add_argument("--grids", type=int, nargs="+", default=[1, 2], help="training views per photo: n × n squares "
+                   "of 1/n its shorter side for each n (default 1 2: the centre square and four corners)")
     p.add_argument("--threads", type=int)
     p.add_argument("--work", type=Path, help="folder for the data and runs (default: a new temporary one)")
     p.add_argument("--set", action="append", default=[], help="extra config values for the recipe(s)")
@@ -190,9 +196,9 @@ def main() -> int:
     if not VINTAGE.resolve().is_file():
         raise SystemExit(f"needs the vintage generator at {VINTAGE.resolve()} (see ../shared/weights/README.md)")
     work = args.work or Path(tempfile.mkdtemp(prefix="ganpost-bench-translate-"))
-    names = make_dataset(work / "data", args.side)
+    names = make_dataset(work / "data", args.side, tuple(args.grids))
     data = work / "data"
-    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "recipes": recipes(args.side), "held_out": names["val"]}
+    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "recipes": recipes(args.side), "held_out": names["val"]}
     chosen = ("pix2pix", "cyclegan") if args.recipe == "both" else (args.recipe,)
     for recipe in chosen:
         if recipe == "pix2pix":
