@@ -1,12 +1,18 @@
 """pix2pix and CycleGAN trained on real photos on CPU, scored against the identity baseline.
 
 No paired dataset ships offline, so one is made from a real generator: scikit-image's photos (A)
-and what the modern → vintage CycleGAN generator makes of them (B). pix2pix learns A → B from the
-pairs; CycleGAN learns it from the same training photos split into two unpaired halves (A photos
-from one half, vintage versions of the other half). Both are scored on the held-out photos: RGB
-PSNR of the translation against the vintage generator's output, next to the input left as is.
+and what the modern → vintage CycleGAN generator makes of them (B). The generator's shift depends
+on the whole image it sees (its instance norms), so every pair is made at the size it is trained
+on: each training view (a photo's centre square and its four corner squares; --grids adds finer
+grids) is scaled to ``--side`` px and B is the generator's output on exactly that image; the
+networks train on whole
+views (no crop, flip only). pix2pix learns A → B from the pairs; CycleGAN learns it from two
+unpaired halves of similar content (A: the photos of one half, B: vintage versions of the other).
+Both are scored on held-out whole photos scaled to ``--side`` px (longer side) the same way: RGB
+PSNR of what ``ganpost.translate`` makes of the saved generator against the vintage output, next to
+the input left as is, in both test-time modes (as trained and eval).
 
-    python bench/train_translate.py --minutes 30                      # both recipes, 30 min each
+    python bench/train_translate.py --minutes 20                      # both recipes, 20 min each
     python bench/train_translate.py --recipe pix2pix --minutes 10 --json out.json
 
 Each recipe measures its speed on a few steps first and sets its step count to fit the budget, so
@@ -19,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -27,99 +32,111 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 VINTAGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "weights" / "cyclegan_modern2vintage_net_G.pth"
-PHOTO_SIDE = 256  # photos are scaled so their longer side is this (sides kept multiples of 4)
 PROBE_STEPS = 16
 
-# Small networks: a CPU budget of minutes, not the paper's days on a GPU. The photos are already at
-# the scale they are tested at (256 px), so crops are taken without the official resize to 286²,
-# which would squash whole photos into the crop and train at another scale than the test. Batches
-# of one as the official recipes: batch norm (pix2pix) then sees one image's statistics in training
-# as at test time. Small crops: on a shared CPU the number of steps is what limits (128 px crops
-# gave 650 steps in 10 minutes and stayed below identity).
-RECIPES = {
-    "pix2pix": ["generator.net=unet_64", "generator.num_feat=32", "discriminator.num_feat=32",
-                "data.preprocess=crop", "data.crop_size=64", "data.batch_size=1"],
-    "cyclegan": ["generator.net=resnet_6blocks", "generator.num_feat=16", "discriminator.num_feat=16",
-                 "data.preprocess=crop", "data.crop_size=64", "data.batch_size=1"],
-}
+# CycleGAN's two unpaired halves: the training photos in pairs of similar content, one of each
+# pair per half (the two motorcycle views, two tools of science imaging, two stone textures, ...).
+HALF_A = ("motorcycle_left", "astronaut", "hubble_deep_field", "brick", "grass", "coins")
+HALF_B = ("motorcycle_right", "rocket", "retina", "gravel", "moon", "ihc")
+
+# Small networks: a CPU budget of minutes, not the paper's days on a GPU. Whole views at the side
+# they are tested at (the official resize to 286² and 256² crop would train at another scale than
+# the test). Batches of one as the official recipes: batch norm (pix2pix) then sees one image's
+# statistics in training as at test time (as trained).
+def recipes(side: int) -> dict[str, list[str]]:
+    whole = ["data.preprocess=crop", f"data.crop_size={side}", "data.batch_size=1"]
+    unet = f"unet_{side & -side}"  # the deepest U-Net whose multiple divides side
+    return {
+        "pix2pix": [f"generator.net={unet}", "generator.num_feat=32", "discriminator.num_feat=32", *whole],
+        "cyclegan": ["generator.net=resnet_6blocks", "generator.num_feat=16", "discriminator.num_feat=16", *whole],
+    }
 
 
-def _photo(path: Path) -> np.ndarray:
+def _rgb(path: Path) -> Image.Image:
     with Image.open(path) as im:
-        im = im.convert("RGB")
-        scale = PHOTO_SIDE / max(im.size)
-        w, h = (max(4, round(s * scale / 4) * 4) for s in im.size)
-        return np.asarray(im.resize((w, h), Image.BICUBIC))
+        return im.convert("RGB")  # grey photos become three equal channels
 
 
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 255
+def training_views(photo: Image.Image, side: int, grids: tuple[int, ...] = (1, 2)) -> list[Image.Image]:
+    """For each n in ``grids``, n × n squares of 1/n the photo's shorter side spread over the photo
+    (n = 1: the centre square; n = 2: the four corners), each scaled to side × side."""
+    w, h = photo.size
+    views = []
+    for n in grids:
+        q = min(w, h) // n
+        xs = [(w - q) // 2] if n == 1 else [round(i * (w - q) / (n - 1)) for i in range(n)]
+        ys = [(h - q) // 2] if n == 1 else [round(i * (h - q) / (n - 1)) for i in range(n)]
+        views += [photo.crop((x, y, x + q, y + q)).resize((side, side), Image.BICUBIC) for x in xs for y in ys]
+    return views
 
 
-def _to_uint8(t: torch.Tensor) -> np.ndarray:
-    return (t[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+def held_out_view(photo: Image.Image, side: int) -> Image.Image:
+    """The whole photo, its longer side scaled to ``side`` (sides kept multiples of 4)."""
+    scale = side / max(photo.size)
+    w, h = (max(4, round(s * scale / 4) * 4) for s in photo.size)
+    return photo.resize((w, h), Image.BICUBIC)
 
 
-@torch.no_grad()
-def run_network(module, image: torch.Tensor, multiple: int, train_mode: bool) -> torch.Tensor:
-    """[0, 1] image through a [-1, 1] generator: reflect-pad to ``multiple``, crop back."""
-    h, w = image.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    x = F.pad(image * 2 - 1, (0, pw, 0, ph), mode="reflect") if ph or pw else image * 2 - 1
-    module.train(train_mode)
-    torch.manual_seed(0)  # dropout, when on, is reproducible
-    out = module(x)[..., :h, :w]
-    return ((out + 1) / 2).clamp(0, 1)
+def _to_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
-def make_dataset(root: Path) -> dict[str, list[str]]:
-    """root/{A,B}/<split>/<name>.png: photos and their vintage versions (train and val splits)."""
-    from ganpost.gan_models.loader import load_model
+def make_dataset(root: Path, side: int, grids: tuple[int, ...]) -> dict[str, list[str]]:
+    """root/{A,B}/<split>/<name>.png: views and the vintage generator's output on exactly that view."""
+    import ganpost
     from ganpost.training.sample_data import HELD_OUT, TRAIN, skimage_data_dir
 
-    vintage = load_model(VINTAGE.resolve())
-    names = {"train": [Path(n).stem for n in TRAIN], "val": [Path(n).stem for n in HELD_OUT]}
+    vintage = ganpost.load_model(VINTAGE.resolve())
     source = skimage_data_dir()
+    names: dict[str, list[str]] = {"train": [], "val": []}
     for split, files in (("train", TRAIN), ("val", HELD_OUT)):
-        for name in files:
-            a = _photo(source / name)
-            b = _to_uint8(run_network(vintage.module, _to_tensor(a), 4, train_mode=False))
-            for side, pixels in (("A", a), ("B", b)):
-                folder = root / side / split
-                folder.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(folder / f"{Path(name).stem}.png")
+        for file in files:
+            photo, stem = _rgb(source / file), Path(file).stem
+            views = training_views(photo, side, grids) if split == "train" else [held_out_view(photo, side)]
+            for i, a in enumerate(views):
+                name = f"{stem}_{i}" if split == "train" else stem
+                b = ganpost.translate(a, vintage, precision="fp32", tile=0)
+                for kind, image in (("A", a), ("B", b)):
+                    folder = root / kind / split
+                    folder.mkdir(parents=True, exist_ok=True)
+                    image.save(folder / f"{name}.png")
+                names[split].append(name)
     return names
 
 
 def unpaired_halves(root: Path, names: list[str]) -> tuple[Path, Path]:
-    """A photos from every other training photo, vintage B images from the rest: no pair shared."""
-    for side, picked in (("A", names[0::2]), ("B", names[1::2])):
-        folder = root / f"unpaired_{side}"
+    """A views from the photos of HALF_A, vintage B views from those of HALF_B: no photo shared."""
+    for kind, half in (("A", HALF_A), ("B", HALF_B)):
+        folder = root / f"unpaired_{kind}"
         folder.mkdir(exist_ok=True)
-        for name in picked:
-            (folder / f"{name}.png").write_bytes((root / side / "train" / f"{name}.png").read_bytes())
+        for name in names:
+            if name.rsplit("_", 1)[0] in half:
+                (folder / f"{name}.png").write_bytes((root / kind / "train" / f"{name}.png").read_bytes())
     return root / "unpaired_A", root / "unpaired_B"
 
 
-def score(module, root: Path, names: list[str], multiple: int, train_mode: bool) -> dict:
+def score(model_file: Path, root: Path, names: list[str], test_time: str) -> dict:
+    """What ``ganpost.translate`` makes of the saved generator, against the vintage output."""
+    import ganpost
     from ganpost.training.components.metrics import psnr_rgb
 
+    model = ganpost.load_model(model_file)
     model_db, identity_db = [], []
     for name in names:
-        a = _to_tensor(np.asarray(Image.open(root / "A/val" / f"{name}.png")))
-        b = _to_tensor(np.asarray(Image.open(root / "B/val" / f"{name}.png")))
-        out = run_network(module, a, multiple, train_mode)
-        model_db.append(psnr_rgb(out, b))
-        identity_db.append(psnr_rgb(a, b))
+        a = Image.open(root / "A/val" / f"{name}.png").convert("RGB")
+        b = _to_tensor(Image.open(root / "B/val" / f"{name}.png").convert("RGB"))
+        out = ganpost.translate(a, model, precision="fp32", tile=0, test_time=test_time, seed=0)
+        model_db.append(psnr_rgb(_to_tensor(out), b))
+        identity_db.append(psnr_rgb(_to_tensor(a), b))
     return {"psnr": float(np.mean(model_db)), "psnr_identity": float(np.mean(identity_db)),
             "per_image": dict(zip(names, model_db)), "per_image_identity": dict(zip(names, identity_db))}
 
 
-def train(recipe: str, data_sets: list[str], output: Path, minutes: float, extra: list[str], hard_minutes: float):
+def train(recipe: str, side: int, data_sets: list[str], output: Path, minutes: float, extra: list[str],
+          hard_minutes: float):
     from ganpost.training.config import load_config
     from ganpost.training.engine import Trainer
     from ganpost.training.engine.loop import Callbacks
@@ -133,7 +150,7 @@ def train(recipe: str, data_sets: list[str], output: Path, minutes: float, extra
         def should_stop(self) -> bool:
             return time.perf_counter() > self.end
 
-    base = [*RECIPES[recipe], *data_sets, "run.device=cpu", "run.precision=fp32", *extra]
+    base = [*recipes(side)[recipe], *data_sets, "run.device=cpu", "run.precision=fp32", *extra]
     probe = Trainer(load_config(recipe=recipe, sets=[*base, f"run.output_dir={output}_probe", "run.total_steps=1000"]))
     probe.train_step()  # first step pays for allocations
     start = time.perf_counter()
@@ -165,6 +182,10 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=30.0, help="training budget per recipe")
     p.add_argument("--hard-minutes", type=float, help="stop a recipe after this long even if its steps are not "
                    "done (default: twice --minutes)")
+    p.add_argument("--side", type=int, default=128, help="side of the training views and longer side of the "
+                   "held-out photos, px (default 128)")
+    p.add_argument("--grids", type=int, nargs="+", default=[1, 2], help="training views per photo: n × n squares "
+                   "of 1/n its shorter side for each n (default 1 2: the centre square and four corners)")
     p.add_argument("--threads", type=int)
     p.add_argument("--work", type=Path, help="folder for the data and runs (default: a new temporary one)")
     p.add_argument("--set", action="append", default=[], help="extra config values for the recipe(s)")
@@ -175,11 +196,11 @@ def main() -> int:
     if not VINTAGE.resolve().is_file():
         raise SystemExit(f"needs the vintage generator at {VINTAGE.resolve()} (see ../shared/weights/README.md)")
     work = args.work or Path(tempfile.mkdtemp(prefix="ganpost-bench-translate-"))
-    names = make_dataset(work / "data")
+    names = make_dataset(work / "data", args.side, tuple(args.grids))
     data = work / "data"
-    results: dict = {"threads": torch.get_num_threads(), "photo_side": PHOTO_SIDE, "held_out": names["val"]}
-    recipes = ("pix2pix", "cyclegan") if args.recipe == "both" else (args.recipe,)
-    for recipe in recipes:
+    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "recipes": recipes(args.side), "held_out": names["val"]}
+    chosen = ("pix2pix", "cyclegan") if args.recipe == "both" else (args.recipe,)
+    for recipe in chosen:
         if recipe == "pix2pix":
             sets = [f"data.dir_a={data / 'A/train'}", f"data.dir_b={data / 'B/train'}"]
             keys, net = ["l_G_L1", "l_G_GAN", "l_D_fake", "l_D_real"], "G"
@@ -187,15 +208,14 @@ def main() -> int:
             half_a, half_b = unpaired_halves(data, names["train"])
             sets = [f"data.dir_a={half_a}", f"data.dir_b={half_b}"]
             keys, net = ["l_cycle_A", "l_cycle_B", "l_idt_A", "l_G_A", "l_D_A"], "G_A"
-        trainer, records, seconds = train(recipe, sets, work / f"run_{recipe}", args.minutes, args.set,
+        trainer, records, seconds = train(recipe, args.side, sets, work / f"run_{recipe}", args.minutes, args.set,
                                           args.hard_minutes or 2 * args.minutes)
-        generator = trainer.network(net)
-        multiple = 2 ** generator_downs(trainer.config.generator.net)
-        as_trained = score(generator, data, names["val"], multiple, train_mode=True)
-        evaluated = score(generator, data, names["val"], multiple, train_mode=False)
+        model_file = work / f"run_{recipe}/models/latest_net_{net}.pth"
+        as_trained = score(model_file, data, names["val"], "as_trained")
+        evaluated = score(model_file, data, names["val"], "eval")
         results[recipe] = {"steps": trainer.step, "planned_steps": trainer.config.run.total_steps, "minutes": seconds / 60, "as_trained": as_trained,
                            "eval": evaluated, "losses_first_last_fifth": _loss_trend(records, keys),
-                           "model": str(work / f"run_{recipe}/models/latest_net_{net}.pth")}
+                           "model": str(model_file)}
         gain = as_trained["psnr"] - as_trained["psnr_identity"]
         print(f"{recipe}: {trainer.step} of {trainer.config.run.total_steps} steps in {seconds / 60:.1f} min; held-out RGB PSNR vs the vintage output "
               f"{as_trained['psnr']:.2f} dB as trained ({evaluated['psnr']:.2f} eval), identity "
@@ -205,13 +225,6 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
-
-
-def generator_downs(net: str) -> int:
-    """log2 of the side a generator's input must be a multiple of (U-Net: its depth; ResNet: 4)."""
-    from ganpost.training.recipes.translation.networks import generator_shape
-
-    return int(math.log2(generator_shape(net)[2]))
 
 
 if __name__ == "__main__":
