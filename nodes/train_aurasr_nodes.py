@@ -15,10 +15,10 @@ import comfy.model_management as mm
 import folder_paths
 from comfy_api.latest import io
 
-from ..gan_models import load_model
+from ..gan_models import GanpostError, load_model
 from ..gan_models.atomic import atomic_copy
 from ..training.config import load_config
-from ..training.recipes.aurasr.networks import ARCHITECTURE
+from ..training.recipes.aurasr.networks import require_aurasr
 from .train_nodes import DEGRADATIONS, _input_folder, _run_dir, losses_text, train_in_node
 from .upscale_nodes import GanpostModel
 
@@ -73,10 +73,10 @@ class GanpostTrainAuraSR(io.ComfyNode):
     @classmethod
     def execute(cls, model, image_folder, steps, warmup_steps, losses, degradation, learning_rate, batch_size,
                 crop_size, seed, run_name, resume, validation_folder="") -> io.NodeOutput:
-        if getattr(model, "architecture", None) != ARCHITECTURE:
-            raise RuntimeError(f"ganpost training ({run_name}): the model input is a "
-                               f"{getattr(model, 'architecture', type(model).__name__)}, not AuraSR; load an AuraSR "
-                               "file (e.g. AuraSR-v2.safetensors) with 'ganpost: Load Upscale Model'")
+        try:  # before anything is unloaded: the recipe knows what it can train
+            require_aurasr(model, "the model input")
+        except GanpostError as err:
+            raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
         run_dir = _run_dir(run_name)
         result, progress = train_in_node(
             lambda: load_config(recipe="aurasr", overrides=_overrides(

@@ -28,19 +28,26 @@ OFFICIAL_KEYS = ("dim", "image_size", "input_image_size", "init_dim", "out_dim",
 OFFICIAL_BLOCK_COUNT = 6
 
 
+def require_aurasr(model, what: str) -> None:
+    """Refuse anything but an AuraSR generator, naming ``what`` it came from and the fix."""
+    found = getattr(model, "architecture", type(model).__name__)
+    if found != ARCHITECTURE:
+        raise ConfigError(f"{what} is a {found}, not AuraSR ({ARCHITECTURE}); give an AuraSR file "
+                          "(e.g. AuraSR-v2.safetensors) or the name AuraSR-v2")
+
+
 def build_generator(cfg, models_dir=None, initial=None) -> tuple[nn.Module, dict]:
     """A trainable UnetUpsampler (official parameter names) and its constructor arguments.
 
     ``initial`` is an already loaded AuraSR descriptor (ComfyUI); it is copied, never changed.
     """
     if initial is not None:
+        require_aurasr(initial, "the model given to train")
         module, hp = initial.module, dict(initial.hyperparameters)
     elif cfg.pretrained:
         options = {"config": cfg.config} if cfg.config else {}
         model = load_model(cfg.pretrained, models_dir=models_dir, **options)
-        if model.architecture != ARCHITECTURE:
-            raise ConfigError(f"generator.pretrained: {cfg.pretrained} is a {model.architecture}, not an AuraSR "
-                              f"{ARCHITECTURE}; give an AuraSR file or the name AuraSR-v2")
+        require_aurasr(model, f"generator.pretrained: {cfg.pretrained}")
         module, hp = model.module, dict(model.hyperparameters)
     else:
         hp, _ = read_config(Path(cfg.config))
