@@ -33,6 +33,7 @@ from ..runtime.imaging.resize import resize, target_size
 from ..runtime.memory import CUDA_BUDGET_SHARE, cpu_tile_budget, is_out_of_memory
 from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
+from ..runtime.seeding import seeded_rng
 from .detect_faces import DEFAULT_DETECTION_SIZE, Face, check_detect_options, detect_in_core, detector_network
 from .face_colour import COLOR_FIXES, color_fix
 from .upscale import check_options as check_upscaler, resize_alpha
@@ -261,7 +262,7 @@ def _restore(runner: Runner, crops: torch.Tensor, seed: int | None, progress, ca
             if seed is not None and "noise" in runner.contract.call_options:
                 result = runner.forward(crops[start: start + chunk], noise=seed)  # the model seeds its own noise
             else:
-                with _seeded(seed, runner.device):
+                with seeded_rng(seed, runner.device):
                     result = runner.forward(crops[start: start + chunk])
         except (RuntimeError, torch.OutOfMemoryError) as err:
             if not is_out_of_memory(err) or chunk == 1:
@@ -286,30 +287,6 @@ def _faces_per_forward(runner: Runner, size: int) -> int:
         budget = cpu_tile_budget()
     per_face = runner.model.contract.activation_bytes_per_pixel(runner.dtype) * size * size
     return max(1, min(MAX_FACES_PER_FORWARD, int(budget // max(per_face, 1))))
-
-
-class _seeded:
-    """The global RNG seeded for one forward and restored after: the hook for restorers that draw noise.
-
-    A model that draws ``torch.randn`` noise (GFPGAN with ``randomize_noise``) then gives the same
-    face for the same seed, and the caller's own random stream is left as it was.
-    """
-
-    def __init__(self, seed: int | None, device: torch.device):
-        self.seed, self.device = seed, device
-        self._fork = None
-
-    def __enter__(self):
-        if self.seed is None:
-            return
-        devices = [self.device] if self.device.type == "cuda" else []
-        self._fork = torch.random.fork_rng(devices=devices, device_type=self.device.type)
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        if self._fork is not None:
-            self._fork.__exit__(*exc)
 
 
 class _Steps:

@@ -38,7 +38,7 @@ from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize
 from ..runtime.memory import MIN_TILE, activation_budget
 from ..runtime.runner import Runner
-from .restore_faces import _seeded
+from ..runtime.seeding import seeded_rng
 
 log = logging.getLogger(__name__)
 SIZE_MODES = ("pad", "resize")
@@ -94,7 +94,7 @@ def translate(
     with Runner(generator, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
         # One tile size for the list, from its largest image: one pass for all when that one fits.
         tile = _tile_for(runner, tile, max(x.shape[-2] for x in jobs), max(x.shape[-1] for x in jobs))
-        with _seeded(seed, runner.device):
+        with seeded_rng(seed, runner.device):
             for item, y in zip(batch.items, runner.run(jobs, tile)):
                 if side is not None:
                     y = resize(y.clamp(0, 1), *item.rgb.shape[-2:])
