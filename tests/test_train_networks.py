@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
-from ganpost.training.components import vgg as vgg_module
 from ganpost.training.components.discriminators import (NLayerDiscriminator, UNetDiscriminatorSN,
                                                         load_discriminator, save_discriminator)
 from ganpost.training.components.losses import GANLoss, PerceptualLoss, PixelLoss
