@@ -55,6 +55,31 @@ def recipes(side: int) -> dict[str, list[str]]:
     }
 
 
+# More colour photos that wheels ship, for --more-photos (pip install --no-deps scikit-learn
+# matplotlib gradio): located without importing those packages.
+WHEEL_PHOTOS = {
+    "sklearn": ("datasets/images/china.jpg", "datasets/images/flower.jpg"),
+    "matplotlib": ("mpl-data/sample_data/grace_hopper.jpg",),
+    "gradio": ("media_assets/images/cheetah.jpg", "media_assets/images/cheetah1.jpg", "test_data/cheetah2.jpg",
+               "media_assets/images/groot.jpeg", "media_assets/images/lion.jpg", "media_assets/images/tower.jpg"),
+}
+
+
+def wheel_photos() -> list[Path]:
+    import importlib.util
+
+    found, missing = [], []
+    for package, files in WHEEL_PHOTOS.items():
+        spec = importlib.util.find_spec(package)
+        root = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+        for file in files:
+            (found if root and (root / file).is_file() else missing).append(root / file if root else f"{package}/{file}")
+    if missing:
+        raise SystemExit(f"--more-photos: not found {', '.join(map(str, missing))}; "
+                         "pip install --no-deps scikit-learn matplotlib gradio")
+    return found
+
+
 def _rgb(path: Path) -> Image.Image:
     with Image.open(path) as im:
         return im.convert("RGB")  # grey photos become three equal channels
@@ -84,7 +109,7 @@ def _to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
-def make_dataset(root: Path, side: int, grids: tuple[int, ...]) -> dict[str, list[str]]:
+def make_dataset(root: Path, side: int, grids: tuple[int, ...], more: list[Path] = ()) -> dict[str, list[str]]:
     """root/{A,B}/<split>/<name>.png: views and the vintage generator's output on exactly that view."""
     import ganpost
     from ganpost.training.sample_data import HELD_OUT, TRAIN, skimage_data_dir
@@ -92,9 +117,9 @@ def make_dataset(root: Path, side: int, grids: tuple[int, ...]) -> dict[str, lis
     vintage = ganpost.load_model(VINTAGE.resolve())
     source = skimage_data_dir()
     names: dict[str, list[str]] = {"train": [], "val": []}
-    for split, files in (("train", TRAIN), ("val", HELD_OUT)):
+    for split, files in (("train", [source / f for f in TRAIN] + list(more)), ("val", [source / f for f in HELD_OUT])):
         for file in files:
-            photo, stem = _rgb(source / file), Path(file).stem
+            photo, stem = _rgb(file), file.stem
             views = training_views(photo, side, grids) if split == "train" else [held_out_view(photo, side)]
             for i, a in enumerate(views):
                 name = f"{stem}_{i}" if split == "train" else stem
@@ -186,6 +211,8 @@ def main() -> int:
                    "held-out photos, px (default 128)")
     p.add_argument("--grids", type=int, nargs="+", default=[1, 2], help="training views per photo: n × n squares "
                    "of 1/n its shorter side for each n (default 1 2: the centre square and four corners)")
+    p.add_argument("--more-photos", action="store_true", help="train on the colour photos other wheels ship too "
+                   "(WHEEL_PHOTOS; held-out photos unchanged; pix2pix only: CycleGAN's halves are fixed)")
     p.add_argument("--threads", type=int)
     p.add_argument("--work", type=Path, help="folder for the data and runs (default: a new temporary one)")
     p.add_argument("--set", action="append", default=[], help="extra config values for the recipe(s)")
@@ -196,9 +223,9 @@ def main() -> int:
     if not VINTAGE.resolve().is_file():
         raise SystemExit(f"needs the vintage generator at {VINTAGE.resolve()} (see ../shared/weights/README.md)")
     work = args.work or Path(tempfile.mkdtemp(prefix="ganpost-bench-translate-"))
-    names = make_dataset(work / "data", args.side, tuple(args.grids))
+    names = make_dataset(work / "data", args.side, tuple(args.grids), wheel_photos() if args.more_photos else [])
     data = work / "data"
-    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "recipes": recipes(args.side), "held_out": names["val"]}
+    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "more_photos": args.more_photos, "recipes": recipes(args.side), "held_out": names["val"]}
     chosen = ("pix2pix", "cyclegan") if args.recipe == "both" else (args.recipe,)
     for recipe in chosen:
         if recipe == "pix2pix":
