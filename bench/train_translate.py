@@ -41,6 +41,9 @@ PROBE_STEPS = 16
 # pair per half (the two motorcycle views, two tools of science imaging, two stone textures, ...).
 HALF_A = ("motorcycle_left", "astronaut", "hubble_deep_field", "brick", "grass", "coins")
 HALF_B = ("motorcycle_right", "rocket", "retina", "gravel", "moon", "ihc")
+# The same for --more-photos: two buildings, two cheetah faces, two animals in a scene, two portraits.
+MORE_HALF_A = ("china", "cheetah1", "lion", "grace_hopper", "flower")
+MORE_HALF_B = ("tower", "cheetah2", "cheetah", "groot")
 
 # Small networks: a CPU budget of minutes, not the paper's days on a GPU. Whole views at the side
 # they are tested at (the official resize to 286² and 256² crop would train at another scale than
@@ -134,7 +137,7 @@ def make_dataset(root: Path, side: int, grids: tuple[int, ...], more: list[Path]
 
 def unpaired_halves(root: Path, names: list[str]) -> tuple[Path, Path]:
     """A views from the photos of HALF_A, vintage B views from those of HALF_B: no photo shared."""
-    for kind, half in (("A", HALF_A), ("B", HALF_B)):
+    for kind, half in (("A", HALF_A + MORE_HALF_A), ("B", HALF_B + MORE_HALF_B)):
         folder = root / f"unpaired_{kind}"
         folder.mkdir(exist_ok=True)
         for name in names:
@@ -212,7 +215,7 @@ def main() -> int:
     p.add_argument("--grids", type=int, nargs="+", default=[1, 2], help="training views per photo: n × n squares "
                    "of 1/n its shorter side for each n (default 1 2: the centre square and four corners)")
     p.add_argument("--more-photos", action="store_true", help="train on the colour photos other wheels ship too "
-                   "(WHEEL_PHOTOS; held-out photos unchanged; pix2pix only: CycleGAN's halves are fixed)")
+                   "(WHEEL_PHOTOS; held-out photos unchanged; CycleGAN splits them as MORE_HALF_A/B)")
     p.add_argument("--threads", type=int)
     p.add_argument("--work", type=Path, help="folder for the data and runs (default: a new temporary one)")
     p.add_argument("--set", action="append", default=[], help="extra config values for the recipe(s)")
