@@ -28,6 +28,7 @@ import json
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,22 @@ def training_views(photo: Image.Image, side: int, grids: tuple[int, ...] = (1, 2
     return views
 
 
+def colour_variants(view: Image.Image, count: int, rng: np.random.Generator) -> list[Image.Image]:
+    """``count`` copies of ``view`` under a random exposure (gamma), saturation and white balance each.
+    The generator's shift depends on the image's colour statistics; variants show the network that
+    dependence on many more statistics than the photos alone have (each B is still the generator's
+    output on exactly its A)."""
+    pixels = np.asarray(view, dtype=np.float32) / 255
+    variants = []
+    for _ in range(count):
+        grey = pixels.mean(axis=2, keepdims=True)
+        x = grey + (pixels - grey) * rng.uniform(0.6, 1.4)      # saturation
+        x = np.clip(x * rng.uniform(0.8, 1.2, size=3), 0, 1)     # white balance
+        x = x ** rng.uniform(0.75, 1.35)                         # exposure
+        variants.append(Image.fromarray((x * 255).round().astype(np.uint8)))
+    return variants
+
+
 def held_out_view(photo: Image.Image, side: int) -> Image.Image:
     """The whole photo, its longer side scaled to ``side`` (sides kept multiples of 4)."""
     scale = side / max(photo.size)
@@ -112,7 +129,8 @@ def _to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
-def make_dataset(root: Path, side: int, grids: tuple[int, ...], more: list[Path] = ()) -> dict[str, list[str]]:
+def make_dataset(root: Path, side: int, grids: tuple[int, ...], more: list[Path] = (),
+                 variants: int = 0) -> dict[str, list[str]]:
     """root/{A,B}/<split>/<name>.png: views and the vintage generator's output on exactly that view."""
     import ganpost
     from ganpost.training.sample_data import HELD_OUT, TRAIN, skimage_data_dir
@@ -124,6 +142,9 @@ def make_dataset(root: Path, side: int, grids: tuple[int, ...], more: list[Path]
         for file in files:
             photo, stem = _rgb(file), file.stem
             views = training_views(photo, side, grids) if split == "train" else [held_out_view(photo, side)]
+            if split == "train" and variants:
+                rng = np.random.default_rng(zlib.crc32(stem.encode()))
+                views += [v for view in views for v in colour_variants(view, variants, rng)]
             for i, a in enumerate(views):
                 name = f"{stem}_{i}" if split == "train" else stem
                 b = ganpost.translate(a, vintage, precision="fp32", tile=0)
@@ -216,6 +237,8 @@ def main() -> int:
                    "of 1/n its shorter side for each n (default 1 2: the centre square and four corners)")
     p.add_argument("--more-photos", action="store_true", help="train on the colour photos other wheels ship too "
                    "(WHEEL_PHOTOS; held-out photos unchanged; CycleGAN splits them as MORE_HALF_A/B)")
+    p.add_argument("--colour-variants", type=int, default=0, metavar="K", help="K more copies of each training "
+                   "view under random exposure, saturation and white balance, B made on each (default 0)")
     p.add_argument("--threads", type=int)
     p.add_argument("--work", type=Path, help="folder for the data and runs (default: a new temporary one)")
     p.add_argument("--set", action="append", default=[], help="extra config values for the recipe(s)")
@@ -226,9 +249,11 @@ def main() -> int:
     if not VINTAGE.resolve().is_file():
         raise SystemExit(f"needs the vintage generator at {VINTAGE.resolve()} (see ../shared/weights/README.md)")
     work = args.work or Path(tempfile.mkdtemp(prefix="ganpost-bench-translate-"))
-    names = make_dataset(work / "data", args.side, tuple(args.grids), wheel_photos() if args.more_photos else [])
+    names = make_dataset(work / "data", args.side, tuple(args.grids), wheel_photos() if args.more_photos else [],
+                         args.colour_variants)
     data = work / "data"
-    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "more_photos": args.more_photos, "recipes": recipes(args.side), "held_out": names["val"]}
+    results: dict = {"threads": torch.get_num_threads(), "side": args.side, "grids": args.grids, "more_photos": args.more_photos,
+                     "colour_variants": args.colour_variants, "recipes": recipes(args.side), "held_out": names["val"]}
     chosen = ("pix2pix", "cyclegan") if args.recipe == "both" else (args.recipe,)
     for recipe in chosen:
         if recipe == "pix2pix":
