@@ -11,6 +11,12 @@ starting weights and bicubic. This shows the machinery works, not AuraSR-v2's qu
 
     python bench/train_aurasr.py --minutes 10 --dim 8
     python bench/train_aurasr.py --memory --dim 16 --gt-size 256   # peak RSS of one step, in a child process
+    python bench/train_aurasr.py --memory --full --batch 1 --precision bf16
+
+``--full`` is the release's size: fal's config.json (dim 64, 617.6 M parameters, random weights) and
+the recipe's own discriminator, 256 px crops from 64 px inputs. ``--memory`` measures the step
+that carries the gradient penalty (every ``gp_every``-th in training), and stops a child whose
+resident memory passes ``--max-rss-gib``, reporting how far it got.
 """
 
 from __future__ import annotations
@@ -26,25 +32,31 @@ from pathlib import Path
 
 import torch
 
+from ganpost.gan_models.aurasr.config import RELEASE_CONFIG
+
 PROBE_STEPS = 4
 EVAL_CROP = 128  # held-out target side (input 32 px)
 
 
 def network_config(dim: int) -> dict:
-    """The release's config.json at another width (its attention stays 8 heads)."""
-    return {"dim": dim, "image_size": 256, "input_image_size": 64,
-            "style_network": {"dim_in": 128, "dim_out": 512, "depth": 4},
-            "self_attn_dim_head": max(dim, 8), "skip_connect_scale": 0.4}
+    """The release's config.json; at another width its attention keeps 8 heads (of max(dim, 8) channels)."""
+    if dim == RELEASE_CONFIG["dim"]:
+        return dict(RELEASE_CONFIG)
+    return {**RELEASE_CONFIG, "dim": dim, "self_attn_dim_head": max(dim, 8)}
 
 
-def settings(folder: Path, config: Path, output: Path, steps: int, gt_size: int, batch: int, warmup: int) -> list:
+def settings(folder: Path, config: Path, output: Path, steps: int, warmup: int, args) -> list:
+    """The recipe on CPU; with ``args.full`` its own discriminator, else a narrow one."""
+    small_discriminator = [
+        f"discriminator.multiscale_inputs=[{args.gt_size // 2}]", "discriminator.dim_capacity=8",
+        "discriminator.dim_max=128", "discriminator.attn_resolutions=[8]", "discriminator.attn_heads=4",
+        "discriminator.attn_dim_head=16"]
     return [f"data.train_dir={folder}", f"generator.config={config}", f"run.output_dir={output}",
-            f"run.total_steps={steps}", f"data.gt_size={gt_size}", f"data.batch_size={batch}",
+            f"run.total_steps={steps}", f"data.gt_size={args.gt_size}", f"data.batch_size={args.batch}",
             "data.degradation=bicubic", "losses.perceptual_weight=0", f"discriminator.warmup_steps={warmup}",
-            f"discriminator.multiscale_inputs=[{gt_size // 2}]", "discriminator.dim_capacity=8",
-            "discriminator.dim_max=128", "discriminator.attn_resolutions=[8]", "discriminator.attn_heads=4",
-            "discriminator.attn_dim_head=16", "optim.lr_g=5e-4", "optim.ema_warmup=true", "run.device=cpu",
-            "run.precision=fp32", "run.save_every=1000000", "run.log_every=10"]
+            *([] if args.full else small_discriminator), "optim.lr_g=5e-4", "optim.ema_warmup=true",
+            "run.device=cpu", f"run.precision={args.precision}", "run.save_every=1000000", "run.log_every=10",
+            *args.set]
 
 
 def held_out(max_images: int = 3):
@@ -81,9 +93,9 @@ def fine_tune(args) -> dict:
     root, images = held_out()
     config = root / "config.json"
     config.write_text(json.dumps(network_config(args.dim)))
-    sets = settings(root / "train", config, root / "run", 10**9, args.gt_size, args.batch, args.warmup)
+    sets = settings(root / "train", config, root / "run", 10**9, args.warmup, args)
     torch.manual_seed(0)
-    trainer = Trainer(load_config(recipe="aurasr", sets=[*sets, *args.set]))
+    trainer = Trainer(load_config(recipe="aurasr", sets=sets))
     generator = trainer.network("generator")
     params = sum(p.numel() for p in generator.parameters())
     before = scores(_copy(generator), images)
@@ -120,22 +132,52 @@ def one_step_memory(args) -> dict:
     write_split(root)
     config = root / "config.json"
     config.write_text(json.dumps(network_config(args.dim)))
-    sets = settings(root / "train", config, root / "run", 10, args.gt_size, args.batch, 0)
-    sets += [f"generator.gradient_checkpointing={'true' if args.checkpointing else 'false'}", *args.set]
+    sets = settings(root / "train", config, root / "run", 10, 0, args)
+    sets += ["losses.gp_every=1", f"generator.gradient_checkpointing={'true' if args.checkpointing else 'false'}"]
     trainer = Trainer(load_config(recipe="aurasr", sets=sets))
+    started = time.perf_counter()
     trainer.train_step()  # first step: optimizer states exist from here on
+    first = time.perf_counter() - started
     built = _rss_mib()
     started = time.perf_counter()
     trainer.train_step()
+    count = lambda networks: sum(p.numel() for n in networks for p in n.parameters())  # noqa: E731
+    trained = sum(p.numel() for o in trainer.optimizers.values() for g in o.param_groups for p in g["params"]
+                  if p.requires_grad)
+    weights = count(trainer.networks.values()) + count(e.network for e in trainer.emas.values())
     return {"dim": args.dim, "gt_size": args.gt_size, "batch": args.batch, "checkpointing": args.checkpointing,
-            "generator_params": sum(p.numel() for p in trainer.network("generator").parameters()),
+            "precision": args.precision, "generator_params": count([trainer.network("generator")]),
+            "discriminator_params": count([trainer.network("discriminator")]), "trained_params": trained,
+            # fp32 weights (networks and EMA), and a gradient and Adam's two moments per trained parameter
+            "static_mib": round(4 * (weights + 3 * trained) / 2**20),
             "rss_after_first_step_mib": round(built), "peak_rss_mib": round(_peak_mib()),
-            "second_step_seconds": round(time.perf_counter() - started, 2)}
+            "first_step_seconds": round(first, 1), "second_step_seconds": round(time.perf_counter() - started, 1)}
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+def measured_in_child(argv: list, checkpointing: bool, limit_gib: float) -> dict:
+    """``one_step_memory`` in a child process, stopped if its resident memory passes ``limit_gib``."""
+    flag = "--checkpointing" if checkpointing else "--no-checkpointing"
+    child = subprocess.Popen([sys.executable, __file__, *argv, "--child", flag], stdout=subprocess.PIPE, text=True)
+    highest, started = 0.0, time.perf_counter()
+    while child.poll() is None:
+        highest = max(highest, _rss_mib(child.pid))
+        if highest > limit_gib * 1024:
+            child.kill()
+            child.wait()
+            return {"checkpointing": checkpointing, "stopped_above_rss_mib": round(highest),
+                    "seconds": round(time.perf_counter() - started)}
+        time.sleep(0.1)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, child.args)
+    return json.loads(child.stdout.read().strip().splitlines()[-1])
+
+
+def _rss_mib(pid: int | str = "self") -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+    except (OSError, StopIteration):  # the child has just exited
+        return 0.0
 
 
 def _peak_mib() -> float:
@@ -145,22 +187,28 @@ def _peak_mib() -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dim", type=int, default=8, help="base width (release: 64)")
+    parser.add_argument("--full", action="store_true", help="the release's size: dim 64, the recipe's own "
+                                                           "discriminator, 256 px crops")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: the engine's autocast")
     parser.add_argument("--gt-size", type=int, default=64, help="training crop at the output resolution")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=20, help="discriminator-only steps")
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--memory", action="store_true", help="measure one step's memory (both with and without "
-                                                              "gradient checkpointing, each in a child process)")
-    parser.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--memory", action="store_true", help="measure one step's memory (with and without "
+                                                              "gradient checkpointing unless one is given, each "
+                                                              "in a child process)")
+    parser.add_argument("--checkpointing", action=argparse.BooleanOptionalAction)
+    parser.add_argument("--max-rss-gib", type=float, default=14.0, help="stop a --memory child above this")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], help="any recipe setting, e.g. losses.gan_weight=0")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.full:
+        args.dim, args.gt_size = RELEASE_CONFIG["dim"], RELEASE_CONFIG["image_size"]
     if args.memory and not args.child:
-        result = [json.loads(subprocess.run(
-            [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--child",
-             "--checkpointing" if flag else "--no-checkpointing"], check=True, capture_output=True,
-            text=True).stdout.strip().splitlines()[-1]) for flag in (False, True)]
+        argv = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.endswith("checkpointing")]
+        flags = (False, True) if args.checkpointing is None else (args.checkpointing,)
+        result = [measured_in_child(argv, flag, args.max_rss_gib) for flag in flags]
     elif args.memory:
         result = one_step_memory(args)
     else:
