@@ -9,7 +9,13 @@ penalty + reconstruction, L1 anchor (no perceptual loss: VGG19 weights are not a
 — on crops of scikit-image's training photos, and scored on its held-out photos against the
 starting weights and bicubic. This shows the machinery works, not AuraSR-v2's quality.
 
+``--faces``: the faces of bench/train_gfpgan.py instead (those its RetinaFace finds in scikit-image's
+astronaut and camera photos, aligned to ``--face-size`` px crops and written to a folder), trained
+under the recipe's own Real-ESRGAN degradation and scored on the same faces under that degradation
+drawn with seeds the run never draws (HELD_OUT_SEEDS).
+
     python bench/train_aurasr.py --minutes 10 --dim 8
+    python bench/train_aurasr.py --faces --minutes 10 --dim 8
     python bench/train_aurasr.py --memory --dim 16 --gt-size 256   # peak RSS of one step, in a child process
     python bench/train_aurasr.py --memory --full --batch 1 --precision bf16
 
@@ -30,7 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from train_gfpgan import DEFAULT_DETECTOR, MIN_FACE_SIZE, THRESHOLD, face_photos  # the GFPGAN bench's faces
+from train_gfpgan import held_out as held_out_faces
 
 from ganpost.gan_models.aurasr.config import RELEASE_CONFIG
 
@@ -45,7 +54,8 @@ def network_config(dim: int) -> dict:
     return {**RELEASE_CONFIG, "dim": dim, "self_attn_dim_head": max(dim, 8)}
 
 
-def settings(folder: Path, config: Path, output: Path, steps: int, warmup: int, args) -> list:
+def settings(folder: Path, config: Path, output: Path, steps: int, warmup: int, args,
+             degradation: str = "bicubic") -> list:
     """The recipe on CPU; with ``args.full`` its own discriminator, else a narrow one."""
     small_discriminator = [
         f"discriminator.multiscale_inputs=[{args.gt_size // 2}]", "discriminator.dim_capacity=8",
@@ -53,30 +63,46 @@ def settings(folder: Path, config: Path, output: Path, steps: int, warmup: int, 
         "discriminator.attn_dim_head=16"]
     return [f"data.train_dir={folder}", f"generator.config={config}", f"run.output_dir={output}",
             f"run.total_steps={steps}", f"data.gt_size={args.gt_size}", f"data.batch_size={args.batch}",
-            "data.degradation=bicubic", "losses.perceptual_weight=0", f"discriminator.warmup_steps={warmup}",
+            f"data.degradation={degradation}", "losses.perceptual_weight=0", f"discriminator.warmup_steps={warmup}",
             *([] if args.full else small_discriminator), "optim.lr_g=5e-4", "optim.ema_warmup=true",
             "run.device=cpu", f"run.precision={args.precision}", "run.save_every=1000000", "run.log_every=10",
             *args.set]
 
 
-def held_out(max_images: int = 3):
+def held_out(root: Path, max_images: int = 3) -> list:
+    """(lq, gt) pairs: scikit-image's held-out photos, centre crops, bicubic ×4 down."""
     from ganpost.training.data import validation_images
+    from ganpost.training.degradation import bicubic_downscale
     from ganpost.training.sample_data import write_split
 
-    root = Path(tempfile.mkdtemp(prefix="aurasr_bench_"))
     write_split(root)
-    return root, validation_images(root / "val", 4, max_images=max_images, crop=EVAL_CROP)
+    images = validation_images(root / "val", 4, max_images=max_images, crop=EVAL_CROP)
+    return [(bicubic_downscale(gt, 4), gt) for _, gt, _ in images]
 
 
-def scores(network, images) -> dict:
+def write_faces(root: Path, size: int, detector: Path) -> np.ndarray:
+    """The GFPGAN bench's faces aligned at ``size`` px, written to ``root/faces`` as PNG (also returned)."""
+    from PIL import Image
+
+    from ganpost.gan_models.loader import load_model
+    from ganpost.training.face_data import prepare_faces
+
+    crops, _ = prepare_faces(face_photos(root / "photos"), size, root / "face_cache",
+                             load_detector=lambda: load_model(detector), detector_name=str(detector),
+                             threshold=THRESHOLD, min_face_size=MIN_FACE_SIZE)
+    (root / "faces").mkdir()
+    for i, crop in enumerate(crops):
+        Image.fromarray(crop).save(root / "faces" / f"face_{i}.png")
+    return crops
+
+
+def scores(network, pairs) -> dict:
     from ganpost.training.components.metrics import psnr, ssim
-    from ganpost.training.degradation import bicubic_downscale
     from ganpost.training.validation import bicubic_upscale
 
     out = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
     network = network.eval()
-    for _, gt, _ in images:
-        lq = bicubic_downscale(gt, 4)
+    for lq, gt in pairs:
         with torch.no_grad():
             sr = network(lq, seed=0).clamp(0, 1)
         out["psnr"].append(psnr(sr, gt, 4))
@@ -90,15 +116,23 @@ def fine_tune(args) -> dict:
     from ganpost.training.config import load_config
     from ganpost.training.engine import Trainer
 
-    root, images = held_out()
+    root = Path(tempfile.mkdtemp(prefix="aurasr_bench_"))
+    if args.faces:
+        crops = write_faces(root, args.face_size, args.detector)
+        folder, degradation = root / "faces", "realesrgan"
+    else:
+        pairs, folder, degradation = held_out(root), root / "train", "bicubic"
     config = root / "config.json"
     config.write_text(json.dumps(network_config(args.dim)))
-    sets = settings(root / "train", config, root / "run", 10**9, args.warmup, args)
+    sets = settings(folder, config, root / "run", 10**9, args.warmup, args, degradation)
     torch.manual_seed(0)
     trainer = Trainer(load_config(recipe="aurasr", sets=sets))
+    if args.faces:  # the recipe's own degradation, with seeds training never draws
+        degrade = trainer.recipe.degrade
+        pairs = held_out_faces(crops, lambda gt, generator: (degrade(gt, generator), gt))
     generator = trainer.network("generator")
     params = sum(p.numel() for p in generator.parameters())
-    before = scores(_copy(generator), images)
+    before = scores(_copy(generator), pairs)
     started = time.perf_counter()
     budget = args.minutes * 60
     warm = []
@@ -109,8 +143,10 @@ def fine_tune(args) -> dict:
         if trainer.step % 50 == 0:
             print(f"step {trainer.step} {report.losses} {report.seconds_per_step:.2f} s", file=sys.stderr)
     elapsed = time.perf_counter() - started
-    after = scores(_copy(trainer.emas["ema"].network), images)
-    return {"dim": args.dim, "generator_params": params, "gt_size": args.gt_size, "batch": args.batch,
+    after = scores(_copy(trainer.emas["ema"].network), pairs)
+    data = {"faces": len(crops), "face_size": args.face_size, "held_out_pairs": len(pairs)} if args.faces else {}
+    return {"data": "faces" if args.faces else "photos", "degradation": degradation, **data, "dim": args.dim,
+            "generator_params": params, "gt_size": args.gt_size, "batch": args.batch,
             "steps": trainer.step, "warmup_steps": args.warmup, "seconds": round(elapsed, 1),
             "steps_per_second": round(trainer.step / elapsed, 3), "held_out_before": before, "held_out_after": after}
 
@@ -194,6 +230,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=20, help="discriminator-only steps")
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--faces", action="store_true", help="train and score on the GFPGAN bench's aligned faces")
+    parser.add_argument("--face-size", type=int, default=128, help="aligned face crop side (--faces)")
+    parser.add_argument("--detector", type=Path, default=DEFAULT_DETECTOR, help="RetinaFace weights (--faces)")
     parser.add_argument("--memory", action="store_true", help="measure one step's memory (with and without "
                                                               "gradient checkpointing unless one is given, each "
                                                               "in a child process)")
@@ -203,6 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], help="any recipe setting, e.g. losses.gan_weight=0")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.faces and not args.detector.is_file():
+        parser.error(f"no face detector at {args.detector}: pass --detector retinaface_mobilenet0.25.pth")
     if args.full:
         args.dim, args.gt_size = RELEASE_CONFIG["dim"], RELEASE_CONFIG["image_size"]
     if args.memory and not args.child:

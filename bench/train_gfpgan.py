@@ -30,6 +30,17 @@ import torch
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "retinaface_mobilenet0.25.pth"
 FACE_PHOTOS = ("astronaut.png", "camera.png")
 HELD_OUT_SEEDS = range(900_000, 900_006)
+THRESHOLD, MIN_FACE_SIZE = 0.9, 32  # the detector's settings for these photos
+
+
+def face_photos(folder: Path) -> Path:
+    """``folder`` with copies of the FACE_PHOTOS in it (the recipe aligns every photo of its folder)."""
+    from ganpost.training.sample_data import skimage_data_dir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FACE_PHOTOS:
+        shutil.copy(skimage_data_dir() / name, folder / name)
+    return folder
 
 
 def held_out(crops, degrade) -> list:
@@ -46,7 +57,6 @@ def main() -> int:
     from ganpost.training.config import load_config
     from ganpost.training.engine import Timings, Trainer
     from ganpost.training.recipes.gfpgan.recipe import validate_faces
-    from ganpost.training.sample_data import skimage_data_dir
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=300)
@@ -68,15 +78,13 @@ def main() -> int:
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="ganpost-bench-gfpgan-"))
-    photos = work / "photos"
-    photos.mkdir()
-    for name in FACE_PHOTOS:
-        shutil.copy(skimage_data_dir() / name, photos / name)
+    photos = face_photos(work / "photos")
     generator = [] if args.pretrained else [
         f"generator.out_size={args.size}", f"generator.narrow={args.narrow}", "generator.num_mlp=2",
         f"generator.num_style_feat={max(16, int(512 * args.narrow))}",
         "generator.train=all", "optim.ema_warmup=true"]  # a random start: no face prior to freeze or keep
-    sets = [f"data.dir={photos}", f"data.detector={args.detector}", "data.threshold=0.9", "data.min_face_size=32",
+    sets = [f"data.dir={photos}", f"data.detector={args.detector}", f"data.threshold={THRESHOLD}",
+            f"data.min_face_size={MIN_FACE_SIZE}",
             f"data.batch_size={args.batch_size}", f"run.output_dir={work / 'run'}", f"run.device={args.device}",
             f"run.total_steps={args.steps}", "run.save_every=1000000", "run.log_every=1000000",
             f"discriminator.warmup_steps={args.warmup}", f"discriminator.narrow={args.narrow}",
