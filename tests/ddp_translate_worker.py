@@ -8,6 +8,7 @@ import torch
 
 from ganpost.training import Trainer
 from ganpost.training.config import load_config
+from ganpost.training.engine.distributed import end_processes
 
 
 def main(folder_a: str, folder_b: str, out: str) -> None:
@@ -19,6 +20,7 @@ def main(folder_a: str, folder_b: str, out: str) -> None:
     trainer.fit()
     nets = {name: trainer.network(name).state_dict() for name in ("G_A", "G_B", "D_A", "D_B")}
     torch.save({"world": trainer.processes.world, **nets}, Path(out) / f"rank{trainer.processes.rank}.pt")
+    end_processes()  # gloo may abort a process that exits with the group open
 
 
 if __name__ == "__main__":

@@ -233,12 +233,14 @@ def run_recipe(args) -> int:
     if getattr(args, "needs_train_dir", False) and not config.data.train_dir:
         raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
     from .engine import Trainer
+    from .engine.distributed import end_processes
 
     bar = ProgressLine()
     trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
     print(f"ganpost: training {args.recipe}: {args.starting(config)} on {trainer.device}, "
           f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
     result = trainer.fit()
+    end_processes()
     bar.finish()
     if result.interrupted:
         print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train {args.recipe} "

@@ -40,12 +40,15 @@ class Processes:
             device = torch.device("cuda", self.local_rank)
         return device
 
-    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
-        """DistributedDataParallel around ``module`` when there are several processes."""
+    def wrap(self, module: nn.Module, device: torch.device, *, find_unused: bool = False) -> nn.Module:
+        """DistributedDataParallel around ``module`` when there are several processes.
+
+        DDP waits for a gradient of every parameter that requires one; ``find_unused`` lets a
+        backward pass leave some out (at the cost of a graph walk after each forward pass)."""
         if not self.distributed:
             return module
         ids = [device.index] if device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
 
     def all_agree(self, flag: bool, device: torch.device) -> bool:
         """True only if ``flag`` is true on every process (a NaN on one rank skips the step on all)."""
@@ -74,6 +77,12 @@ def start_processes() -> Processes:
             dist.init_process_group(backend=backend)
     return Processes(rank=dist.get_rank(), world=dist.get_world_size(),
                      local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def end_processes() -> None:
+    """Leave the process group, if any: a gloo process that exits with it still open may abort."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -126,7 +126,8 @@ class Trainer:
     def _build(self, resuming: bool) -> None:
         recipe, o = self.recipe, self.config.optim
         built = recipe.build_networks(resuming=resuming)
-        self.networks = {name: self.processes.wrap(module, self.device) for name, module in built.items()}
+        self.networks = {name: self.processes.wrap(module, self.device, find_unused=recipe.skips_parameters(name))
+                         for name, module in built.items()}
         self.emas = {key: EMA(self.network(source), o.ema_decay, warmup=o.ema_warmup)
                      for key, source in recipe.averaged().items()}
         self.optimizers, self.schedulers, self.scalers = {}, {}, {}

@@ -21,9 +21,12 @@ def fresh_network(architecture: str, hyperparameters: dict) -> nn.Module:
 
 @contextmanager
 def frozen(network: nn.Module):
-    """No gradients into ``network``'s weights while inside (a D pass in the generator's loss)."""
+    """No gradients into ``network``'s weights while inside (a D pass in the generator's loss);
+    afterwards each parameter requires a gradient again only if it did before (frozen parts stay so)."""
+    before = [(p, p.requires_grad) for p in network.parameters()]
     network.requires_grad_(False)
     try:
         yield network
     finally:
-        network.requires_grad_(True)
+        for parameter, flag in before:
+            parameter.requires_grad_(flag)

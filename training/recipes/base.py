@@ -79,6 +79,13 @@ class Recipe:
     def phases(self) -> tuple[Phase, ...]:
         raise NotImplementedError
 
+    def skips_parameters(self, network: str) -> bool:
+        """True if a backward pass through ``network`` may leave some of its trainable parameters
+        without a gradient (a loss that switches off part-way). Under DDP the wrapper then looks for
+        them after every forward pass (``find_unused_parameters``, a graph walk per pass); parts that
+        are never used should be frozen instead."""
+        return False
+
     # --- data and losses --------------------------------------------------------------------------
     batch_size: int = 1
     num_workers: int = 0

@@ -14,6 +14,7 @@ from ....gan_models import registry
 from ....gan_models.atomic import atomic_write
 from ....gan_models.aurasr import GigaGANDiscriminator
 from ....gan_models.aurasr.config import read_config
+from ....gan_models.aurasr.unet_upsampler import Attend
 from ....gan_models.loader import load_model
 from ...components.discriminators import load_discriminator
 from ...config_schema import ConfigError
@@ -58,6 +59,10 @@ def build_generator(cfg, models_dir=None, initial=None) -> tuple[nn.Module, dict
             tensor.data = tensor.data.clone()
     module.requires_grad_(True)
     module.style_network.requires_grad_(cfg.train_style_network)
+    for attend in (m for m in module.modules() if isinstance(m, Attend)):
+        # Stored for strict loading, never read: it never gets a gradient, and DDP (which waits for a
+        # gradient of every trainable parameter) would stop the second step. Adam skipped it anyway.
+        attend.scale.requires_grad_(False)
     module.gradient_checkpointing = cfg.gradient_checkpointing
     return module.train(), hp
 

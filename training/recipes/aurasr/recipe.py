@@ -68,6 +68,7 @@ class AuraSR(Recipe):
         networks = {"generator": generator.to(device)}
         if cfg.adversarial:
             networks["discriminator"] = build_discriminator(cfg.discriminator, cfg.data.gt_size, resuming).to(device)
+            _freeze_unscored(networks["discriminator"], cfg.losses)
         losses = cfg.losses
         self.perceptual_loss = None
         if losses.perceptual_weight > 0:
@@ -205,3 +206,14 @@ class AuraSR(Recipe):
 
         network = self.engine.emas["ema"].network if self.config.generator.ema else self.engine.network("generator")
         return validate(network, self.val_images, SCALE, self.engine.device, preview, config=self.hyperparameters)
+
+
+def _freeze_unscored(discriminator: nn.Module, weights) -> None:
+    """Freeze the patch predictors (``multiscale_weight`` 0) and the reconstruction decoder
+    (``recon_weight`` 0) when no loss reads them: they never get a gradient, and DDP, which waits
+    for one of every trainable parameter, would stop at the second step. Adam skipped them anyway."""
+    for stage in discriminator.stages:
+        if stage.predictor is not None and weights.multiscale_weight <= 0:
+            stage.predictor.requires_grad_(False)
+        if stage.recon is not None and weights.recon_weight <= 0:
+            stage.recon.requires_grad_(False)

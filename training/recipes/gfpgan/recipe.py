@@ -149,6 +149,13 @@ class GFPGAN(Recipe):
             out["d_components"] = Optimizer(tuple(f"d_{p}" for p in COMPONENTS), o.lr_d, betas=(0.9, 0.99))
         return out
 
+    def skips_parameters(self, network: str) -> bool:
+        # The U-Net's RGB heads run only for the pyramid loss: once it stops (or with weight 0) a
+        # backward pass leaves them without a gradient, which DDP must be told to expect.
+        losses = self.config.losses
+        return network == "generator" and not (losses.pyramid_weight > 0
+                                               and losses.pyramid_until >= self.config.run.total_steps)
+
     def phases(self) -> tuple[Phase, ...]:
         phases = [Phase("generator", "g"), Phase("discriminator", "d")]
         if self.components:
