@@ -14,6 +14,7 @@ the input left as is, in both test-time modes (as trained and eval).
 
     python bench/train_translate.py --minutes 20                      # both recipes, 20 min each
     python bench/train_translate.py --recipe pix2pix --minutes 10 --json out.json
+    python bench/train_translate.py --recipe pix2pix --more-photos --grids 1 2 3 --colour-variants 3 --work DIR
 
 Each recipe measures its speed on a few steps first and sets its step count to fit the budget, so
 the official schedule (constant, then linear decay to 0 over the second half) runs to its end. On
