@@ -15,7 +15,7 @@ from ..gan_models import GanpostError, load_model
 from ..gan_models.contract import Task
 from ..training.config import load_config
 from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
-from .upscale_nodes import GanpostModel
+from .translate_nodes import GanpostTranslator
 
 RECIPES = {
     "pix2pix (two folders, pairs by file name)": "pix2pix",
@@ -51,14 +51,15 @@ class GanpostTrainTranslator(io.ComfyNode):
                 io.String.Input("run_name", default="ganpost_translator",
                                 tooltip="run folder under output/ganpost_training"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
-                GanpostModel.Input("model", optional=True,
-                                   tooltip="a translator to fine-tune (CycleGAN: as G_A); empty = from scratch"),
+                GanpostTranslator.Input("model", optional=True,
+                                        tooltip="a translator to fine-tune ('ganpost: Load Translator'; CycleGAN: "
+                                                "as G_A); empty = from scratch"),
                 io.String.Input("validation_folder_a", default="", optional=True,
                                 tooltip="held-out A images paired by name with validation_folder_b (aligned recipe: "
                                         "held-out A|B images); PSNR and a preview every 1/10 of the run"),
                 io.String.Input("validation_folder_b", default="", optional=True),
             ],
-            outputs=[GanpostModel.Output(display_name="model"), io.String.Output(display_name="summary")],
+            outputs=[GanpostTranslator.Output(display_name="translator"), io.String.Output(display_name="summary")],
         )
 
     @classmethod
