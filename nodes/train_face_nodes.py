@@ -68,10 +68,13 @@ class GanpostTrainFaceModel(io.ComfyNode):
             raise RuntimeError(f"ganpost training ({run_name}): face_model is not a face restorer; "
                                "connect 'ganpost: Load Face Model' with a GFPGAN v1.3/v1.4 file")
         run_dir = _run_dir(run_name)
+        # The connected models are what trains and detects (passed to the trainer); their files are
+        # named here only so the run's config.json records where they came from.
         data = {"dir": str(_input_folder(image_folder)), "aligned": aligned, "batch_size": batch_size,
+                "detector": str(detector.source or detector.name),
                 **({"val_dir": str(_input_folder(validation_folder))} if validation_folder else {})}
         every = max(50, steps // 10)
-        overrides = {"data": data, "generator": {"train": PARTS[train]},
+        overrides = {"data": data, "generator": {"train": PARTS[train], "pretrained": str(face_model.source or face_model.name)},
                      "discriminator": {"warmup_steps": warmup_steps}, "optim": {"lr_g": learning_rate},
                      "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10,
                              "device": str(mm.get_torch_device()), "save_every": every, "val_every": every}}

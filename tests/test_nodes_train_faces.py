@@ -4,6 +4,7 @@ real RetinaFace MobileNet-0.25 finding the faces in scikit-image's photos."""
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 
 import pytest
@@ -65,6 +66,9 @@ def test_trains_with_preview_and_publishes_the_restorer(comfy, tmp_path):
     assert (tmp_path / "output/ganpost_training/mine/models/net_d_mouth_latest.pth").is_file()
     assert len(list((tmp_path / "output/ganpost_training/mine/face_cache").glob("*.npz"))) == 2
     assert comfy.progress[-1][0] == 2 and comfy.previews
+    recorded = json.loads((tmp_path / "output/ganpost_training/mine/config.json").read_text())
+    assert recorded["generator"]["pretrained"] == str(tmp_path / "start.pth")  # what was connected
+    assert recorded["data"]["detector"].endswith("retinaface_mobilenet0.25.pth")
 
 
 def test_cancel_saves_and_resume_continues(comfy, tmp_path):
