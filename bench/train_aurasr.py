@@ -65,7 +65,7 @@ def settings(folder: Path, config: Path, output: Path, steps: int, warmup: int, 
             f"run.total_steps={steps}", f"data.gt_size={args.gt_size}", f"data.batch_size={args.batch}",
             f"data.degradation={degradation}", "losses.perceptual_weight=0", f"discriminator.warmup_steps={warmup}",
             *([] if args.full else small_discriminator), "optim.lr_g=5e-4", "optim.ema_warmup=true",
-            "run.device=cpu", f"run.precision={args.precision}", "run.save_every=1000000", "run.log_every=10",
+            f"run.device={args.device}", f"run.precision={args.precision}", "run.save_every=1000000", "run.log_every=10",
             *args.set]
 
 
@@ -102,9 +102,11 @@ def scores(network, pairs) -> dict:
 
     out = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
     network = network.eval()
+    device = next(network.parameters()).device
     for lq, gt in pairs:
+        lq, gt = lq.cpu(), gt.cpu()
         with torch.no_grad():
-            sr = network(lq, seed=0).clamp(0, 1)
+            sr = network(lq.to(device), seed=0).clamp(0, 1).cpu()
         out["psnr"].append(psnr(sr, gt, 4))
         out["ssim"].append(ssim(sr, gt, 4))
         out["psnr_bicubic"].append(psnr(bicubic_upscale(lq, 4), gt, 4))
@@ -176,7 +178,12 @@ def one_step_memory(args) -> dict:
     first = time.perf_counter() - started
     built = _rss_mib()
     started = time.perf_counter()
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(trainer.device)
     trainer.train_step()
+    cuda = {"peak_cuda_allocated_mib": round(torch.cuda.max_memory_allocated(trainer.device) / 2**20),
+            "peak_cuda_reserved_mib": round(torch.cuda.max_memory_reserved(trainer.device) / 2**20)} \
+        if trainer.device.type == "cuda" else {}
     count = lambda networks: sum(p.numel() for n in networks for p in n.parameters())  # noqa: E731
     trained = sum(p.numel() for o in trainer.optimizers.values() for g in o.param_groups for p in g["params"]
                   if p.requires_grad)
@@ -186,7 +193,7 @@ def one_step_memory(args) -> dict:
             "discriminator_params": count([trainer.network("discriminator")]), "trained_params": trained,
             # fp32 weights (networks and EMA), and a gradient and Adam's two moments per trained parameter
             "static_mib": round(4 * (weights + 3 * trained) / 2**20),
-            "rss_after_first_step_mib": round(built), "peak_rss_mib": round(_peak_mib()),
+            "rss_after_first_step_mib": round(built), "peak_rss_mib": round(_peak_mib()), **cuda,
             "first_step_seconds": round(first, 1), "second_step_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -225,6 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dim", type=int, default=8, help="base width (release: 64)")
     parser.add_argument("--full", action="store_true", help="the release's size: dim 64, the recipe's own "
                                                            "discriminator, 256 px crops")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (with --memory: also the peak CUDA memory)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: the engine's autocast")
     parser.add_argument("--gt-size", type=int, default=64, help="training crop at the output resolution")
     parser.add_argument("--batch", type=int, default=4)
