@@ -163,10 +163,9 @@ def one_step_memory(args) -> dict:
     """Peak resident memory of one training step above the memory after building (this process)."""
     from ganpost.training.config import load_config
     from ganpost.training.engine import Trainer
-
-    root = Path(tempfile.mkdtemp(prefix="aurasr_mem_"))
     from ganpost.training.sample_data import write_split
 
+    root = Path(tempfile.mkdtemp(prefix="aurasr_mem_"))
     write_split(root)
     config = root / "config.json"
     config.write_text(json.dumps(network_config(args.dim)))
@@ -177,9 +176,9 @@ def one_step_memory(args) -> dict:
     trainer.train_step()  # first step: optimizer states exist from here on
     first = time.perf_counter() - started
     built = _rss_mib()
-    started = time.perf_counter()
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
+    started = time.perf_counter()
     trainer.train_step()
     cuda = {"peak_cuda_allocated_mib": round(torch.cuda.max_memory_allocated(trainer.device) / 2**20),
             "peak_cuda_reserved_mib": round(torch.cuda.max_memory_reserved(trainer.device) / 2**20)} \

@@ -13,25 +13,10 @@ from conftest import natural_image
 from ganpost.gan_models.loader import load_model
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Callbacks, Trainer
-from helpers.aurasr import TINY
+from ganpost.training.engine import Trainer
+from helpers.aurasr import TINY, TINY_D, TINY_RUN
+from helpers.training import StopAt
 
-TINY_D = ["discriminator.dim_capacity=4", "discriminator.dim_max=16", "discriminator.multiscale_inputs=[32]",
-          "discriminator.attn_resolutions=[8]", "discriminator.attn_heads=2", "discriminator.attn_dim_head=4",
-          "discriminator.excite_skip=2", "discriminator.recon_resolution=8"]
-TINY_RUN = ["data.gt_size=64", "data.batch_size=2", "losses.perceptual_weight=0", "run.device=cpu",
-            "run.precision=fp32", "run.log_every=1", "run.save_every=2"]
-
-
-class StopAt(Callbacks):
-    def __init__(self, step):
-        self.step, self.seen = step, 0
-
-    def on_step(self, report):
-        self.seen = report.step
-
-    def should_stop(self):
-        return self.seen >= self.step
 
 
 @pytest.fixture

@@ -12,22 +12,12 @@ from PIL import Image
 from conftest import natural_image, shared_weight
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Callbacks, Trainer
+from ganpost.training.engine import Trainer
+from helpers.training import StopAt, two_process_ranks
 
 TINY = ["generator.net=resnet_2blocks", "generator.num_feat=4", "discriminator.num_feat=4", "data.load_size=36",
         "data.crop_size=32", "losses.pool_size=3", "run.device=cpu", "run.precision=fp32", "run.log_every=1"]
 FILES = ("net_G_A", "net_G_B", "net_D_A", "net_D_B")
-
-
-class StopAt(Callbacks):
-    def __init__(self, step):
-        self.step, self.seen = step, 0
-
-    def on_step(self, report):
-        self.seen = report.step
-
-    def should_stop(self):
-        return self.seen >= self.step
 
 
 @pytest.fixture
@@ -132,20 +122,7 @@ def test_an_already_loaded_generator_is_copied_as_g_a(domains, tmp_path):
 
 def test_two_processes_stay_in_lock_step(domains, tmp_path):
     """accelerate launch on CPU (gloo): one optimizer over two generators, pools, several forwards per step."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    pytest.importorskip("accelerate")
-    paths = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(Path(__file__).with_name("ddp_translate_worker.py")), str(domains[0]), str(domains[1]), str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    ranks = two_process_ranks("ddp_translate_worker.py", tmp_path, str(domains[0]), str(domains[1]), str(tmp_path))
     assert ranks[0]["world"] == 2
     for name in ("G_A", "G_B", "D_A", "D_B"):
         assert all(torch.equal(v, ranks[1][name][k]) for k, v in ranks[0][name].items()), name

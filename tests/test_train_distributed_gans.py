@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 from PIL import Image
 
 from conftest import natural_image
 from helpers.aurasr import TINY as AURASR_TINY
-from test_train_aurasr import TINY_D as AURASR_TINY_D
-from test_train_aurasr import TINY_RUN as AURASR_TINY_RUN
+from helpers.aurasr import TINY_D as AURASR_TINY_D
+from helpers.aurasr import TINY_RUN as AURASR_TINY_RUN
+from helpers.gfpgan import TRAIN_TINY as GFPGAN_TINY
 from ganpost.training.config import load_config
 from ganpost.training.engine import Trainer
-from test_train_gfpgan import TINY as GFPGAN_TINY
+from helpers.training import two_process_ranks
 
 # Three steps: 0 is the warm-up (discriminators only) with the penalty, 1 an ordinary step, 2 both
 # networks with the penalty.
@@ -37,16 +34,7 @@ def _images(folder: Path, width: int, height: int) -> Path:
 
 
 def _launch(tmp_path: Path, recipe: str, settings: list[str]) -> list[dict]:
-    pytest.importorskip("accelerate")
-    # Keep the caller's PYTHONPATH: it may point at the checkout under test rather than the installed one.
-    paths = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(Path(__file__).with_name("ddp_recipe_worker.py")), recipe, str(tmp_path), *settings]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    return two_process_ranks("ddp_recipe_worker.py", tmp_path, recipe, str(tmp_path), *settings)
 
 
 def _check_lock_step(ranks: list[dict], parts: set[str]) -> None:
@@ -85,13 +73,17 @@ def test_gfpgan_two_processes_stay_in_lock_step(tmp_path):
                for k, v in generator.items() if k.startswith("stylegan_decoder."))
 
 
-def test_aurasr_two_processes_stay_in_lock_step(tmp_path):
-    """Gradient penalty, discriminator warm-up, gradient checkpointing and seeded noise, across two ranks."""
+def _aurasr_tiny(tmp_path: Path) -> list[str]:
+    """The tiny AuraSR recipe on three photos."""
     photos = _images(tmp_path / "photos", 80, 72)
     tiny = tmp_path / "tiny.json"
     tiny.write_text(json.dumps(AURASR_TINY))
-    ranks = _launch(tmp_path, "aurasr", [*AURASR_TINY_RUN, *AURASR_TINY_D, f"data.train_dir={photos}",
-                                         f"generator.config={tiny}", *STEPS, "losses.gp_every=2"])
+    return [*AURASR_TINY_RUN, *AURASR_TINY_D, f"data.train_dir={photos}", f"generator.config={tiny}"]
+
+
+def test_aurasr_two_processes_stay_in_lock_step(tmp_path):
+    """Gradient penalty, discriminator warm-up, gradient checkpointing and seeded noise, across two ranks."""
+    ranks = _launch(tmp_path, "aurasr", [*_aurasr_tiny(tmp_path), *STEPS, "losses.gp_every=2"])
     _check_lock_step(ranks, {"net:generator", "net:discriminator", "ema:ema"})
     for rank in ranks:
         warm, plain, penalised = rank["losses"]
@@ -117,12 +109,8 @@ def test_gfpgan_every_trained_parameter_gets_a_gradient(tmp_path):
 def test_aurasr_discriminator_parts_no_loss_reads_are_frozen(tmp_path):
     """Patch predictors and the reconstruction decoder with their weights at 0 (and the attention's
     stored, never read ``scale``): frozen, and they stay frozen through the generator's pass."""
-    photos = _images(tmp_path / "photos", 80, 72)
-    tiny = tmp_path / "tiny.json"
-    tiny.write_text(json.dumps(AURASR_TINY))
     trainer = Trainer(load_config(recipe="aurasr", sets=[
-        *AURASR_TINY_RUN, *AURASR_TINY_D, f"data.train_dir={photos}", f"generator.config={tiny}",
-        f"run.output_dir={tmp_path / 'run'}", "run.total_steps=1", "discriminator.warmup_steps=0",
+        *_aurasr_tiny(tmp_path), f"run.output_dir={tmp_path / 'run'}", "run.total_steps=1", "discriminator.warmup_steps=0",
         "losses.gp_every=1", "losses.multiscale_weight=0", "losses.recon_weight=0"]))
     trainer.train_step()
     assert not _without_gradient(trainer)

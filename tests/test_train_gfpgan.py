@@ -15,12 +15,9 @@ from ganpost.gan_models import load_model
 from ganpost.training.config import load_config
 from ganpost.training.engine import Trainer
 from ganpost.training.recipes.gfpgan.generator import equalised_lr_scale
+from helpers.gfpgan import TRAIN_TINY
+from helpers.training import StopAt
 
-TINY = ["generator.out_size=32", "generator.num_style_feat=16", "generator.channel_multiplier=1",
-        "generator.narrow=0.0625", "generator.num_mlp=2", "discriminator.narrow=0.0625",
-        "discriminator.component_num_feat=4", "losses.vgg_weights=random", "data.aligned=true",
-        "data.batch_size=2", "run.device=cpu", "run.precision=fp32", "run.log_every=1",
-        "losses.r1_every=2", "losses.identity_weight=0"]
 
 
 @pytest.fixture
@@ -33,7 +30,7 @@ def faces(tmp_path):
 
 
 def _config(faces, output, steps, *extra):
-    return load_config(recipe="gfpgan", sets=[*TINY, f"data.dir={faces}", f"run.output_dir={output}",
+    return load_config(recipe="gfpgan", sets=[*TRAIN_TINY, f"data.dir={faces}", f"run.output_dir={output}",
                                               f"run.total_steps={steps}", "run.save_every=2",
                                               "discriminator.warmup_steps=0", *extra])
 
@@ -113,18 +110,7 @@ def test_resume_is_exact(faces, tmp_path):
     straight = Trainer(_config(faces, tmp_path / "a", 4, "discriminator.warmup_steps=1"))
     straight.fit()
     first = Trainer(_config(faces, tmp_path / "b", 4, "discriminator.warmup_steps=1"))
-    from ganpost.training.engine import Callbacks
-
-    class StopAt2(Callbacks):
-        seen = 0
-
-        def on_step(self, report):
-            self.seen = report.step
-
-        def should_stop(self):
-            return self.seen >= 2
-
-    first.callbacks = StopAt2()
+    first.callbacks = StopAt(2)
     first.fit()
     assert first.step == 2
     resumed = Trainer(_config(faces, tmp_path / "b", 4, "discriminator.warmup_steps=1"), resume=True)
@@ -166,7 +152,7 @@ def test_cli_fine_tunes_a_file_and_resumes(faces, tmp_path):
 
     start = tiny_gfpgan(out_size=32, num_style_feat=16, narrow=0.0625)
     torch.save({"params_ema": start.state_dict()}, tmp_path / "start.pth")
-    sets = [arg for item in TINY if not item.startswith("generator.") for arg in ("--set", item)]
+    sets = [arg for item in TRAIN_TINY if not item.startswith("generator.") for arg in ("--set", item)]
     common = ["train", "gfpgan", "--data", str(faces), "--aligned", "--pretrained", str(tmp_path / "start.pth"),
               "--output", str(tmp_path / "run"), "--warmup", "1", *sets]
     assert main([*common, "--steps", "2"]) == 0

@@ -13,21 +13,11 @@ from PIL import Image
 from conftest import natural_image
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Callbacks, Trainer
+from ganpost.training.engine import Trainer
+from helpers.training import StopAt
 
 TINY = ["generator.net=unet_32", "generator.num_feat=4", "discriminator.num_feat=4", "data.load_size=36",
         "data.crop_size=32", "run.device=cpu", "run.precision=fp32", "run.log_every=1"]
-
-
-class StopAt(Callbacks):
-    def __init__(self, step):
-        self.step, self.seen = step, 0
-
-    def on_step(self, report):
-        self.seen = report.step
-
-    def should_stop(self):
-        return self.seen >= self.step
 
 
 @pytest.fixture

@@ -19,6 +19,14 @@ TINY = dict(dim=4, image_size=256, input_image_size=64,
             skip_connect_scale=0.4)
 
 
+# The AuraSR recipe's settings cut down for tests: its discriminator, and a CPU run on 64 px crops.
+TINY_D = ["discriminator.dim_capacity=4", "discriminator.dim_max=16", "discriminator.multiscale_inputs=[32]",
+          "discriminator.attn_resolutions=[8]", "discriminator.attn_heads=2", "discriminator.attn_dim_head=4",
+          "discriminator.excite_skip=2", "discriminator.recon_resolution=8"]
+TINY_RUN = ["data.gt_size=64", "data.batch_size=2", "losses.perceptual_weight=0", "run.device=cpu",
+            "run.precision=fp32", "run.log_every=1", "run.save_every=2"]
+
+
 def tiny_aurasr(**overrides) -> UnetUpsampler:
     net = UnetUpsampler(**{**TINY, **overrides})
     with torch.no_grad():  # zero biases and unit norms at init: exercise them all

@@ -8,6 +8,15 @@ TINY = dict(out_size=64, num_style_feat=32, channel_multiplier=1, num_mlp=2, inp
             different_w=True, narrow=0.25, sft_half=True)
 
 
+# The GFPGAN recipe's settings cut down for tests: a tiny random generator, narrow discriminators,
+# pre-aligned faces, a random VGG and no ArcFace.
+TRAIN_TINY = ["generator.out_size=32", "generator.num_style_feat=16", "generator.channel_multiplier=1",
+              "generator.narrow=0.0625", "generator.num_mlp=2", "discriminator.narrow=0.0625",
+              "discriminator.component_num_feat=4", "losses.vgg_weights=random", "data.aligned=true",
+              "data.batch_size=2", "run.device=cpu", "run.precision=fp32", "run.log_every=1",
+              "losses.r1_every=2", "losses.identity_weight=0"]
+
+
 def tiny_gfpgan(**overrides) -> GFPGANv1Clean:
     net = GFPGANv1Clean(**{**TINY, **overrides})
     with torch.no_grad():  # default inits leave noise strengths and biases at zero: exercise them all
