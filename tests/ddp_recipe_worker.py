@@ -13,7 +13,7 @@ import torch
 from ganpost.training import Trainer
 from ganpost.training.config import load_config
 from ganpost.training.engine import Callbacks
-from ganpost.training.engine.distributed import end_processes
+from ganpost.training.engine.distributed import finish_processes
 
 
 class Losses(Callbacks):
@@ -38,7 +38,7 @@ def main(recipe: str, out: str, *settings: str) -> None:
     trainer.fit()
     torch.save({"world": trainer.processes.world, "start": start, "end": _weights(trainer), "losses": losses.steps},
                Path(out) / f"rank{trainer.processes.rank}.pt")
-    end_processes()  # gloo may abort a process that exits with the group open
+    finish_processes()  # everything is saved: end the process without c10d's teardown
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 
 from ganpost.training import Trainer
 from ganpost.training.config import load_config
-from ganpost.training.engine.distributed import end_processes
+from ganpost.training.engine.distributed import finish_processes
 
 
 def main(folder_a: str, folder_b: str, out: str) -> None:
@@ -20,7 +20,7 @@ def main(folder_a: str, folder_b: str, out: str) -> None:
     trainer.fit()
     nets = {name: trainer.network(name).state_dict() for name in ("G_A", "G_B", "D_A", "D_B")}
     torch.save({"world": trainer.processes.world, **nets}, Path(out) / f"rank{trainer.processes.rank}.pt")
-    end_processes()  # gloo may abort a process that exits with the group open
+    finish_processes()  # everything is saved: end the process without c10d's teardown
 
 
 if __name__ == "__main__":

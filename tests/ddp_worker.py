@@ -8,7 +8,7 @@ import torch
 
 from ganpost.training.config import load_config
 from ganpost.training import Trainer
-from ganpost.training.engine.distributed import end_processes
+from ganpost.training.engine.distributed import finish_processes
 
 
 def main(data: str, out: str) -> None:
@@ -21,7 +21,7 @@ def main(data: str, out: str) -> None:
     rank = trainer.processes.rank
     torch.save({"world": trainer.processes.world, "generator": trainer.network("generator").state_dict(),
                 "ema": trainer.emas["ema"].state_dict()}, Path(out) / f"rank{rank}.pt")
-    end_processes()  # gloo may abort a process that exits with the group open
+    finish_processes()  # everything is saved: end the process without c10d's teardown
 
 
 if __name__ == "__main__":

@@ -233,22 +233,24 @@ def run_recipe(args) -> int:
     if getattr(args, "needs_train_dir", False) and not config.data.train_dir:
         raise SystemExit("ganpost: error: give the training images with --data DIR (or data.train_dir in --config)")
     from .engine import Trainer
-    from .engine.distributed import end_processes
+    from .engine.distributed import finish_processes
 
     bar = ProgressLine()
     trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
     print(f"ganpost: training {args.recipe}: {args.starting(config)} on {trainer.device}, "
           f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
     result = trainer.fit()
-    end_processes()
     bar.finish()
     if result.interrupted:
         print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train {args.recipe} "
               f"--output {config.run.output_dir} --resume", file=sys.stderr)
-        return 130
-    print(f"ganpost: done, step {result.step}. Model: {result.generator}{getattr(args, 'model_note', '')}",
-          file=sys.stderr)
-    return 0
+        code = 130
+    else:
+        print(f"ganpost: done, step {result.step}. Model: {result.generator}{getattr(args, 'model_note', '')}",
+              file=sys.stderr)
+        code = 0
+    finish_processes(code)
+    return code
 
 
 class ProgressLine:
