@@ -5,9 +5,14 @@ Imported lazily by the main CLI so ``ganpost upscale`` never pays for the traini
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
+from collections import deque
 from pathlib import Path
+
+from ..cli.batch import Terminated
+from .engine.run_folder import RunFolderError
 
 
 def add_train_parser(sub) -> None:
@@ -235,16 +240,22 @@ def run_recipe(args) -> int:
     from .engine import Trainer
     from .engine.distributed import finish_processes
 
-    bar = ProgressLine()
-    trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
-    print(f"ganpost: training {args.recipe}: {args.starting(config)} on {trainer.device}, "
-          f"steps {trainer.step} → {config.run.total_steps}; run folder {config.run.output_dir}", file=sys.stderr)
-    result = trainer.fit()
+    output = config.run.output_dir
+    with StopOnSignals() as stop:
+        bar = ProgressLine(stop=stop)
+        try:
+            trainer = Trainer(config, resume=args.resume, callbacks=bar, models_dir=args.models_dir)
+        except RunFolderError as err:
+            raise RunFolderError(f"{err}. {_run_folder_fix(err.kind, args.recipe, output)}", err.kind) from None
+        print(f"ganpost: training {args.recipe}: {args.starting(config)} on {trainer.device}, "
+              f"steps {trainer.step} → {config.run.total_steps}; run folder {output}", file=sys.stderr)
+        stop.training = True
+        result = trainer.fit()
     bar.finish()
     if result.interrupted:
-        print(f"ganpost: stopped at step {result.step}; saved. Continue with: ganpost train {args.recipe} "
-              f"--output {config.run.output_dir} --resume", file=sys.stderr)
-        code = 130
+        print(f"ganpost: stopped at step {result.step}{stop.reason}; saved. Continue with: ganpost train "
+              f"{args.recipe} --output {output} --resume", file=sys.stderr)
+        code = stop.exit_status
     else:
         print(f"ganpost: done, step {result.step}. Model: {result.generator}{getattr(args, 'model_note', '')}",
               file=sys.stderr)
@@ -253,16 +264,74 @@ def run_recipe(args) -> int:
     return code
 
 
+def _run_folder_fix(kind: str, recipe: str, output) -> str:
+    return {
+        "saved": f"Continue it with: ganpost train {recipe} --output {output} --resume; or give the new run "
+                 "another --output",
+        "busy": "Wait for that run to finish, or give this one another --output",
+        "overlap": "Give --output a folder outside the image folders",
+    }.get(kind, "Give --output a new or empty folder")
+
+
+class StopOnSignals:
+    """Ctrl-C or SIGTERM (docker, systemd and SLURM stop jobs with it) while training: finish the
+    step, save, and exit 130 / 143. A second signal stops at once, keeping the last saved state.
+    Before training starts (loading, caching faces) there is nothing to save: a signal stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.training = False
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        try:
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        except ValueError:  # not the main thread (an embedding application): its signals stay its own
+            self._previous = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame) -> None:
+        first = self.received is None
+        self.received = signum
+        if not self.training or not first:
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        print(f"\nganpost: {signal.Signals(signum).name} received: saving after this step "
+              "(again to stop at once, keeping the last save)", file=sys.stderr, flush=True)
+
+    def should_stop(self) -> bool:
+        return self.received is not None
+
+    @property
+    def reason(self) -> str:
+        return " (terminated)" if self.received == signal.SIGTERM else ""
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + (self.received or signal.SIGINT)
+
+
 class ProgressLine:
     """``step 120/4000 ▕███····▏ 3% l_pix 0.031 … 1.20 s/it ETA 1:17:40`` redrawn in place."""
 
-    def __init__(self, stream=None, width: int = 20):
+    WINDOW = 50
+    """Steps the speed is averaged over: one slow step (a save, a validation) doesn't swing the ETA."""
+
+    def __init__(self, stream=None, width: int = 20, stop=None):
         self.stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
         self.width, self.last_draw = width, 0.0
         self.interactive = self.stream.isatty()
+        self.stop = stop
+        self.recent: deque[tuple[float, int]] = deque(maxlen=self.WINDOW + 1)
 
     def on_step(self, report) -> None:
         now = time.monotonic()
+        self.recent.append((now, report.step))
         if self.interactive and now - self.last_draw < 0.2 and report.step != report.total:
             return
         if not self.interactive and report.step % 100 and report.step != report.total:
@@ -271,11 +340,18 @@ class ProgressLine:
         done = report.step / report.total
         filled = int(done * self.width)
         losses = " ".join(f"{k} {v:.4g}" for k, v in report.losses.items())
-        eta = time.strftime("%H:%M:%S", time.gmtime(report.eta_seconds))
+        per_step = self.seconds_per_step(report.seconds_per_step)
+        eta = format_duration((report.total - report.step) * per_step)
         line = (f"step {report.step}/{report.total} ▕{'█' * filled}{'·' * (self.width - filled)}▏ {done:4.0%} "
-                f"{losses} lr {report.lr:.2g} {report.seconds_per_step:.2f} s/it ETA {eta}")
+                f"{losses} lr {report.lr:.2g} {per_step:.2f} s/it ETA {eta}")
         self.stream.write(("\r\033[K" if self.interactive else "") + line + ("" if self.interactive else "\n"))
         self.stream.flush()
+
+    def seconds_per_step(self, last: float) -> float:
+        """Wall time per step over the recent window (saves and validations included); the last
+        step's own time until there are two steps to measure between."""
+        (t0, s0), (t1, s1) = self.recent[0], self.recent[-1]
+        return (t1 - t0) / (s1 - s0) if s1 > s0 else last
 
     def on_validation(self, step, metrics, preview) -> None:
         if "psnr_bicubic" not in metrics:  # a translation recipe: each direction against its input left as is
@@ -289,9 +365,17 @@ class ProgressLine:
         pass
 
     def should_stop(self) -> bool:
-        return False
+        return self.stop is not None and self.stop.should_stop()
 
     def finish(self) -> None:
         if self.interactive:
             self.stream.write("\n")
 
+
+
+def format_duration(seconds: float) -> str:
+    """``1:02:03``, or ``2d 01:02:03`` past a day (a clock format would wrap at 24 hours)."""
+    whole = int(max(seconds, 0))
+    days, rest = divmod(whole, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock

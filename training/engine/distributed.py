@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ...runtime.precision import default_device
+from ...runtime.precision import default_device, resolve_device
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Processes:
             if not self.distributed:
                 return default_device()
             preference = "cuda" if torch.cuda.is_available() else "cpu"  # no MPS process groups
-        device = torch.device(preference)
+        device = resolve_device(preference)  # a GPU this machine lacks is one clear error, not a traceback later
         if device.type == "cuda" and device.index is None and self.distributed:
             device = torch.device("cuda", self.local_rank)
         return device

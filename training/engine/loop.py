@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
 import time
 import warnings
 from collections import defaultdict
@@ -28,11 +29,17 @@ from .distributed import Processes, start_processes, unwrap
 from .ema import EMA
 from .precision import amp_dtype
 from .run_files import RunFiles
+from .run_folder import RunFolder, RunFolderError
 from .run_log import RunLog
 from .schedule import build_scheduler
 from .state import collect_state, restore_state
 
 log = logging.getLogger(__name__)
+
+
+class CheckpointWriteError(GanpostError, OSError):
+    """A checkpoint or state could not be written; the previous ones are intact. (An OSError too, as
+    the failed write itself was before.)"""
 
 
 class TrainingDivergedError(GanpostError):
@@ -105,20 +112,43 @@ class Trainer:
         self.callbacks = callbacks or Callbacks()
         self.processes = processes or start_processes()
         self.models_dir = models_dir
+        self.device = self.processes.device(config.run.device)
         self.files = RunFiles(config.run.output_dir, recipe.output_names)
-        if self.processes.is_main:
-            self.files.remove_leftovers()
+        self.folder = self._claim_run_folder(recipe, resume)
+        try:
+            self._start(recipe, resume, recipe_options)
+        except BaseException:
+            self.folder.release(undo=True)
+            raise
         self.synchronize_timings = synchronize_timings
         self.timings = Timings()
+
+    def _claim_run_folder(self, recipe, resume: bool) -> RunFolder:
+        """The main process claims the run folder (lock, no overwriting); every process learns the outcome."""
+        folder = RunFolder(self.files.root)
+        refusal = None
+        if self.processes.is_main:
+            try:
+                folder.claim(resume=resume, inputs=recipe.input_folders(self.config))
+            except RunFolderError as err:
+                refusal = err
+        if not self.processes.all_agree(refusal is None, self.device):
+            raise refusal or RunFolderError(f"{self.files.root}: the main process refused the run folder", "busy")
+        return folder
+
+    def _start(self, recipe, resume: bool, recipe_options: dict) -> None:
+        if self.processes.is_main:
+            self.files.remove_leftovers()
+            self.files.write_config(to_dict(self.config))  # first: the folder is now recognisably this run's
         state = self.files.load_state() if resume else None
-        self.device = self.processes.device(config.run.device)
         self.step = 0
         self.bad_steps = 0
-        _seed_everything(config.run.seed)  # the same on every rank: identical initial networks
-        self.recipe = recipe(config, self, **recipe_options)
+        _seed_everything(self.config.run.seed)  # the same on every rank: identical initial networks
+        self.recipe = recipe(self.config, self, **recipe_options)
         self._build(resuming=state is not None)
         if state is not None:
             restore_state(self, state)
+        self.saved_step = self.step
         self._build_data()
         self.run_log = RunLog(self.files.log, self.files.root / "tensorboard", enabled=self.processes.is_main)
 
@@ -265,12 +295,16 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ the run
     def fit(self) -> TrainingResult:
+        """Train to ``run.total_steps`` or until stopped; the run folder is released at the end either way."""
+        try:
+            return self._fit()
+        finally:
+            self.folder.release()
+
+    def _fit(self) -> TrainingResult:
         run = self.config.run
-        if self.processes.is_main:
-            self.files.write_config(to_dict(self.config))
         log.info("training %s on %s from step %d to %d", self.recipe.name, self.device, self.step, run.total_steps)
         last_metrics: dict = {}
-        saved_at = self.step
         in_step = False
         try:
             while self.step < run.total_steps:
@@ -282,35 +316,44 @@ class Trainer:
                 self.callbacks.on_step(report)
                 if self.step % run.save_every == 0 or self.step == run.total_steps:
                     self.save()
-                    saved_at = self.step
                 if self.recipe.validates and (self.step % run.val_every == 0 or self.step == run.total_steps):
                     last_metrics = self.run_validation()
                 if self._stop_requested():
                     break
         except KeyboardInterrupt:
-            log.warning("interrupted at step %d; saving", self.step)
-            self._save_if_new(saved_at)
+            self._keep_finished_steps(in_step)
             self.run_log.close()
-            return TrainingResult(self.step, self._latest_output(), True, last_metrics)
+            return TrainingResult(self.saved_step if in_step else self.step, self._latest_output(), True, last_metrics)
+        except CheckpointWriteError:
+            self.run_log.close()  # saving again would fail the same way
+            raise
         except BaseException:
             # A host's cancel raised from a progress callback (ComfyUI does this) lands between
             # steps: keep the finished steps, then let the host see its exception.
-            if not in_step:
-                log.warning("stopped at step %d; saving", self.step)
-                self._save_if_new(saved_at)
+            self._keep_finished_steps(in_step)
             self.run_log.close()
             raise
         stopped = self.step < run.total_steps
-        self._save_if_new(saved_at)
+        self._save_if_new()
         self.run_log.close()
         return TrainingResult(self.step, self._latest_output(), stopped, last_metrics)
+
+    def _keep_finished_steps(self, in_step: bool) -> None:
+        """Save after an interruption between steps; inside a step the networks may be half-updated
+        (one optimizer stepped, another not), so the last saved state stands instead."""
+        if in_step:
+            log.warning("interrupted inside step %d; the state saved at step %d is kept", self.step + 1,
+                        self.saved_step)
+            return
+        log.warning("stopped at step %d; saving", self.step)
+        self._save_if_new()
 
     def _stop_requested(self) -> bool:
         stop = bool(self.callbacks.should_stop())
         return not self.processes.all_agree(not stop, self.device)
 
-    def _save_if_new(self, saved_at: int) -> None:
-        if self.step != saved_at:
+    def _save_if_new(self) -> None:
+        if self.step != self.saved_step:
             self.save()
 
     def _latest_output(self) -> Path | None:
@@ -333,14 +376,38 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- checkpoints
     def save(self) -> None:
-        """The recipe's output files (the main one first), then the full state, each written atomically."""
+        """The recipe's output files (the main one first), then the full state, each written atomically.
+
+        A write that fails (a full disk, a folder gone) stops the run with :class:`CheckpointWriteError`;
+        every file is either the new one or the last good one, never a partial."""
+        failure = None
         if self.processes.is_main:
-            outputs = self.recipe.outputs()
-            paths = [self.files.save_output(prefix, self.step, payload) for prefix, payload in outputs.items()]
-            self.files.save_state(collect_state(self))
-            self.files.prune(outputs, self.config.run.keep_checkpoints)
+            try:
+                outputs = self.recipe.outputs()
+                paths = [self.files.save_output(prefix, self.step, payload) for prefix, payload in outputs.items()]
+                self.files.save_state(collect_state(self))
+                self.files.prune(outputs, self.config.run.keep_checkpoints)
+            except (OSError, RuntimeError) as err:
+                if isinstance(err, RuntimeError) and "writ" not in str(err):  # not torch's failed-write error
+                    raise
+                failure = err
+        if not self.processes.all_agree(failure is None, self.device):  # also the barrier after a save
+            raise CheckpointWriteError(self._write_failure(failure)) from failure
+        self.saved_step = self.step
+        if self.processes.is_main:
             self.callbacks.on_checkpoint(self.step, paths[0])
-        self.processes.barrier()
+
+    def _write_failure(self, err: BaseException | None) -> str:
+        where = self.files.root
+        if err is None:
+            return f"another process could not save step {self.step}; the run stopped"
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else "the write failed"
+        try:
+            reason += f"; {shutil.disk_usage(where).free / 2**20:,.0f} MiB free on that disk"
+        except OSError:
+            pass
+        return (f"could not save step {self.step} in {where} ({reason}). The files saved at step {self.saved_step} "
+                "are intact: free some space (or fix the folder) and resume the run")
 
 
 def _seed_everything(seed: int) -> None:

@@ -58,6 +58,12 @@ class Recipe:
     """The prefix in :meth:`outputs` whose newest file a run hands back (the model)."""
     output_names: ClassVar[OutputNames] = OutputNames()
     """How the output files are named (BasicSR's ``net_g_latest.pth`` unless the recipe says otherwise)."""
+    input_folder_settings: ClassVar[tuple[str, ...]] = ()
+    """The ``data`` settings that name folders the run reads: the run folder may not overlap them."""
+
+    @classmethod
+    def input_folders(cls, config) -> list[Path]:
+        return [Path(value) for name in cls.input_folder_settings if (value := getattr(config.data, name, None))]
 
     def __init__(self, config, engine):
         self.config, self.engine = config, engine

@@ -53,6 +53,7 @@ class AuraSR(Recipe):
     default_preset = "aurasr-finetune"
     main_output = "model"
     output_names = AuraSRNames()
+    input_folder_settings = ("train_dir", "val_dir")
 
     def __init__(self, config: AuraSRConfig, engine, *, initial_generator=None):
         """``initial_generator`` (a loaded AuraSR model descriptor) replaces ``generator.pretrained``; it is copied."""

@@ -47,6 +47,7 @@ VALIDATION_SEED = 12345
 
 class GFPGAN(Recipe):
     name = "gfpgan"
+    input_folder_settings = ("dir", "val_dir")
     config_type = GFPGANConfig
     presets = PRESETS
     default_preset = DEFAULT_PRESET

@@ -25,6 +25,7 @@ from .generator import build_generator
 
 class RealESRGAN(Recipe):
     name = "realesrgan"
+    input_folder_settings = ("train_dir", "lq_dir", "val_dir", "val_lq_dir")
     config_type = TrainConfig
     presets = PRESETS
     default_preset = DEFAULT_PRESET

@@ -26,6 +26,7 @@ VALIDATION_SEED = 0
 
 class TranslationRecipe(Recipe):
     output_names = OfficialPix2PixNames()
+    input_folder_settings = ("dir", "dir_a", "dir_b", "val_dir", "val_dir_a", "val_dir_b")
 
     def __init__(self, config, engine):
         super().__init__(config, engine)
