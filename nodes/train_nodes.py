@@ -20,10 +20,17 @@ from ..gan_models import GanpostError, load_model
 from ..gan_models.atomic import atomic_copy
 from ..training import Callbacks, Trainer
 from ..training.config import load_config
+from ..training.engine.run_folder import RunFolderError
 from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
 DEGRADATIONS = ("realesrgan", "bicubic")
+RUN_FOLDER_FIXES = {
+    "saved": "Turn resume on to continue it, or give the new run another run_name.",
+    "busy": "Wait for that run to finish, or give this one another run_name.",
+    "overlap": "Give the training images a folder outside output/ganpost_training.",
+    "foreign": "Give the run another run_name.",
+}
 
 
 class _ComfyProgress(Callbacks):
@@ -75,6 +82,8 @@ def train_in_node(make_config, run_name: str, steps: int, resume: bool, **traine
             trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
                               models_dir=_support_models_dir(), **trainer_options)
             result = trainer.fit()
+    except RunFolderError as err:
+        raise RuntimeError(f"ganpost training ({run_name}): {err}. {RUN_FOLDER_FIXES.get(err.kind, '')}") from err
     except GanpostError as err:
         raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
     finally:

@@ -5,7 +5,8 @@
 
 from .config import PRESETS, TrainConfig, load_config
 from .config_schema import ConfigError
-from .engine import Callbacks, StepReport, Trainer, TrainingDivergedError, TrainingResult, train
+from .engine import (Callbacks, CheckpointWriteError, ResumeError, RunFolderError, StepReport, Trainer,
+                     TrainingDivergedError, TrainingResult, train)
 
 __all__ = ["PRESETS", "TrainConfig", "load_config", "ConfigError", "Callbacks", "StepReport", "Trainer",
-           "TrainingDivergedError", "TrainingResult", "train"]
+           "TrainingDivergedError", "TrainingResult", "train", "RunFolderError", "ResumeError", "CheckpointWriteError"]
