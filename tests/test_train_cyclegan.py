@@ -75,12 +75,12 @@ def test_the_saved_files_are_official_plain_state_dicts(domains, tmp_path):
     # classes, built with CycleGAN's flags: resnet, instance norm without affine, no dropout).
     from ganpost.gan_models.pix2pix import NLayerDiscriminator, ResnetGenerator
 
-    Trainer(_config(domains, tmp_path, 1)).fit()
+    Trainer(_config(domains, tmp_path / "run", 1)).fit()
     for side in "AB":
-        state = torch.load(tmp_path / f"models/latest_net_G_{side}.pth", map_location="cpu")
+        state = torch.load(tmp_path / f"run/models/latest_net_G_{side}.pth", map_location="cpu")
         assert not any(k.startswith("module.") for k in state)
         ResnetGenerator(3, 3, num_feat=4, num_blocks=2, norm="instance").load_state_dict(state, strict=True)
-        critic = torch.load(tmp_path / f"models/latest_net_D_{side}.pth", map_location="cpu")
+        critic = torch.load(tmp_path / f"run/models/latest_net_D_{side}.pth", map_location="cpu")
         NLayerDiscriminator(3, num_feat=4, num_layers=3, norm="instance").load_state_dict(critic, strict=True)
 
 
@@ -95,7 +95,8 @@ def test_validation_scores_both_directions(domains, tmp_path):
 
 def test_fine_tunes_the_real_vintage_generator_as_g_a(domains, tmp_path):
     path = shared_weight("cyclegan_modern2vintage_net_G.pth")
-    cfg = _config(domains, tmp_path, 1, f"generator.pretrained={path}", "data.load_size=32", "losses.pool_size=0")
+    cfg = _config(domains, tmp_path / "run", 1, f"generator.pretrained={path}", "data.load_size=32",
+                  "losses.pool_size=0")
     trainer = Trainer(cfg)
     g_a, g_b = trainer.network("G_A"), trainer.network("G_B")
     original = torch.load(path, weights_only=True)
@@ -103,7 +104,7 @@ def test_fine_tunes_the_real_vintage_generator_as_g_a(domains, tmp_path):
     assert set(g_b.state_dict()) == set(original)  # G_B gets G_A's architecture (affine instance norm), fresh
     assert torch.equal(g_b.state_dict()["model.2.weight"], torch.ones(64))
     trainer.fit()
-    saved = torch.load(tmp_path / "models/latest_net_G_A.pth", weights_only=True)
+    saved = torch.load(tmp_path / "run/models/latest_net_G_A.pth", weights_only=True)
     assert set(saved) == set(original) and any(not torch.equal(saved[k], v) for k, v in original.items())
 
 
@@ -113,7 +114,7 @@ def test_an_already_loaded_generator_is_copied_as_g_a(domains, tmp_path):
 
     loaded = build_resnet(num_feat=4, num_blocks=2).eval().requires_grad_(False)
     before = {k: v.clone() for k, v in loaded.state_dict().items()}
-    trainer = Trainer(_config(domains, tmp_path, 1), initial_generator=loaded)
+    trainer = Trainer(_config(domains, tmp_path / "run", 1), initial_generator=loaded)
     assert trainer.network("G_A") is not loaded
     assert any(not torch.equal(trainer.network("G_B").state_dict()[k], v) for k, v in before.items())
     trainer.fit()

@@ -82,7 +82,7 @@ def test_steps_save_official_files_and_resume_exactly(aligned, tmp_path):
 def test_saved_generator_loads_back_with_the_official_defaults(aligned, tmp_path):
     from ganpost import load_model
 
-    result = Trainer(_config(aligned, tmp_path, 1)).fit()
+    result = Trainer(_config(aligned, tmp_path / "run", 1)).fit()
     model = load_model(result.generator)
     assert model.architecture == "UnetGenerator" and model.task == "translate"
     assert model.hyperparameters["num_downs"] == 5 and model.hyperparameters["norm"] == "batch"
@@ -94,11 +94,11 @@ def test_the_saved_files_are_official_plain_state_dicts(aligned, tmp_path):
     # layout (bench/pix2pix_parity.py: max |Δ| 0 against models/networks.py), built here with those flags.
     from ganpost.gan_models.pix2pix import NLayerDiscriminator, UnetGenerator
 
-    result = Trainer(_config(aligned, tmp_path, 1)).fit()
+    result = Trainer(_config(aligned, tmp_path / "run", 1)).fit()
     state = torch.load(result.generator, map_location="cpu")
     assert all(isinstance(v, torch.Tensor) for v in state.values()) and not any(k.startswith("module.") for k in state)
     UnetGenerator(3, 3, num_downs=5, num_feat=4, norm="batch", dropout=True).load_state_dict(state, strict=True)
-    critic = torch.load(tmp_path / "models/latest_net_D.pth", map_location="cpu")
+    critic = torch.load(tmp_path / "run/models/latest_net_D.pth", map_location="cpu")
     NLayerDiscriminator(6, num_feat=4, num_layers=3, norm="batch").load_state_dict(critic, strict=True)
 
 

@@ -11,8 +11,8 @@ checks what the folder holds:
   checkpoint: the same run restarting, nothing of value to lose;
 - anything else: someone's files, refused.
 
-The input folders may not overlap the run folder either: a run would train on its own previews,
-or write into the user's photos.
+The run folder may not be, or lie inside, a folder the run reads: it would write among the user's
+photos and train on its own previews.
 """
 
 from __future__ import annotations
@@ -70,11 +70,12 @@ def check_new_run(root: Path) -> None:
 
 
 def check_inputs_apart(root: Path, inputs: list[Path]) -> None:
-    """Refuse a run folder that is, contains or lies inside one of the folders the run reads."""
+    """Refuse a run folder that is, or lies inside, one of the folders the run reads. (One that holds
+    them is someone's folder: only a new run's checks see it, and they refuse it as not a run folder.)"""
     out = root.resolve()
     for folder in inputs:
         read = Path(folder).resolve()
-        if out == read or read in out.parents or out in read.parents:
+        if out == read or read in out.parents:
             raise RunFolderError(f"the run folder {root} overlaps the input folder {folder}: the run would "
                                  "write among the images it reads; nothing was changed", "overlap")
 
