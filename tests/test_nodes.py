@@ -284,6 +284,19 @@ def test_training_node_cancel_keeps_the_checkpoint_and_resumes(comfy, tmp_path):
     assert comfy.progress[-1][0] == 4 and comfy.progress[-3][0] == 2  # 2 steps before, 3 and 4 after resuming
 
 
+def test_training_node_never_starts_over_a_saved_run(comfy, tmp_path):
+    model = _load(comfy)
+    _training_images(tmp_path)
+    _train(comfy, model, steps=2)
+    run = tmp_path / "output/ganpost_training/mine"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    with pytest.raises(RuntimeError, match=r"\(mine\): .*already holds a training run.*Turn resume on"):
+        _train(comfy, model, steps=3, resume=False)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and not p.name.startswith(".")} == before
+    _, summary = _train(comfy, model, steps=3)  # resume on (the default) continues it
+    assert "step 3/3" in summary
+
+
 def test_training_node_bad_folder_is_a_clear_error(comfy, tmp_path):
     model = _load(comfy)
     with pytest.raises(RuntimeError, match="training folder .*no such folder"):
