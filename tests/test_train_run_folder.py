@@ -117,7 +117,7 @@ def test_a_killed_holder_leaves_the_folder_free(tmp_path):
         import sys, time
         from pathlib import Path
         from ganpost.training.engine.run_folder import RunLock
-        RunLock(Path({str(root)!r})).acquire()
+        held = RunLock(Path({str(root)!r})).acquire()
         print("locked", flush=True)
         time.sleep(600)
     """)
@@ -133,6 +133,16 @@ def test_a_killed_holder_leaves_the_folder_free(tmp_path):
     lock = RunLock(root).acquire()  # the kernel dropped the dead process's lock
     assert lock.held
     lock.release()
+
+
+def test_a_lock_nobody_keeps_is_released(tmp_path):
+    import gc
+
+    RunLock(tmp_path).acquire()  # dropped at once (a trainer thrown away without fit())
+    gc.collect()
+    script = f"from pathlib import Path; from ganpost.training.engine.run_folder import RunLock; " \
+             f"RunLock(Path({str(tmp_path)!r})).acquire()"
+    assert subprocess.run([sys.executable, "-c", script], timeout=600).returncode == 0
 
 
 def test_one_process_may_run_the_same_folder_again(photos, tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import weakref
 from pathlib import Path
 
 from ...gan_models.atomic import PARTIAL_SUFFIX
@@ -111,33 +112,37 @@ class RunFolder:
 
 
 class RunLock:
-    """An exclusive lock on ``<root>/.ganpost-run.lock`` for as long as this object holds it.
+    """An exclusive lock on ``<root>/.ganpost-run.lock`` while this object holds it (released by
+    :meth:`release`, or when the object is garbage-collected, or when the process ends).
 
     Within one process the newest holder takes the lock over (a process runs its trainings one
-    after another: a finished trainer that was never closed must not block the next one)."""
+    after another: a trainer that was never fitted must not block the next one)."""
 
-    _held: dict[Path, RunLock] = {}
+    _held: weakref.WeakValueDictionary[Path, RunLock] = weakref.WeakValueDictionary()
 
     def __init__(self, root: Path):
         self.root = root
         self.path = root / LOCK_NAME
         self._fd: int | None = None
+        self._closer: weakref.finalize | None = None
 
     def acquire(self) -> RunLock:
         key = self.path.resolve()
         earlier = self._held.get(key)
-        if earlier is not None:  # this process's own earlier run: hand its lock on
-            self._fd, earlier._fd = earlier._fd, None
-        else:
-            self._fd = _lock_file(self.path, self.root)
+        fd = earlier._hand_over() if earlier is not None and earlier.held else _lock_file(self.path, self.root)
+        self._fd, self._closer = fd, weakref.finalize(self, os.close, fd)  # closing the descriptor unlocks
         self._held[key] = self
         return self
+
+    def _hand_over(self) -> int:
+        self._closer.detach()
+        fd, self._fd = self._fd, None
+        return fd
 
     def release(self) -> None:
         if self._fd is None:
             return
-        self._held.pop(self.path.resolve(), None)
-        os.close(self._fd)  # closing the descriptor drops the lock
+        self._closer()
         self._fd = None
 
     @property
