@@ -9,6 +9,7 @@ import sys
 from ..gan_models.errors import GanpostError
 from .console import console, log_to_console
 from .models_command import add_models_parser
+from .parser import OneLineErrorParser
 from .restore_faces_command import add_restore_faces_parser
 from .translate_command import add_translate_parser
 from .upscale_command import add_upscale_parser
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling, face restoration, pix2pix/CycleGAN "
                                     "translation and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
