@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..gan_models.errors import GanpostError, OutputError
-from ..runtime.imaging.files import READABLE, WRITABLE
+from ..runtime.imaging.files import READABLE, WRITABLE, refuse_unreadable_file
 
 FALLBACK_SUFFIX = ".png"
 UNWRITABLE_WHY = {".gif": "GIF holds 256 colours, which would undo the upscale"}
@@ -33,6 +33,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
             files += sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE and p.is_file())
         elif item.is_file():
             files.append(item)
+        elif item.exists():
+            refuse_unreadable_file(item)
         else:
             raise GanpostError(f"{item}: no such file or folder.")
     if not files:

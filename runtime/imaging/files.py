@@ -49,8 +49,9 @@ def read_image(path: str | Path) -> LoadedImage:
     decompression bombs) are refused with their size; CMYK is converted to sRGB through its profile.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageInputError(f"{path}: no such file.")
+    refuse_unreadable_file(path)
+    if path.stat().st_size == 0:
+        raise ImageInputError(f"{path}: empty file (0 bytes), not an image; an interrupted copy or download?")
     try:
         with _open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -68,6 +69,17 @@ def read_image(path: str | Path) -> LoadedImage:
             return LoadedImage(np.asarray(pixels_image).copy(), info)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageInputError(f"{path}: not a readable image ({err}).") from err
+
+
+def refuse_unreadable_file(path: Path) -> None:
+    """Missing, or not a regular file: ``/dev/zero`` would be read forever, a FIFO would block."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise ImageInputError(f"{path}: is a folder, not an image file.")
+    if path.exists():
+        raise ImageInputError(f"{path}: not a regular file (a device, pipe or socket); give an image file.")
+    raise ImageInputError(f"{path}: no such file.")
 
 
 def _open(path: Path) -> Image.Image:
