@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..gan_models import GanpostError
 from ..runtime.imaging.convert import MAX_PIXELS
+from ..runtime.memory import is_out_of_memory
 from ..runtime.precision import PRECISIONS, resolve_device
 from .console import console
 from .outputs import check_writable, collect_inputs, plan_outputs, refuse_unwritable
@@ -100,13 +101,29 @@ def run_files(args, setup: Callable[[object], Handle]) -> int:
                     shown = handle(source, target, label)
                     written += 1
                     console.line(f"{label} → {target} ({shown}, {time.perf_counter() - started:.1f} s)")
-                except GanpostError as err:
-                    failed += 1
-                    console.line(f"ganpost: error: {err}")
+                except Exception as err:  # noqa: BLE001 - one file's failure (an encoder, the allocator) ends only it
+                    failed += 1  # Ctrl-C and SIGTERM are not Exceptions: they still stop the batch
+                    console.line(f"ganpost: error: {failure_line(source, err)}")
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
             skipped = f", {len(plan.skipped)} skipped (already there)" if plan.skipped else ""
             console.line(f"ganpost: {written} written, {failed} failed{skipped}")
         return 1 if failed else 0
+
+
+def failure_line(source: Path, err: Exception) -> str:
+    """``<file>: <reason>`` on one line, whatever raised: our errors name the file already, others do not."""
+    if isinstance(err, GanpostError):
+        reason = str(err)
+    elif isinstance(err, MemoryError) or is_out_of_memory(err):
+        reason = f"out of memory ({_first_line(err) or 'the allocator refused'})"
+    else:
+        reason = _first_line(err) or type(err).__name__
+    return reason if str(source) in reason or source.name in reason else f"{source}: {reason}"
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def progress_bar(label: str, unit: str):

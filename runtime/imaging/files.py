@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from ...gan_models.atomic import atomic_write
-from ...gan_models.errors import ImageInputError
+from ...gan_models.errors import ImageInputError, OutputError
 
 log = logging.getLogger(__name__)
 READABLE = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -32,6 +32,14 @@ SIXTEEN_BIT_FORMATS = {".png", ".tif", ".tiff"}
 EXIF_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 ORIENTATION = 0x0112
+# A TIFF's first IFD is its EXIF to Pillow, but these tags describe the input's own pixel layout (size,
+# strips, tiles, samples, compression); written into an output of another size they break the encoder.
+# The ICC profile (34675) travels as ``icc_profile``.
+TIFF_LAYOUT_TAGS = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288, 289, 290, 291, 292, 293,
+    317, 320, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 512, 513, 514, 515, 517, 518, 519, 520, 521,
+    530, 531, 532, 32995, 32996, 32997, 32998, 34675,
+})
 PIXEL_LIMIT_HINT = ("if the image is genuine, allow it with --max-pixels {pixels} on the command line "
                     "(or GANPOST_MAX_PIXELS={pixels}; from Python, set PIL.Image.MAX_IMAGE_PIXELS)")
 
@@ -163,6 +171,8 @@ def _metadata(im: Image.Image, mode: str) -> dict:
     exif = im.getexif()
     if exif:
         exif.pop(ORIENTATION, None)  # the pixels are upright now; a stale tag would rotate them again
+        for tag in TIFF_LAYOUT_TAGS.intersection(exif):
+            del exif[tag]
         if len(exif):
             info["exif"] = exif.tobytes()
     return info
@@ -223,7 +233,7 @@ def write_image(path: str | Path, pixels: np.ndarray, info: dict | None = None, 
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
     if pixels.dtype == np.uint16 and pixels.ndim == 3:
-        return atomic_write(path, lambda tmp: _write_with_opencv(tmp, path, pixels, info))
+        return _written(path, fmt, lambda tmp: _write_with_opencv(tmp, path, pixels, info))
 
     def save(tmp: str) -> None:
         im = Image.fromarray(pixels)
@@ -240,7 +250,16 @@ def write_image(path: str | Path, pixels: np.ndarray, info: dict | None = None, 
                 options["pnginfo"] = _png_text(info["text"])
         im.save(tmp, **options)
 
-    return atomic_write(path, save)
+    return _written(path, fmt, save)
+
+
+def _written(path: Path, fmt: str, write) -> Path:
+    """``atomic_write`` with an encoder's or the disk's failure named by the output file."""
+    try:
+        return atomic_write(path, write)
+    except (OSError, ValueError) as err:
+        reason = (getattr(err, "strerror", None) or str(err).strip().split("\n")[0]) or type(err).__name__
+        raise OutputError(f"{path}: could not be written as {fmt} ({reason}).") from err
 
 
 def _png_text(text: dict[str, str]) -> PngInfo:
