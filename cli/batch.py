@@ -24,6 +24,7 @@ from ..runtime.imaging.convert import MAX_PIXELS
 from ..runtime.memory import is_out_of_memory
 from ..runtime.precision import PRECISIONS, resolve_device
 from .console import console
+from .flag_names import in_cli_terms
 from .outputs import check_writable, collect_inputs, plan_outputs, refuse_unwritable
 
 log = logging.getLogger("ganpost.cli")
@@ -93,6 +94,7 @@ def run_files(args, setup: Callable[[object], Handle]) -> int:
         for note in plan.notes:
             console.line(f"ganpost: note: {note}")
         written = failed = 0
+        flags = getattr(args, "cli_flags", {})  # the command's flags, to name options in its errors
         try:
             for index, (source, target) in enumerate(plan.jobs, 1):
                 label = f"[{index}/{len(plan.jobs)}] {source.name}"
@@ -103,7 +105,7 @@ def run_files(args, setup: Callable[[object], Handle]) -> int:
                     console.line(f"{label} → {target} ({shown}, {time.perf_counter() - started:.1f} s)")
                 except Exception as err:  # noqa: BLE001 - one file's failure (an encoder, the allocator) ends only it
                     failed += 1  # Ctrl-C and SIGTERM are not Exceptions: they still stop the batch
-                    console.line(f"ganpost: error: {failure_line(source, err)}")
+                    console.line(f"ganpost: error: {in_cli_terms(failure_line(source, err), flags)}")
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
             skipped = f", {len(plan.skipped)} skipped (already there)" if plan.skipped else ""
             console.line(f"ganpost: {written} written, {failed} failed{skipped}")

@@ -8,6 +8,7 @@ import sys
 
 from ..gan_models.errors import GanpostError
 from .console import console, log_to_console
+from .flag_names import in_cli_terms
 from .models_command import add_models_parser
 from .parser import OneLineErrorParser
 from .restore_faces_command import add_restore_faces_parser
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter shutdown from failing on flush
         return 0
     except (GanpostError, ValueError, OSError) as err:
-        console.line(f"ganpost: error: {err}")
+        console.line(f"ganpost: error: {in_cli_terms(str(err), args.cli_flags)}")
         return 1
     except KeyboardInterrupt as stop:
         console.line(f"ganpost: {getattr(stop, 'reason', 'interrupted')}; no partial output was left behind")

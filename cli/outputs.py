@@ -109,18 +109,18 @@ def _refuse_clashes(files: list[Path], targets: list[Path]) -> None:
                               "Choose another output folder.")
 
 
-def check_writable(targets: list[Path]) -> None:
-    """Create the output folders and prove each takes a new file, before any compute."""
+def check_writable(targets: list[Path], option: str = "-o") -> None:
+    """Create the output folders and prove each takes a new file, before any compute (``option`` set them)."""
     for folder in sorted({t.parent for t in targets}):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputError(f"cannot create the output folder {folder} ({err.strerror or err}); "
-                              "choose another -o.") from err
+                              f"choose another {option}.") from err
         try:
             fd, probe = tempfile.mkstemp(prefix=".ganpost-write-check-", dir=folder)
             os.close(fd)
             os.unlink(probe)
         except OSError as err:
             raise OutputError(f"the output folder {folder} is not writable ({err.strerror or err}); "
-                              f"fix its permissions (e.g. chmod u+w '{folder}') or choose another -o.") from err
+                              f"fix its permissions (e.g. chmod u+w '{folder}') or choose another {option}.") from err

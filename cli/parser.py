@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from .flag_names import flags_of, in_cli_terms
+
 USAGE_ERROR_STATUS = 1
 _UNKNOWN_OWNER = "_ganpost_unknown_owner"  # the command whose arguments held the unrecognised ones
 
@@ -21,14 +23,17 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        self._fail(self.prog, message)
+        self._fail(self.prog, in_cli_terms(message, flags_of(self)))  # a type check may quote a task's words
 
     def _fail(self, prog: str, message: str) -> NoReturn:
         self.exit(USAGE_ERROR_STATUS, f"{prog}: error: {message.rstrip('.')}; see {prog} --help\n")
 
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
-        if extras and not hasattr(parsed, _UNKNOWN_OWNER):  # the innermost command returns first
+        # The innermost command returns first; its flags name the options in the run's error messages.
+        if not hasattr(parsed, "cli_flags"):
+            parsed.cli_flags = flags_of(self)
+        if extras and not hasattr(parsed, _UNKNOWN_OWNER):
             setattr(parsed, _UNKNOWN_OWNER, self.prog)
         return parsed, extras
 

@@ -63,10 +63,10 @@ def run_translate(args) -> int:
 
         model = load(args.model)
         model_b = load(args.model_b) if args.model_b else None
-        for label, loaded in (("--model", model), ("--model-b", model_b)):
+        for keyword, label, loaded in (("model", "--model", model), ("model_b", "--model-b", model_b)):
             if loaded is not None:
                 log.info("%s: %s", label, loaded.summary())
-                check_options(loaded, size_mode=args.size_mode, train_size=args.train_size)
+                check_options(loaded, size_mode=args.size_mode, train_size=args.train_size, given_as=keyword)
         chosen = with_test_time(model_b if args.direction == "BtoA" else model, args.test_time)
         resolve_dtype(chosen, args.precision, device)  # e.g. fp16 on CPU is refused once, here
 

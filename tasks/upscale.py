@@ -16,6 +16,7 @@ from ..gan_models.errors import ImageInputError, InvalidOptionError
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
 from ..runtime.runner import Runner
+from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 ALPHA_MODES = ("network", "resize")
@@ -79,10 +80,13 @@ def upscale(
 
 
 def check_options(model: ModelDescriptor, *, alpha_mode: str = "network", outscale: float | None = None,
-                  size: tuple[int, int] | None = None) -> None:
-    """Refuse bad options before any image is read or computed (the CLI calls this once per run)."""
+                  size: tuple[int, int] | None = None, given_as: str = "model") -> None:
+    """Refuse bad options before any image is read or computed (the CLI calls this once per run).
+
+    ``given_as``: the keyword the model came in (``upscaler`` when restore_faces checks its background model).
+    """
     if model.contract.task != Task.UPSCALE:
-        raise InvalidOptionError(f"{model.name} is a {model.task} model, not an upscaler.")
+        raise wrong_model(model, "an upscaler", given_as=given_as)
     if alpha_mode not in ALPHA_MODES:
         raise InvalidOptionError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
     if model.in_channels != 3:

@@ -132,7 +132,7 @@ def test_missing_device_in_the_api_is_a_ganpost_error(model_file):
     if torch.cuda.is_available():
         pytest.skip("CUDA exists here")
     model = load_model(model_file)
-    with pytest.raises(DeviceError, match="--device cpu"):
+    with pytest.raises(DeviceError, match="device='cpu'"):  # the API's keyword; the CLI says --device cpu
         upscale(model, Image.new("RGB", (8, 8)), device="cuda")
 
 
