@@ -20,7 +20,7 @@ from ..runtime.precision import resolve_dtype
 from ..tasks.detect_faces import DEFAULT_DETECTION_SIZE, parse_face_index
 from ..tasks.face_colour import COLOR_FIXES
 from ..tasks.restore_faces import DEFAULT_DETECTOR, PASTE_MODES, check_options, restore_faces
-from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
+from .batch import add_file_arguments, add_runtime_arguments, check_fits, progress_bar, run_files
 from .outputs import check_writable
 
 log = logging.getLogger("ganpost.cli")
@@ -121,6 +121,7 @@ def run_restore_faces(args) -> int:
             check_writable([args.save_faces / "face.png"], option="--save-faces")
 
         def handle(source: Path, target: Path, label: str) -> str:
+            check_fits(source, args.upscale, "Ask for a smaller upscale=, or split the image into parts")
             image = read_image(source)
             result, faces = restore_faces(
                 image.pixels, model, detector=detector, parser=parser, upscaler=background, upscale=args.upscale,

@@ -186,7 +186,15 @@ class Runner:
         """Run one image; after every out-of-memory error halve the batch, then the tile, down to the floor."""
         _, _, h, w = image.shape
         s = self.contract.scale
-        out = torch.empty(self.contract.out_channels, h * s, w * s)
+        try:
+            out = torch.empty(self.contract.out_channels, h * s, w * s)
+        except RuntimeError as err:  # the allocator's own words would be a traceback
+            if not is_out_of_memory(err):
+                raise
+            raise OutOfMemoryError(
+                f"the {w * s}×{h * s} output of {self.model.name} for a {w}×{h} image does not fit in memory "
+                f"({self.contract.out_channels * h * s * w * s * 4 / 1e9:.1f} GB); split the image into parts."
+            ) from err
         while True:
             start = counter.done
             try:

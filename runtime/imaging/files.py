@@ -57,9 +57,7 @@ def read_image(path: str | Path) -> LoadedImage:
     decompression bombs) are refused with their size; CMYK is converted to sRGB through its profile.
     """
     path = Path(path)
-    refuse_unreadable_file(path)
-    if path.stat().st_size == 0:
-        raise ImageInputError(f"{path}: empty file (0 bytes), not an image; an interrupted copy or download?")
+    _refuse_empty(path)
     try:
         with _open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -77,6 +75,68 @@ def read_image(path: str | Path) -> LoadedImage:
             return LoadedImage(np.asarray(pixels_image).copy(), info)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageInputError(f"{path}: not a readable image ({err}).") from err
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels."""
+
+    width: int  # upright: EXIF orientation applied
+    height: int
+    channels: int  # as read_image returns them: 1 (grey), 2, 3 or 4
+    sample_bytes: int  # 1, or 2 for 16-bit
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def read_header(path: str | Path) -> ImageHeader:
+    """Size, channels and depth of ``path`` from its header: Pillow's open is lazy, nothing is decoded.
+
+    Refuses what :func:`read_image` would (not a file, empty, over the pixel limit, not an image), so a
+    job that cannot fit in memory is refused before the seconds and gigabytes of decoding it.
+    """
+    path = Path(path)
+    _refuse_empty(path)
+    try:
+        with _open(path) as im:
+            width, height = im.size
+            if _orientation(im) in (5, 6, 7, 8):  # a quarter turn: read_image swaps the sides
+                width, height = height, width
+            if _is_16bit_colour(path, im):
+                return ImageHeader(width, height, len(im.getbands()), 2)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return ImageHeader(width, height, 1, 2)
+            return ImageHeader(width, height, _channels_read(im), 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageInputError(f"{path}: not a readable image ({err}).") from err
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation from the header. A PNG's ``getexif`` decodes the whole image to look for an
+    eXIf chunk after the pixels, so for PNG only one before them (where writers put it) is read."""
+    if im.format != "PNG":
+        return im.getexif().get(ORIENTATION, 1)
+    exif = Image.Exif()
+    if im.info.get("exif"):
+        exif.load(im.info["exif"])
+    return exif.get(ORIENTATION, 1)
+
+
+def _channels_read(im: Image.Image) -> int:
+    """How many channels :func:`_to_rgb_or_grey` leaves ``im`` with."""
+    if im.mode in ("L", "1"):
+        return 1
+    if im.mode == "LA":
+        return 2
+    return 4 if im.mode == "RGBA" or (im.mode in ("P", "PA", "RGBa", "La") and _has_alpha(im)) else 3
+
+
+def _refuse_empty(path: Path) -> None:
+    refuse_unreadable_file(path)
+    if path.stat().st_size == 0:
+        raise ImageInputError(f"{path}: empty file (0 bytes), not an image; an interrupted copy or download?")
 
 
 def refuse_unreadable_file(path: Path) -> None:
