@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except (GanpostError, ValueError, OSError) as err:
         console.line(f"ganpost: error: {in_cli_terms(str(err), args.cli_flags)}")
         return 1
+    except MemoryError as err:  # before the first file (a model too large to load): one line too
+        console.line(f"ganpost: error: out of memory ({str(err).strip() or 'the allocator refused'})")
+        return 1
     except KeyboardInterrupt as stop:
         console.line(f"ganpost: {getattr(stop, 'reason', 'interrupted')}; no partial output was left behind")
         return getattr(stop, "exit_status", 130)

@@ -245,3 +245,15 @@ def test_the_header_says_what_read_image_gives(tmp_path, make):
     assert (header.height, header.width) == pixels.shape[:2]
     assert header.channels == (pixels.shape[2] if pixels.ndim == 3 else 1)
     assert header.sample_bytes == pixels.dtype.itemsize
+
+
+def test_running_out_of_memory_while_loading_the_model_is_one_line(tmp_path, capsys, monkeypatch):
+    from ganpost.cli import upscale_command
+
+    def too_large(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(upscale_command, "load_model", too_large)
+    Image.fromarray(natural_image(12, 12)).save(tmp_path / "in.png")
+    code, err = _run(capsys, tmp_path / "in.png", "-o", tmp_path / "o.png")
+    assert code == 1 and err == "ganpost: error: out of memory (the allocator refused)\n"
