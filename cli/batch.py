@@ -20,13 +20,19 @@ from pathlib import Path
 from PIL import Image
 
 from ..gan_models import GanpostError
-from ..runtime.imaging.convert import MAX_PIXELS
+from ..runtime.imaging.files import read_header
+from ..runtime.memory import image_job_bytes, is_out_of_memory, require_memory
 from ..runtime.precision import PRECISIONS, resolve_device
 from .console import console
+from .flag_names import in_cli_terms
 from .outputs import check_writable, collect_inputs, plan_outputs, refuse_unwritable
 
 log = logging.getLogger("ganpost.cli")
 MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
+# Pillow's own refusal threshold (2 × its MAX_IMAGE_PIXELS), a 13,377² image: ×4 that is a 2.9-gigapixel
+# output no viewer opens. Larger inputs are gigapixel scans and panoramas (--max-pixels 0) or forged
+# headers. Whether a job fits the machine is checked apart, from the memory it needs (tasks.upscale).
+DEFAULT_MAX_PIXELS = 178_956_970
 
 Handle = Callable[[Path, Path, str], str]
 
@@ -43,8 +49,9 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
     existing.add_argument("--skip-existing", action="store_true",
                           help="leave existing outputs alone and do the rest (resumes a batch)")
     parser.add_argument("--max-pixels", type=max_pixels_option, default=os.environ.get(MAX_PIXELS_ENV),
-                        help=f"largest input in pixels, against decompression bombs (default {MAX_PIXELS:,}, "
-                             f"ganpost's input limit; 0 for none; also ${MAX_PIXELS_ENV})")
+                        help=f"largest input in pixels, against decompression bombs (default {DEFAULT_MAX_PIXELS:,}, "
+                             f"as Pillow; 0 for none; also ${MAX_PIXELS_ENV}). Inputs whose job would not fit in "
+                             "memory are refused apart, from their header")
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log what is happening (model, device, precision)")
 
@@ -92,6 +99,7 @@ def run_files(args, setup: Callable[[object], Handle]) -> int:
         for note in plan.notes:
             console.line(f"ganpost: note: {note}")
         written = failed = 0
+        flags = getattr(args, "cli_flags", {})  # the command's flags, to name options in its errors
         try:
             for index, (source, target) in enumerate(plan.jobs, 1):
                 label = f"[{index}/{len(plan.jobs)}] {source.name}"
@@ -100,13 +108,39 @@ def run_files(args, setup: Callable[[object], Handle]) -> int:
                     shown = handle(source, target, label)
                     written += 1
                     console.line(f"{label} → {target} ({shown}, {time.perf_counter() - started:.1f} s)")
-                except GanpostError as err:
-                    failed += 1
-                    console.line(f"ganpost: error: {err}")
+                except Exception as err:  # noqa: BLE001 - one file's failure (an encoder, the allocator) ends only it
+                    failed += 1  # Ctrl-C and SIGTERM are not Exceptions: they still stop the batch
+                    console.line(f"ganpost: error: {in_cli_terms(failure_line(source, err), flags)}")
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
             skipped = f", {len(plan.skipped)} skipped (already there)" if plan.skipped else ""
             console.line(f"ganpost: {written} written, {failed} failed{skipped}")
         return 1 if failed else 0
+
+
+def check_fits(source: Path, scale: float, fix: str) -> None:
+    """Refuse, from its header and before decoding, an image whose result at ``scale`` × its size would
+    not fit in the memory available (``ganpost upscale`` has the model's own check, tasks.upscale)."""
+    header = read_header(source)
+    out_w, out_h = max(1, round(header.width * scale)), max(1, round(header.height * scale))
+    needed = image_job_bytes(header.pixels, out_w * out_h, out_w * out_h, channels=header.channels,
+                             sample_bytes=header.sample_bytes)
+    require_memory(needed, f"{source}: {header.width}×{header.height} → {out_w}×{out_h}", fix)
+
+
+def failure_line(source: Path, err: Exception) -> str:
+    """``<file>: <reason>`` on one line, whatever raised: our errors name the file already, others do not."""
+    if isinstance(err, GanpostError):
+        reason = str(err)
+    elif isinstance(err, MemoryError) or is_out_of_memory(err):
+        reason = f"out of memory ({_first_line(err) or 'the allocator refused'})"
+    else:
+        reason = _first_line(err) or type(err).__name__
+    return reason if str(source) in reason or source.name in reason else f"{source}: {reason}"
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def progress_bar(label: str, unit: str):
@@ -121,11 +155,10 @@ def progress_bar(label: str, unit: str):
 def pixel_limit(limit: int | None):
     """Pillow's decompression-bomb limit for this run (the CLI owns the process; restored after).
 
-    By default the core's own input limit (a gigapixel), not Pillow's 89 megapixels: large scans
-    and panoramas are real inputs, a 100000×100000 header is not.
+    By default the size Pillow itself refuses (it only warns between 89 and 179 megapixels).
     """
     saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS if limit is None else (limit or None)
+    Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS if limit is None else (limit or None)
     try:
         yield
     finally:

@@ -8,7 +8,9 @@ import sys
 
 from ..gan_models.errors import GanpostError
 from .console import console, log_to_console
+from .flag_names import in_cli_terms
 from .models_command import add_models_parser
+from .parser import OneLineErrorParser
 from .restore_faces_command import add_restore_faces_parser
 from .translate_command import add_translate_parser
 from .upscale_command import add_upscale_parser
@@ -23,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter shutdown from failing on flush
         return 0
     except (GanpostError, ValueError, OSError) as err:
-        console.line(f"ganpost: error: {err}")
+        console.line(f"ganpost: error: {in_cli_terms(str(err), args.cli_flags)}")
+        return 1
+    except MemoryError as err:  # before the first file (a model too large to load): one line too
+        console.line(f"ganpost: error: out of memory ({str(err).strip() or 'the allocator refused'})")
         return 1
     except KeyboardInterrupt as stop:
         console.line(f"ganpost: {getattr(stop, 'reason', 'interrupted')}; no partial output was left behind")
@@ -33,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="ganpost", description="GAN post-processing: Real-ESRGAN upscaling, face restoration, pix2pix/CycleGAN "
                                     "translation and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..gan_models.errors import GanpostError, OutputError
-from ..runtime.imaging.files import READABLE, WRITABLE
+from ..runtime.imaging.files import READABLE, WRITABLE, refuse_unreadable_file
 
 FALLBACK_SUFFIX = ".png"
 UNWRITABLE_WHY = {".gif": "GIF holds 256 colours, which would undo the upscale"}
@@ -33,6 +33,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
             files += sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE and p.is_file())
         elif item.is_file():
             files.append(item)
+        elif item.exists():
+            refuse_unreadable_file(item)
         else:
             raise GanpostError(f"{item}: no such file or folder.")
     if not files:
@@ -107,18 +109,18 @@ def _refuse_clashes(files: list[Path], targets: list[Path]) -> None:
                               "Choose another output folder.")
 
 
-def check_writable(targets: list[Path]) -> None:
-    """Create the output folders and prove each takes a new file, before any compute."""
+def check_writable(targets: list[Path], option: str = "-o") -> None:
+    """Create the output folders and prove each takes a new file, before any compute (``option`` set them)."""
     for folder in sorted({t.parent for t in targets}):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputError(f"cannot create the output folder {folder} ({err.strerror or err}); "
-                              "choose another -o.") from err
+                              f"choose another {option}.") from err
         try:
             fd, probe = tempfile.mkstemp(prefix=".ganpost-write-check-", dir=folder)
             os.close(fd)
             os.unlink(probe)
         except OSError as err:
             raise OutputError(f"the output folder {folder} is not writable ({err.strerror or err}); "
-                              f"fix its permissions (e.g. chmod u+w '{folder}') or choose another -o.") from err
+                              f"fix its permissions (e.g. chmod u+w '{folder}') or choose another {option}.") from err

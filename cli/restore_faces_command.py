@@ -20,7 +20,7 @@ from ..runtime.precision import resolve_dtype
 from ..tasks.detect_faces import DEFAULT_DETECTION_SIZE, parse_face_index
 from ..tasks.face_colour import COLOR_FIXES
 from ..tasks.restore_faces import DEFAULT_DETECTOR, PASTE_MODES, check_options, restore_faces
-from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
+from .batch import add_file_arguments, add_runtime_arguments, check_fits, progress_bar, run_files
 from .outputs import check_writable
 
 log = logging.getLogger("ganpost.cli")
@@ -39,7 +39,7 @@ def add_restore_faces_parser(sub) -> None:
                          "face parts and hair, keeping collars, hats and backdrops (default: a square mask)")
     rf.add_argument("--upscale", type=_number("upscale", 1, 16), default=1,
                     help="output size / input size, 1 to 16 (default 1)")
-    rf.add_argument("--background-model",
+    rf.add_argument("--background-model", dest="upscaler", metavar="MODEL",  # restore_faces()'s keyword: errors name it
                     help="an upscaling model (file or known name) for the background when --upscale > 1 "
                          "(default: a bicubic resize)")
     rf.add_argument("--upscale-large-faces", action="store_true",
@@ -107,7 +107,7 @@ def run_restore_faces(args) -> int:
             return load_model(name, models_dir=args.models_dir, download=not args.offline)
 
         model, detector = load(args.model), load(args.detector)
-        background = load(args.background_model) if args.background_model else None
+        background = load(args.upscaler) if args.upscaler else None
         parser = load(args.parser) if args.parser else None
         log.info("%s", model.summary())
         check_options(model, detector=detector, parser=parser, upscaler=background, upscale=args.upscale,
@@ -118,9 +118,10 @@ def run_restore_faces(args) -> int:
             log.warning("--upscale-large-faces needs --background-model; faces are pasted without it")
         resolve_dtype(model, args.precision, device)  # e.g. fp16 on CPU is refused once, here
         if args.save_faces:
-            check_writable([args.save_faces / "face.png"])
+            check_writable([args.save_faces / "face.png"], option="--save-faces")
 
         def handle(source: Path, target: Path, label: str) -> str:
+            check_fits(source, args.upscale, "Ask for a smaller upscale=, or split the image into parts")
             image = read_image(source)
             result, faces = restore_faces(
                 image.pixels, model, detector=detector, parser=parser, upscaler=background, upscale=args.upscale,

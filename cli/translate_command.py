@@ -16,7 +16,7 @@ from ..runtime.imaging.files import read_image, write_image
 from ..runtime.memory import MIN_TILE
 from ..runtime.precision import resolve_dtype
 from ..tasks.translate import DEFAULT_TRAIN_SIZE, DIRECTIONS, SIZE_MODES, check_options, translate, with_test_time
-from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
+from .batch import add_file_arguments, add_runtime_arguments, check_fits, progress_bar, run_files
 from .restore_faces_command import _whole
 from .upscale_command import _tile
 
@@ -63,14 +63,15 @@ def run_translate(args) -> int:
 
         model = load(args.model)
         model_b = load(args.model_b) if args.model_b else None
-        for label, loaded in (("--model", model), ("--model-b", model_b)):
+        for keyword, label, loaded in (("model", "--model", model), ("model_b", "--model-b", model_b)):
             if loaded is not None:
                 log.info("%s: %s", label, loaded.summary())
-                check_options(loaded, size_mode=args.size_mode, train_size=args.train_size)
+                check_options(loaded, size_mode=args.size_mode, train_size=args.train_size, given_as=keyword)
         chosen = with_test_time(model_b if args.direction == "BtoA" else model, args.test_time)
         resolve_dtype(chosen, args.precision, device)  # e.g. fp16 on CPU is refused once, here
 
         def handle(source: Path, target: Path, label: str) -> str:
+            check_fits(source, 1, "Split the image into parts")
             image = read_image(source)
             result = translate(image.pixels, model, model_b=model_b, direction=args.direction,
                                size_mode=args.size_mode, train_size=args.train_size, tile=args.tile,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..gan_models import load_model
 from ..gan_models.catalogue import DEFAULT_MODEL
-from ..runtime.imaging.files import read_image, write_image
+from ..runtime.imaging.files import read_header, read_image, write_image
 from ..runtime.memory import MIN_TILE
 from ..runtime.precision import resolve_dtype
-from ..tasks.upscale import ALPHA_MODES, check_options, takes_seed, upscale
+from ..tasks.upscale import ALPHA_MODES, check_memory, check_options, takes_seed, upscale
 from .batch import add_file_arguments, add_runtime_arguments, progress_bar, run_files
 
 log = logging.getLogger("ganpost.cli")
@@ -89,6 +89,9 @@ def run_upscale(args) -> int:
             log.warning("--seed has no effect: %s draws no noise", model.name)
 
         def handle(source: Path, target: Path, label: str) -> str:
+            header = read_header(source)  # refused before decoding when it cannot fit
+            check_memory(model, header.width, header.height, channels=header.channels, sample_bytes=header.sample_bytes,
+                         outscale=args.outscale, size=args.size, label=str(source))
             image = read_image(source)
             result = upscale(model, image.pixels, tile=args.tile, outscale=args.outscale, size=args.size,
                              precision=args.precision, device=device, alpha_mode=args.alpha_mode, seed=seed,

@@ -79,7 +79,7 @@ def resolve(path_or_name: str | os.PathLike, *, models_dir=None, download: bool 
     candidate = Path(path_or_name).expanduser()
     if candidate.is_dir():
         raise ModelNotFoundError(f"{candidate}: is a folder, not a model file. Pass the .pth or .safetensors file "
-                                 "inside it (or use --models-dir for a folder of models).")
+                                 "inside it (or give a folder of models as models_dir=).")
     if candidate.is_file():
         return candidate
     name = str(path_or_name)

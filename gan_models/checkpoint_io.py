@@ -1,7 +1,8 @@
 """Reading checkpoints without running pickled code, and writing them atomically.
 
 ``.pth/.pt/.ckpt/.bin`` go through ``torch.load(weights_only=True)``, which refuses any global
-outside torch's allow-list, so a malicious pickle raises before its payload can run.
+outside torch's allow-list, so a malicious pickle raises before its payload can run. Failures are
+explained by ``unreadable`` (torch's text would suggest the unsafe ``weights_only=False``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +19,7 @@ import torch
 
 from .atomic import atomic_write
 from .errors import ModelFileError
+from .unreadable import why_unreadable
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
 SAFETENSORS_SUFFIXES = {".safetensors", ".sft"}
@@ -38,7 +41,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             f"{path}: unsupported file type {suffix!r}. Supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}."
         )
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty (an interrupted download?). Download it again.")
+        raise ModelFileError(f"{path}: {why_unreadable(path)}.")
     loaded = _read_safetensors(path) if suffix in SAFETENSORS_SUFFIXES else _read_pickle(path)
     if not isinstance(loaded, Mapping):
         raise ModelFileError(
@@ -55,27 +58,17 @@ def _read_safetensors(path: Path) -> dict:
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
-        raise ModelFileError(f"{path}: not a valid safetensors file ({err}). It may be truncated; download it again.") from err
+        raise ModelFileError(f"{path}: {why_unreadable(path, err)}.") from err
 
 
 def _read_pickle(path: Path) -> dict:
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "global" in str(err).lower():
-            raise ModelFileError(
-                f"{path}: refused to load: the pickle references code outside plain tensors "
-                f"({_first_line(err)}). Nothing in it was run. Use a .safetensors file or a plain state dict."
-            ) from err
-        raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError, IndexError,
-            TypeError, struct.error) as err:
-        raise ModelFileError(f"{path}: corrupt or truncated checkpoint ({_first_line(err)}). Download it again.") from err
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:200] if text else type(err).__name__
+        with warnings.catch_warnings():  # its "please file an issue" about pickle protocols is not for users
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
+            KeyError, IndexError, TypeError, struct.error) as err:
+        raise ModelFileError(f"{path}: {why_unreadable(path, err)}.") from err
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:

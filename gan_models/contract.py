@@ -26,6 +26,13 @@ class Task(str, enum.Enum):
     DISCRIMINATOR = "discriminator"  # training only: scores images
 
 
+TASK_KINDS = {  # "X is an upscaler, not a face restorer": what a model of each task is called in messages
+    Task.UPSCALE: "an upscaler", Task.FACE_RESTORE: "a face restorer", Task.TRANSLATE: "an image-to-image translator",
+    Task.FACE_DETECT: "a face detector", Task.FACE_PARSE: "a face parser",
+    Task.DISCRIMINATOR: "a discriminator (it scores images in training)",
+}
+
+
 class AtInference(str, enum.Enum):
     """How norm and dropout layers behave at inference."""
 
@@ -112,6 +119,11 @@ class ModelDescriptor:
     @property
     def task(self) -> str:
         return self.contract.task.value
+
+    @property
+    def kind(self) -> str:
+        """What it is, for messages: "an upscaler", "a face detector", ..."""
+        return TASK_KINDS[self.contract.task]
 
     @property
     def scale(self) -> int:

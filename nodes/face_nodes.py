@@ -53,7 +53,7 @@ def load_task_model(model_name: str, task: Task) -> ModelDescriptor:
     if model.contract.task != task:
         found = LOADERS.get(model.contract.task)
         hint = found[2] if found else "this file is not a face model at all"
-        raise RuntimeError(f"ganpost: {model_name} ({path}) is a {model.architecture} {model.task} model, not a "
+        raise RuntimeError(f"ganpost: {model_name} ({path}) is {model.kind} ({model.architecture}), not a "
                            f"{wanted}; {hint}.")
     return model
 

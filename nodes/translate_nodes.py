@@ -39,7 +39,7 @@ def load_translator(model_name: str, unet_dropout: bool = True) -> ModelDescript
     model = load_for_node(model_name, path, "a pix2pix/CycleGAN generator")
     if model.contract.task != Task.TRANSLATE:
         hint = ELSEWHERE.get(model.contract.task, "this file is not an image-to-image translator")
-        raise RuntimeError(f"ganpost: {model_name} ({path}) is a {model.architecture} {model.task} model, not a "
+        raise RuntimeError(f"ganpost: {model_name} ({path}) is {model.kind} ({model.architecture}), not a "
                            f"pix2pix/CycleGAN generator; {hint}.")
     if not unet_dropout and "dropout" in registry.entry_for(model.architecture).options:
         # U-Net dropout leaves no trace in the file: one trained with --no_dropout is rebuilt without it

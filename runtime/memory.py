@@ -1,13 +1,16 @@
-"""How big a tile fits, how much memory a run needs, and recognising out-of-memory errors."""
+"""How big a tile fits, how much memory a run needs (and whether the machine has it), and recognising
+out-of-memory errors."""
 
 from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import torch
 
 from ..gan_models.contract import ModelDescriptor
+from ..gan_models.errors import OutOfMemoryError
 
 MIN_TILE = 32
 MAX_AUTO_TILE = 1024
@@ -15,6 +18,7 @@ CPU_TILE_BUDGET = 2 << 30  # bytes of activations per tile on CPU when available
 CPU_BUDGET_SHARE = 0.25  # of available RAM; fewer, larger tiles waste less compute on context margins
 CPU_BUDGET_RANGE = (1 << 30, 8 << 30)
 CUDA_BUDGET_SHARE = 0.6  # of free device memory: the allocator's fragmentation and cuDNN workspaces need the rest
+FLOAT_BYTES = 4  # the core's working copies are float32
 MAX_AUTO_BATCH = 16  # windows per forward: beyond this a GPU gains little and the last batch's idle share grows
 
 
@@ -54,6 +58,80 @@ def available_ram() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # Windows, macOS: not reported this way
         return None
+
+
+def available_host_memory() -> int | None:
+    """Bytes the machine can give this process now without swapping, or None where that is unknown.
+
+    Linux's MemAvailable (free memory plus the page cache it can reclaim; the free pages alone, which
+    ``available_ram`` reports, undercount it), within a cgroup v2 memory limit (containers); elsewhere
+    psutil's figure if psutil is installed (it is not a dependency).
+    """
+    available = _meminfo_available()
+    if available is None:
+        try:
+            import psutil
+        except ImportError:
+            return available_ram()
+        return int(psutil.virtual_memory().available)
+    return min(available, _cgroup_room() or available)
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What a cgroup v2 memory limit leaves (``memory.max`` minus ``memory.current``), None without one."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    return None if limit == "max" else max(0, int(limit) - used)
+
+
+def image_job_bytes(in_pixels: int, net_pixels: int, out_pixels: int, *, channels: int = 3, sample_bytes: int = 1,
+                    with_input: bool = True) -> int:
+    """About the host bytes one image's job holds at its peak, outside the network.
+
+    ``in_pixels`` are read, the network writes ``net_pixels`` (input × its scale), resized to
+    ``out_pixels``. Counted: the decoded file and its float32 working copy (``with_input``, for a
+    front-end that has not read it yet), the network's float32 output (alpha goes through it as a
+    second 3-channel image), the resized float32 copy when the sizes differ, and the output as
+    integers plus the encoder's copy (Pillow keeps RGB in 4 bytes a pixel). Tiles bound the network's
+    own activations (``cpu_tile_budget``), so they are not counted.
+    """
+    alpha = channels in (2, 4)
+    need = net_pixels * FLOAT_BYTES * (6 if alpha else 3)
+    if out_pixels != net_pixels:
+        need += out_pixels * FLOAT_BYTES * (4 if alpha else 3)
+    need += out_pixels * sample_bytes * (channels + 4)
+    if with_input:
+        need += in_pixels * (channels * sample_bytes + FLOAT_BYTES * (channels + 3))
+    return need
+
+
+def require_memory(needed: int, what: str, fix: str) -> None:
+    """Refuse, before allocating, a job the machine's available memory cannot hold (unknown: let it run)."""
+    available = available_host_memory()
+    if available is not None and needed > available:
+        raise OutOfMemoryError(f"{what} needs about {_in_units(needed)} of memory; {_in_units(available)} is "
+                               f"available. {fix}.")
+
+
+def _in_units(count: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count / 1e3:.0f} kB"
 
 
 def estimate_bytes(model: ModelDescriptor, dtype: torch.dtype, tile_side: int) -> int:

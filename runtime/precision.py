@@ -29,6 +29,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/``"auto"`` → the best available; anything else is checked to exist on this machine."""
     if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
         return default_device()
+    if not isinstance(device, (str, torch.device)):
+        raise DeviceError(f"device must be a name such as 'cpu', 'cuda', 'cuda:1' or 'mps' (or a torch.device), "
+                          f"not {device!r}.")
     if isinstance(device, str):
         text = device.strip().lower()
         base, _, index = text.partition(":")
@@ -40,14 +43,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"device {str(device)!r}: no CUDA GPU is usable here (torch {torch.__version__}, "
-                              f"CUDA build: {torch.version.cuda or 'no'}). Use --device cpu, or install a CUDA build "
+                              f"CUDA build: {torch.version.cuda or 'no'}). Use device='cpu', or install a CUDA build "
                               "of torch.")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise DeviceError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
                               f"numbered 0–{torch.cuda.device_count() - 1}.")
     elif device.type == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise DeviceError(f"device {str(device)!r}: Apple's MPS is not available here. Use --device cpu.")
+            raise DeviceError(f"device {str(device)!r}: Apple's MPS is not available here. Use device='cpu'.")
     elif device.type != "cpu":
         raise DeviceError(f"device {str(device)!r} is not supported; use cpu, cuda, cuda:N or mps.")
     return device

@@ -95,6 +95,9 @@ class Runner:
                  precision: str = "auto", progress: Callable[[int, int], None] | None = None,
                  cancel: Callable[[], bool | None] | None = None):
         self.model, self.contract = model, model.contract
+        for name, given in (("progress", progress), ("cancel", cancel)):
+            if given is not None and not callable(given):
+                raise InvalidOptionError(f"{name} must be a function (or None), not {given!r}")
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(model, precision, self.device)
         self.channels_last = _uses_channels_last(self.device) and self.contract.channels_last
@@ -183,7 +186,15 @@ class Runner:
         """Run one image; after every out-of-memory error halve the batch, then the tile, down to the floor."""
         _, _, h, w = image.shape
         s = self.contract.scale
-        out = torch.empty(self.contract.out_channels, h * s, w * s)
+        try:
+            out = torch.empty(self.contract.out_channels, h * s, w * s)
+        except RuntimeError as err:  # the allocator's own words would be a traceback
+            if not is_out_of_memory(err):
+                raise
+            raise OutOfMemoryError(
+                f"the {w * s}×{h * s} output of {self.model.name} for a {w}×{h} image does not fit in memory "
+                f"({self.contract.out_channels * h * s * w * s * 4 / 1e9:.1f} GB); split the image into parts."
+            ) from err
         while True:
             start = counter.done
             try:
@@ -202,7 +213,7 @@ class Runner:
                 if smaller < MIN_TILE:
                     raise OutOfMemoryError(
                         f"out of memory on {self.device} even with {side} px tiles for a {w}×{h} image with "
-                        f"{self.model.name}. Free memory (close other models), use --device cpu, or a smaller image."
+                        f"{self.model.name}. Free memory (close other models), use device='cpu', or a smaller image."
                     ) from err
                 log.warning("out of memory with %d px tiles on %s; retrying with %d px", side, self.device, smaller)
                 counter.rewind(start, extra=tile_count(h, w, smaller) - tile_count(h, w, side))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 
 import torch
+
+from ..gan_models.errors import InvalidOptionError
 
 
 @contextlib.contextmanager
@@ -18,6 +21,8 @@ def seeded_rng(seed: int | None, device: torch.device):
     if seed is None:
         yield
         return
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidOptionError(f"seed must be a whole number (or None), not {seed!r}")
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(seed)

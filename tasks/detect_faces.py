@@ -22,6 +22,7 @@ from ..gan_models.facedetect.retinaface import RetinaFace
 from ..runtime.imaging.convert import to_core
 from ..runtime.precision import resolve_device
 from ..runtime.runner import working_copy
+from .wrong_model import wrong_model
 
 DEFAULT_DETECTION_SIZE = 1024
 ORDERS = ("largest", "left_to_right", "score")
@@ -148,10 +149,8 @@ def detector_network(model, device: str | torch.device | None = None) -> RetinaF
     """The RetinaFace module of ``model`` (on ``device`` when given, as a cached working copy)."""
     if isinstance(model, ModelDescriptor):
         if model.contract.task != Task.FACE_DETECT:
-            raise InvalidOptionError(
-                f"{model.name} is not a face detector (it is a {model.task} model). Load a RetinaFace file "
-                "(detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth)."
-            )
+            raise wrong_model(model, "a face detector", otherwise="load a RetinaFace file "
+                              "(detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth)")
         if device is None:
             return model.module
         return working_copy(model, resolve_device(device), torch.float32, channels_last=False)
@@ -166,26 +165,36 @@ def check_detect_options(*, threshold: float = 0.97, nms_threshold: float = 0.4,
                          face_index: str | Sequence[int] | None = None) -> None:
     """Refuse bad detection options before any image is read."""
     parse_face_index(face_index)
-    if not 0.0 <= threshold < 1.0:
-        raise InvalidOptionError(f"threshold must be in [0, 1) (a score the face must exceed), not {threshold}")
-    if not 0.0 <= nms_threshold <= 1.0:
-        raise InvalidOptionError(f"nms_threshold must be in [0, 1], not {nms_threshold}")
+    if not (_is_number(threshold) and 0.0 <= threshold < 1.0):
+        raise InvalidOptionError(f"threshold must be a number in [0, 1) (a score the face must exceed), "
+                                 f"not {threshold!r}")
+    if not (_is_number(nms_threshold) and 0.0 <= nms_threshold <= 1.0):
+        raise InvalidOptionError(f"nms_threshold must be a number in [0, 1], not {nms_threshold!r}")
     if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 32):
         raise InvalidOptionError(
             f"detection_size must be a whole number of pixels ≥ 32, or None, not {detection_size!r}")
-    if min_face_size < 0:
-        raise InvalidOptionError(f"min_face_size must be ≥ 0 pixels, not {min_face_size}")
+    if not (_is_number(min_face_size) and min_face_size >= 0):
+        raise InvalidOptionError(f"min_face_size must be a number of pixels ≥ 0, not {min_face_size!r}")
     if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
         raise InvalidOptionError(f"max_faces must be a whole number ≥ 1, or None, not {max_faces!r}")
     if order not in ORDERS:
         raise InvalidOptionError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
 
 
-def parse_face_index(face_index: str | Sequence[int] | None) -> list[int] | None:
-    """``"0,2"`` / ``[0, 2]`` → ``[0, 2]`` (order kept, repeats dropped); None or ``""``: every face."""
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_face_index(face_index: str | int | Sequence[int] | None) -> list[int] | None:
+    """``"0,2"`` / ``[0, 2]`` → ``[0, 2]`` (in order, no repeats), ``1`` → ``[1]``; None/``""``: all faces."""
     if face_index is None or (isinstance(face_index, str) and not face_index.strip()):
         return None
-    parts = face_index.replace(";", ",").split(",") if isinstance(face_index, str) else list(face_index)
+    if isinstance(face_index, str):
+        parts = face_index.replace(";", ",").split(",")
+    elif isinstance(face_index, (list, tuple, range)):
+        parts = list(face_index)
+    else:
+        parts = [face_index]  # one index; anything else is refused below, by its text
     picks: list[int] = []
     for part in parts:
         text = str(part).strip()

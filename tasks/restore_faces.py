@@ -37,6 +37,7 @@ from ..runtime.seeding import seeded_rng
 from .detect_faces import DEFAULT_DETECTION_SIZE, Face, check_detect_options, detect_in_core, detector_network
 from .face_colour import COLOR_FIXES, color_fix
 from .upscale import check_options as check_upscaler, resize_alpha
+from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "retinaface_resnet50"
@@ -166,9 +167,11 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
                   smooth_landmarks: float = 0.0) -> None:
     """Refuse swapped models and bad options before any image is read (the CLI calls this once)."""
     if model.contract.task != Task.FACE_RESTORE:
-        where = " pass it as detector=" if model.contract.task == Task.FACE_DETECT else ""
-        raise InvalidOptionError(f"{model.name} is a {model.task} model, not a face restorer "
-                                 f"(GFPGAN and the like);{where or ' load a face restoration model'}.")
+        raise wrong_model(model, "a face restorer (GFPGAN and the like)", given_as="model",
+                          hints={Task.FACE_DETECT: "pass it as detector=",
+                                 Task.UPSCALE: "pass it as upscaler= to upscale the background, or use "
+                                               "ganpost.upscale for it"},
+                          otherwise="load a face restoration model such as GFPGANv1.4")
     if not model.contract.size.fixed:
         raise InvalidOptionError(f"{model.name} declares no fixed face size; a face restorer reads aligned "
                                  "square crops of one size (e.g. 512 px).")
@@ -176,16 +179,16 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
         raise InvalidOptionError(f"{model.name} maps {model.in_channels} to {model.out_channels} channels at "
                                  f"×{model.scale}; a face restorer maps RGB to RGB at ×1.")
     if detector is not None and detector.contract.task != Task.FACE_DETECT:
-        where = " pass it as model=" if detector.contract.task == Task.FACE_RESTORE else ""
-        raise InvalidOptionError(f"{detector.name} is a {detector.task} model, not a face detector;"
-                                 f"{where or ' load a RetinaFace file (e.g. detection_Resnet50_Final.pth)'}.")
+        raise wrong_model(detector, "a face detector", given_as="detector",
+                          hints={Task.FACE_RESTORE: "pass it as model="},
+                          otherwise="load a RetinaFace file (e.g. detection_Resnet50_Final.pth)")
     if parser is not None:
         check_parser(parser)
     if isinstance(upscale, bool) or not isinstance(upscale, (int, float)) or not (
             math.isfinite(upscale) and 1 <= upscale <= 16):
         raise InvalidOptionError(f"upscale must be a number from 1 to 16 (output size / input size), not {upscale!r}")
     if upscaler is not None:
-        check_upscaler(upscaler)
+        check_upscaler(upscaler, given_as="upscaler")
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
         raise InvalidOptionError(f"strength must be from 0 (keep the input) to 1 (restored faces), not {strength!r}")
     if paste not in PASTE_MODES:
@@ -200,8 +203,9 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
 def check_parser(parser: ModelDescriptor) -> None:
     """A face parser whose channels name face parts; a restorer or detector passed here is named as such."""
     if parser.contract.task != Task.FACE_PARSE:
-        raise InvalidOptionError(f"{parser.name} is a {parser.task} model, not a face parser; load ParseNet "
-                                 "(parsing_parsenet.pth) or BiSeNet (parsing_bisenet.pth) as parser.")
+        raise wrong_model(parser, "a face parser", given_as="parser",
+                          hints={Task.FACE_RESTORE: "pass it as model="},
+                          otherwise="load ParseNet (parsing_parsenet.pth) or BiSeNet (parsing_bisenet.pth) as parser=")
     face_channels(parser.contract.labels, parser.name)
 
 

@@ -39,6 +39,7 @@ from ..runtime.imaging.resize import resize
 from ..runtime.memory import MIN_TILE, activation_budget
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
+from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 SIZE_MODES = ("pad", "resize")
@@ -102,9 +103,10 @@ def translate(
     return convert.from_core(outputs, batch)
 
 
-def check_options(model: ModelDescriptor, *, size_mode: str = "pad", train_size: int | None = None) -> None:
-    """Refuse a model that is no translator and bad options before any image is read."""
-    _check_translator(model, "model")
+def check_options(model: ModelDescriptor, *, size_mode: str = "pad", train_size: int | None = None,
+                  given_as: str = "model") -> None:
+    """Refuse a model that is no translator and bad options before any image is read (``given_as``: its keyword)."""
+    _check_translator(model, given_as)
     if size_mode not in SIZE_MODES:
         raise InvalidOptionError(f"size_mode must be one of {', '.join(SIZE_MODES)}, not {size_mode!r}")
     if train_size is not None:
@@ -142,11 +144,9 @@ def _as_model(model) -> ModelDescriptor:
 def _check_translator(model: ModelDescriptor, label: str) -> None:
     if model.contract.task == Task.TRANSLATE:
         return
-    hint = {Task.UPSCALE: " Use ganpost.upscale for it.", Task.FACE_RESTORE: " Use ganpost.restore_faces for it.",
-            Task.DISCRIMINATOR: " A discriminator only scores images in training: pass the generator file "
-                                "(latest_net_G.pth, or *_net_G_A.pth / *_net_G_B.pth of a CycleGAN)."}
-    raise InvalidOptionError(f"{label} {model.name} is a {model.task} model ({model.architecture}), not an "
-                             f"image-to-image translator.{hint.get(model.contract.task, '')}")
+    raise wrong_model(model, "an image-to-image translator", given_as=label, hints={
+        Task.DISCRIMINATOR: "pass the generator file (latest_net_G.pth, or *_net_G_A.pth / *_net_G_B.pth of a "
+                            "CycleGAN)"})
 
 
 def _generator(model, model_b, direction: str) -> ModelDescriptor:

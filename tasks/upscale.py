@@ -15,10 +15,13 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import ImageInputError, InvalidOptionError
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
+from ..runtime.memory import image_job_bytes, require_memory
 from ..runtime.runner import Runner
+from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 ALPHA_MODES = ("network", "resize")
+MEMORY_FIX = "Ask for a smaller output (outscale= or size=), or split the image into parts"
 
 
 def upscale(
@@ -57,6 +60,7 @@ def upscale(
         alpha_through_network = (item.alpha is not None and alpha_mode == "network"
                                  and not _constant(item.alpha))
         plans.append((item, out_h, out_w, alpha_through_network))
+    _require_memory(model, plans)
 
     jobs = []
     for item, _, _, through_network in plans:
@@ -78,11 +82,44 @@ def upscale(
     return convert.from_core(outputs, batch)
 
 
+def check_memory(model: ModelDescriptor, width: int, height: int, *, channels: int = 3, sample_bytes: int = 1,
+                 outscale: float | None = None, size: tuple[int, int] | None = None, label: str = "the image",
+                 with_input: bool = True) -> None:
+    """Refuse an image whose upscale would not fit in the memory available now, before it is read.
+
+    For front-ends that know an image's size from its file header (``read_header``): the decoded
+    file and its working copies count too (``with_input``).
+    """
+    out_h, out_w = target_size(height, width, model.scale, outscale, size)
+    needed = image_job_bytes(width * height, width * height * model.scale ** 2, out_w * out_h, channels=channels,
+                             sample_bytes=sample_bytes, with_input=with_input)
+    require_memory(needed, f"{label}: {width}×{height} at ×{model.scale} → {out_w}×{out_h}", MEMORY_FIX)
+
+
+def _require_memory(model: ModelDescriptor, plans) -> None:
+    """The whole call's outputs are held together until they are given back: refuse what cannot fit."""
+    needed = 0
+    for item, out_h, out_w, _ in plans:
+        _, _, h, w = item.rgb.shape
+        needed += image_job_bytes(h * w, h * w * model.scale ** 2, out_w * out_h, channels=item.spec.channels,
+                                  with_input=False)  # the caller's image and its float copy exist already
+    if len(plans) == 1:
+        item, out_h, out_w, _ = plans[0]
+        what = f"upscaling a {item.rgb.shape[-1]}×{item.rgb.shape[-2]} image ×{model.scale} to {out_w}×{out_h}"
+        require_memory(needed, what, MEMORY_FIX)
+    else:
+        require_memory(needed, f"upscaling {len(plans)} images in one call",
+                       f"Pass fewer images per call. {MEMORY_FIX}")
+
+
 def check_options(model: ModelDescriptor, *, alpha_mode: str = "network", outscale: float | None = None,
-                  size: tuple[int, int] | None = None) -> None:
-    """Refuse bad options before any image is read or computed (the CLI calls this once per run)."""
+                  size: tuple[int, int] | None = None, given_as: str = "model") -> None:
+    """Refuse bad options before any image is read or computed (the CLI calls this once per run).
+
+    ``given_as``: the keyword the model came in (``upscaler`` when restore_faces checks its background model).
+    """
     if model.contract.task != Task.UPSCALE:
-        raise InvalidOptionError(f"{model.name} is a {model.task} model, not an upscaler.")
+        raise wrong_model(model, "an upscaler", given_as=given_as)
     if alpha_mode not in ALPHA_MODES:
         raise InvalidOptionError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
     if model.in_channels != 3:

@@ -100,8 +100,9 @@ def test_existing_outputs_are_refused_then_skipped(tmp_path, pair, capsys):
 
 
 @pytest.mark.parametrize("wrong, says", [
-    ("upscaler", "not an image-to-image translator. Use ganpost.upscale"),
-    ("discriminator", "A discriminator only scores images"),
+    ("upscaler", "is an upscaler, not an image-to-image translator; use `ganpost upscale` for it."),
+    ("discriminator", "is a discriminator (it scores images in training), not an image-to-image translator; "
+                      "pass the generator"),
 ])
 def test_a_model_that_is_no_translator_is_refused_before_any_image(tmp_path, wrong, says, capsys):
     path = tmp_path / f"{wrong}.pth"
@@ -122,7 +123,7 @@ def test_bad_options_give_one_line(tmp_path, pair, capsys):
     assert main(["translate", str(source), "-o", out, "-m", str(pair[0]), "--direction", "BtoA"]) == 1
     assert "--model-b" in capsys.readouterr().err
     assert main(["translate", str(source), "-o", out, "-m", str(pair[0]), "--train-size", "128"]) == 1
-    assert "size_mode='resize'" in capsys.readouterr().err
+    assert "--train-size applies to --size-mode resize only" in capsys.readouterr().err
     assert main(["translate", str(source), "-o", out, "-m", str(pair[0]), "--no-dropout"]) == 1
     assert "takes no dropout option" in capsys.readouterr().err
     with pytest.raises(SystemExit):

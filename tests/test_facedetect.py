@@ -243,5 +243,5 @@ def test_bad_options_and_models_are_refused(detector, tmp_path):
     from conftest import save_official, tiny_compact
 
     upscaler = load_model(save_official(tiny_compact(), tmp_path / "compact.pth"))
-    with pytest.raises(InvalidOptionError, match="is not a face detector"):
+    with pytest.raises(InvalidOptionError, match="is an upscaler, not a face detector"):
         detect_faces(upscaler, image)

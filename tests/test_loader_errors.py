@@ -115,3 +115,91 @@ def test_unsupported_extension(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"123")
     with pytest.raises(ModelFileError, match="unsupported file type"):
         load_model(tmp_path / "m.onnx")
+
+
+# ---------------------------------------------------------------------------- our words, never torch's
+TORCH_TEXT = ("weights_only", "file an issue", "Please", "miniz", "pytorch.org")
+
+
+def _refusal(path) -> str:
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert not any(text in message for text in TORCH_TEXT), message
+    return message
+
+
+def _good_zip(tmp_path) -> bytes:
+    return save_official(tiny_compact(), tmp_path / "good.pth").read_bytes()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "the file is empty"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 123\n", "Git LFS pointer"),
+    (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "web page"),
+    (b"these are not weights\n", "a text file, not a PyTorch or safetensors model"),
+    (b"\0" * 600, "not a PyTorch or safetensors file (it starts with bytes 00 00"),
+])
+def test_what_the_file_is_is_said_in_our_words(tmp_path, content, reason):
+    path = tmp_path / "model.pth"
+    path.write_bytes(content)
+    message = _refusal(path)
+    assert reason in message and "pickle" not in message
+
+
+def test_truncated_zip_is_called_truncated_in_a_whole_sentence(tmp_path):
+    data = _good_zip(tmp_path)
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    message = _refusal(tmp_path / "cut.pth")
+    assert "truncated or damaged PyTorch file" in message and message.endswith("again.")
+
+
+def test_protocol_4_pickle_with_code_is_refused_naming_the_code(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil4.pth"
+    path.write_bytes(pickle.dumps({"params_ema": Payload(marker)}, protocol=4))
+    message = _refusal(path)
+    assert "refused" in message and "system" in message and "nothing in it was run" in message
+    assert not marker.exists()
+
+
+def test_torch_zip_with_code_is_refused_without_the_unsafe_workaround(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"params_ema": Payload(marker)}, tmp_path / "evil.pth")
+    message = _refusal(tmp_path / "evil.pth")
+    assert "refused" in message and "system" in message and not marker.exists()
+
+
+def test_plain_python_pickle_is_not_called_code(tmp_path):
+    (tmp_path / "plain.pth").write_bytes(pickle.dumps({"weight": [1.0, 2.0]}, protocol=4))
+    message = _refusal(tmp_path / "plain.pth")
+    assert "not written by torch.save" in message and "refused" not in message
+
+
+def test_formats_swapped_by_their_names(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file(tiny_compact().state_dict(), tmp_path / "real.safetensors")
+    (tmp_path / "named.pth").write_bytes((tmp_path / "real.safetensors").read_bytes())
+    assert "rename it to .safetensors" in _refusal(tmp_path / "named.pth")
+    (tmp_path / "named.safetensors").write_bytes(_good_zip(tmp_path))
+    assert "rename it to .pth" in _refusal(tmp_path / "named.safetensors")
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda good: b"", "the file is empty"),
+    (lambda good: good[: len(good) // 3], "truncated or damaged PyTorch file"),
+    (lambda good: b"not a state\n", "a text file"),
+])
+def test_unreadable_training_state_is_one_line_of_ours(tmp_path, make, reason):
+    from ganpost.training.engine import ResumeError, RunFiles
+
+    files = RunFiles(tmp_path / "run")
+    files.save_state({"step": 3, "net": tiny_compact().state_dict()})
+    files.state.write_bytes(make(files.state.read_bytes()))
+    with pytest.raises(ResumeError) as err:
+        files.load_state()
+    message = str(err.value)
+    assert reason in message and "()" not in message and "\n" not in message
+    assert not any(text in message for text in TORCH_TEXT), message

@@ -488,7 +488,7 @@ def test_foreign_call_function_and_square_requirement(comfy):
 def test_unusable_core_models_are_refused_clearly(comfy):
     with pytest.raises(RuntimeError, match=r"core UPSCALE_MODEL\): spandrel Toy: its purpose is 'Inpainting'"):
         _upscale(comfy, _Descriptor(purpose="Inpainting"), torch.rand(1, 8, 8, 3))
-    with pytest.raises(RuntimeError, match="face_restore model, not an upscaler"):
+    with pytest.raises(RuntimeError, match="is a face restorer, not an upscaler"):
         _upscale(comfy, _Descriptor(purpose="FaceSR"), torch.rand(1, 8, 8, 3))
     with pytest.raises(TypeError, match="core's 'Load Upscale Model', not str"):
         _upscale(comfy, "RealESRGAN_x4plus.pth", torch.rand(1, 8, 8, 3))

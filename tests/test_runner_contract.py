@@ -196,7 +196,7 @@ def test_unsafe_precision_is_refused_from_the_contract():
 
 
 def test_upscale_refuses_other_tasks():
-    with pytest.raises(InvalidOptionError, match="translate model, not an upscaler"):
+    with pytest.raises(InvalidOptionError, match="is an image-to-image translator, not an upscaler"):
         upscale(describe(ReceptiveField()), np.zeros((8, 8, 3), np.uint8))
 
 
@@ -243,7 +243,7 @@ def test_a_discriminator_is_recognised_and_refused_as_an_upscaler(tmp_path):
         path = save_official(net, tmp_path / f"{type(net).__name__}.pth", key="params")
         model = load_model(path)
         assert model.architecture == type(net).__name__ and model.task == "discriminator"
-        with pytest.raises(InvalidOptionError, match="is a discriminator model, not an upscaler"):
+        with pytest.raises(InvalidOptionError, match=r"is a discriminator \(it scores images in training\), not an upscaler"):
             upscale(model, np.zeros((16, 16, 3), np.uint8))
     with pytest.raises(UnsupportedModelError, match="not a discriminator"):
         load_discriminator(save_official(tiny_compact(), tmp_path / "g.pth"))

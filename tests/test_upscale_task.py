@@ -260,3 +260,57 @@ def test_mixed_modes_and_sizes_in_one_list():
     out = upscale(model, images)
     assert [(o.mode, o.size) for o in out] == [("RGB", (24, 32)), ("RGBA", (24, 32)), ("L", (24, 32)),
                                                ("RGB", (40, 20))]
+
+
+# ---------------------------------------------------------------------------- outputs that cannot fit
+def test_an_output_the_memory_cannot_hold_is_refused_before_compute(monkeypatch):
+    model, img = compact_model(scale=4), natural_image(64, 48)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 100_000)
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("computed an output that cannot fit")
+
+    monkeypatch.setattr(Runner, "__init__", no_compute)
+    with pytest.raises(OutOfMemoryError) as err:
+        upscale(model, img)
+    assert str(err.value) == ("upscaling a 48×64 image ×4 to 192×256 needs about 934 kB of memory; 100 kB is "
+                              "available. Ask for a smaller output (outscale= or size=), or split the image into "
+                              "parts.")
+    with pytest.raises(OutOfMemoryError, match=r"^upscaling 2 images in one call .*Pass fewer images per call"):
+        upscale(model, [img, img])
+
+
+def test_a_job_that_fits_or_an_unknown_memory_still_runs(monkeypatch):
+    model, img = compact_model(scale=4), natural_image(16, 12)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 10**9)
+    assert upscale(model, img).shape == (64, 48, 3)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: None)  # no way to tell: the pixel cap guards
+    assert upscale(model, img).shape == (64, 48, 3)
+
+
+def test_the_estimate_covers_what_issue_16_saw_allocated():
+    # 144 Mpx at ×4: the allocator was asked for 27.6 GB (the float32 network output) and more followed
+    assert memory.image_job_bytes(12000 * 12000, 16 * 12000 * 12000, 16 * 12000 * 12000) > 27.6e9 * 1.5
+    # 30000² read for ×2: decoding (13.4 GB seen) then a 10.1 GiB float32 copy before the network even ran
+    assert memory.image_job_bytes(30000**2, 4 * 30000**2, 4 * 30000**2) > 13.4e9 + 10.1 * 2**30
+
+
+def test_available_memory_is_read_from_the_machine():
+    available = memory.available_host_memory()
+    assert available is None or available > 0
+
+
+def test_an_allocator_refusal_of_the_output_is_our_error(monkeypatch):
+    model = compact_model(scale=2)
+    real_empty = torch.empty
+
+    def refusing(*shape, **kwargs):
+        if len(shape) == 3 and shape[1] >= 64:
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory: "
+                               "you tried to allocate 27600000000 bytes.")
+        return real_empty(*shape, **kwargs)
+
+    monkeypatch.setattr(torch, "empty", refusing)
+    with Runner(model, device="cpu", precision="fp32") as runner, pytest.raises(OutOfMemoryError,
+                                                                                match="output of .* does not fit"):
+        next(runner.run([torch.rand(1, 3, 32, 40)], tile=0))

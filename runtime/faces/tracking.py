@@ -53,7 +53,7 @@ def link_tracks(frames: list[list], min_iou: float = MIN_IOU) -> list[list[int]]
 
 def check_smoothing(sigma) -> None:
     if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and math.isfinite(sigma) and sigma >= 0):
-        raise InvalidOptionError(f"landmark smoothing is a number of frames ≥ 0 (0: off, e.g. 1.5), not {sigma!r}")
+        raise InvalidOptionError(f"smooth_landmarks must be a number of frames ≥ 0 (0: off, e.g. 1.5), not {sigma!r}")
 
 
 def smooth_landmarks(frames: list[list], sigma: float, min_iou: float = MIN_IOU) -> list[list]:

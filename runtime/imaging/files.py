@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from ...gan_models.atomic import atomic_write
-from ...gan_models.errors import ImageInputError
+from ...gan_models.errors import ImageInputError, OutputError
 
 log = logging.getLogger(__name__)
 READABLE = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -32,6 +32,14 @@ SIXTEEN_BIT_FORMATS = {".png", ".tif", ".tiff"}
 EXIF_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 ORIENTATION = 0x0112
+# A TIFF's first IFD is its EXIF to Pillow, but these tags describe the input's own pixel layout (size,
+# strips, tiles, samples, compression); written into an output of another size they break the encoder.
+# The ICC profile (34675) travels as ``icc_profile``.
+TIFF_LAYOUT_TAGS = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288, 289, 290, 291, 292, 293,
+    317, 320, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 512, 513, 514, 515, 517, 518, 519, 520, 521,
+    530, 531, 532, 32995, 32996, 32997, 32998, 34675,
+})
 PIXEL_LIMIT_HINT = ("if the image is genuine, allow it with --max-pixels {pixels} on the command line "
                     "(or GANPOST_MAX_PIXELS={pixels}; from Python, set PIL.Image.MAX_IMAGE_PIXELS)")
 
@@ -49,8 +57,7 @@ def read_image(path: str | Path) -> LoadedImage:
     decompression bombs) are refused with their size; CMYK is converted to sRGB through its profile.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageInputError(f"{path}: no such file.")
+    _refuse_empty(path)
     try:
         with _open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -68,6 +75,79 @@ def read_image(path: str | Path) -> LoadedImage:
             return LoadedImage(np.asarray(pixels_image).copy(), info)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageInputError(f"{path}: not a readable image ({err}).") from err
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels."""
+
+    width: int  # upright: EXIF orientation applied
+    height: int
+    channels: int  # as read_image returns them: 1 (grey), 2, 3 or 4
+    sample_bytes: int  # 1, or 2 for 16-bit
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def read_header(path: str | Path) -> ImageHeader:
+    """Size, channels and depth of ``path`` from its header: Pillow's open is lazy, nothing is decoded.
+
+    Refuses what :func:`read_image` would (not a file, empty, over the pixel limit, not an image), so a
+    job that cannot fit in memory is refused before the seconds and gigabytes of decoding it.
+    """
+    path = Path(path)
+    _refuse_empty(path)
+    try:
+        with _open(path) as im:
+            width, height = im.size
+            if _orientation(im) in (5, 6, 7, 8):  # a quarter turn: read_image swaps the sides
+                width, height = height, width
+            if _is_16bit_colour(path, im):
+                return ImageHeader(width, height, len(im.getbands()), 2)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return ImageHeader(width, height, 1, 2)
+            return ImageHeader(width, height, _channels_read(im), 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageInputError(f"{path}: not a readable image ({err}).") from err
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation from the header. A PNG's ``getexif`` decodes the whole image to look for an
+    eXIf chunk after the pixels, so for PNG only one before them (where writers put it) is read."""
+    if im.format != "PNG":
+        return im.getexif().get(ORIENTATION, 1)
+    exif = Image.Exif()
+    if im.info.get("exif"):
+        exif.load(im.info["exif"])
+    return exif.get(ORIENTATION, 1)
+
+
+def _channels_read(im: Image.Image) -> int:
+    """How many channels :func:`_to_rgb_or_grey` leaves ``im`` with."""
+    if im.mode in ("L", "1"):
+        return 1
+    if im.mode == "LA":
+        return 2
+    return 4 if im.mode == "RGBA" or (im.mode in ("P", "PA", "RGBa", "La") and _has_alpha(im)) else 3
+
+
+def _refuse_empty(path: Path) -> None:
+    refuse_unreadable_file(path)
+    if path.stat().st_size == 0:
+        raise ImageInputError(f"{path}: empty file (0 bytes), not an image; an interrupted copy or download?")
+
+
+def refuse_unreadable_file(path: Path) -> None:
+    """Missing, or not a regular file: ``/dev/zero`` would be read forever, a FIFO would block."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise ImageInputError(f"{path}: is a folder, not an image file.")
+    if path.exists():
+        raise ImageInputError(f"{path}: not a regular file (a device, pipe or socket); give an image file.")
+    raise ImageInputError(f"{path}: no such file.")
 
 
 def _open(path: Path) -> Image.Image:
@@ -151,6 +231,8 @@ def _metadata(im: Image.Image, mode: str) -> dict:
     exif = im.getexif()
     if exif:
         exif.pop(ORIENTATION, None)  # the pixels are upright now; a stale tag would rotate them again
+        for tag in TIFF_LAYOUT_TAGS.intersection(exif):
+            del exif[tag]
         if len(exif):
             info["exif"] = exif.tobytes()
     return info
@@ -211,7 +293,7 @@ def write_image(path: str | Path, pixels: np.ndarray, info: dict | None = None, 
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[..., 0]
     if pixels.dtype == np.uint16 and pixels.ndim == 3:
-        return atomic_write(path, lambda tmp: _write_with_opencv(tmp, path, pixels, info))
+        return _written(path, fmt, lambda tmp: _write_with_opencv(tmp, path, pixels, info))
 
     def save(tmp: str) -> None:
         im = Image.fromarray(pixels)
@@ -228,7 +310,16 @@ def write_image(path: str | Path, pixels: np.ndarray, info: dict | None = None, 
                 options["pnginfo"] = _png_text(info["text"])
         im.save(tmp, **options)
 
-    return atomic_write(path, save)
+    return _written(path, fmt, save)
+
+
+def _written(path: Path, fmt: str, write) -> Path:
+    """``atomic_write`` with an encoder's or the disk's failure named by the output file."""
+    try:
+        return atomic_write(path, write)
+    except (OSError, ValueError) as err:
+        reason = (getattr(err, "strerror", None) or str(err).strip().split("\n")[0]) or type(err).__name__
+        raise OutputError(f"{path}: could not be written as {fmt} ({reason}).") from err
 
 
 def _png_text(text: dict[str, str]) -> PngInfo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -17,18 +18,25 @@ def target_size(height: int, width: int, scale: int, outscale: float | None, siz
     if outscale is not None and size is not None:
         raise InvalidOptionError("give either outscale or size, not both")
     if size is not None:
+        if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_whole(v) for v in size)):
+            raise InvalidOptionError(f"size must be (width, height) in pixels, e.g. (1920, 1080), not {size!r}.")
         w, h = size
         if w < 1 or h < 1:
             raise InvalidOptionError(f"output size {w}×{h} must be positive, e.g. 1920x1080.")
     elif outscale is not None:
-        if not (math.isfinite(outscale) and outscale > 0):  # inf would overflow round(); nan compares false
-            raise InvalidOptionError(f"outscale must be a positive finite number such as 2 or 1.5, not {outscale}.")
+        if not (isinstance(outscale, numbers.Real) and not isinstance(outscale, bool) and math.isfinite(outscale)
+                and outscale > 0):  # inf would overflow round(); nan compares false
+            raise InvalidOptionError(f"outscale must be a positive finite number such as 2 or 1.5, not {outscale!r}.")
         h, w = max(1, round(height * outscale)), max(1, round(width * outscale))
     else:
         h, w = height * scale, width * scale
     if h * w > MAX_OUTPUT_PIXELS:
         raise ImageInputError(f"output size {w}×{h} is over {MAX_OUTPUT_PIXELS:,} pixels; ask for a smaller scale.")
     return h, w
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

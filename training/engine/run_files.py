@@ -95,7 +95,9 @@ class RunFiles:
         try:
             return torch.load(self.state, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable state gets the same advice
-            raise ResumeError(f"{self.state}: unreadable training state ({err}). "
+            from ...gan_models.unreadable import why_unreadable  # our words: torch's suggest weights_only=False
+
+            raise ResumeError(f"{self.state}: unreadable training state: {why_unreadable(self.state, err)}. "
                               "Delete it to restart from the last saved network as --pretrained.") from err
 
     def write_config(self, config: dict) -> None:
