@@ -21,7 +21,8 @@ from ..gan_models.contract import Task
 from ..training.config import load_config
 from . import model_folders
 from .face_nodes import GanpostFaceDetector, GanpostFaceModel
-from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
+from .train_nodes import _input_folder, losses_text, train_in_node
+from .train_run_names import published_path, run_folder
 
 PARTS = {"encoder (decoder frozen, safe)": "encoder", "all": "all"}
 
@@ -67,7 +68,7 @@ class GanpostTrainFaceModel(io.ComfyNode):
         if getattr(getattr(face_model, "contract", None), "task", None) != Task.FACE_RESTORE:
             raise RuntimeError(f"ganpost training ({run_name}): face_model is not a face restorer; "
                                "connect 'ganpost: Load Face Model' with a GFPGAN v1.3/v1.4 file")
-        run_dir = _run_dir(run_name)
+        run_dir = run_folder(run_name)
         # The connected models are what trains and detects (passed to the trainer); their files are
         # named here only so the run's config.json records where they came from.
         data = {"dir": str(_input_folder(image_folder)), "aligned": aligned, "batch_size": batch_size,
@@ -93,7 +94,7 @@ def _publish(generator: Path, name: str) -> Path:
     """Copy the newest restorer into models/facerestore_models (atomically) under the run's name."""
     model_folders.ensure_registered(model_folders.FACE_MODELS)
     folder = Path(folder_paths.get_folder_paths(model_folders.FACE_MODELS)[0])
-    target = folder / f"{name}.pth"
+    target = published_path(folder, name, ".pth")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_copy(generator, target)
     return target
