@@ -126,6 +126,18 @@ def test_gan_and_pixel_losses_have_the_textbook_values():
         GANLoss("wgan")
 
 
+def test_a_random_vgg_is_the_same_every_time_and_leaves_the_runs_random_numbers_alone(caplog):
+    from ganpost.training.components.vgg import perceptual_vgg19
+
+    torch.manual_seed(3)
+    expected_next = torch.rand(1)
+    torch.manual_seed(3)
+    first, second = perceptual_vgg19("random"), perceptual_vgg19("random")
+    assert torch.equal(torch.rand(1), expected_next)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert sum("RANDOM VGG19" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_vgg_weights_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("GANPOST_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
