@@ -52,7 +52,8 @@ class GanpostTrainFaceModel(io.ComfyNode):
                 io.Int.Input("batch_size", default=4, min=1, max=256),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_faces",
-                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                                tooltip="run folder under output/ganpost_training and the saved model's name "
+                                        "(letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 io.Boolean.Input("aligned", default=False, optional=True,
                                  tooltip="the photos are aligned square face crops already (FFHQ-style)"),

@@ -125,7 +125,8 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                              tooltip="training crop side at the output resolution"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_finetune",
-                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                                tooltip="run folder under output/ganpost_training and the saved model's name "
+                                        "(letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),

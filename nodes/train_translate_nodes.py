@@ -50,7 +50,7 @@ class GanpostTrainTranslator(io.ComfyNode):
                              tooltip="training crop side; images are first resized to 286/256 of it"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_translator",
-                                tooltip="run folder under output/ganpost_training"),
+                                tooltip="run folder under output/ganpost_training (letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 GanpostTranslator.Input("model", optional=True,
                                         tooltip="a translator to fine-tune ('ganpost: Load Translator'; CycleGAN: "

@@ -45,6 +45,7 @@ def _node(name):
 
 def _execute(name, run_name):
     """Each node with inputs that pass its own checks, so only the run_name can stop it."""
+    face = Task.FACE_RESTORE
     upscaler = describe_state_dict(tiny_compact().state_dict())
     common = dict(steps=2, learning_rate=1e-4, batch_size=1, seed=0, run_name=run_name, resume=True)
     args = {
@@ -52,7 +53,7 @@ def _execute(name, run_name):
                             degradation="bicubic", crop_size=32),
         "train_aurasr_nodes": dict(model=types.SimpleNamespace(architecture="UnetUpsampler"), image_folder="photos",
                                    warmup_steps=0, losses=None, degradation="bicubic", crop_size=64),
-        "train_face_nodes": dict(face_model=types.SimpleNamespace(contract=types.SimpleNamespace(task=Task.FACE_RESTORE)),
+        "train_face_nodes": dict(face_model=types.SimpleNamespace(contract=types.SimpleNamespace(task=face)),
                                  detector=None, image_folder="photos", train="all", warmup_steps=0),
         "train_translate_nodes": dict(recipe="pix2pix (two folders, pairs by file name)", folder_a="A", folder_b="B",
                                       direction="AtoB", crop_size=32),
