@@ -19,7 +19,8 @@ from ..gan_models import GanpostError, load_model
 from ..gan_models.atomic import atomic_copy
 from ..training.config import load_config
 from ..training.recipes.aurasr.networks import require_aurasr
-from .train_nodes import DEGRADATIONS, _input_folder, _run_dir, losses_text, train_in_node
+from .train_nodes import DEGRADATIONS, _input_folder, losses_text, train_in_node
+from .train_run_names import published_path, run_folder
 from .upscale_nodes import GanpostModel
 
 # The preset's losses, or fewer of them: the perceptual anchor needs VGG19's weights (a download).
@@ -62,7 +63,8 @@ class GanpostTrainAuraSR(io.ComfyNode):
                                tooltip="training crop side at the output resolution (256 = AuraSR's tile)"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_aurasr",
-                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                                tooltip="run folder under output/ganpost_training and the saved model's name "
+                                        "(letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
@@ -77,7 +79,7 @@ class GanpostTrainAuraSR(io.ComfyNode):
             require_aurasr(model, "the model input")
         except GanpostError as err:
             raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
-        run_dir = _run_dir(run_name)
+        run_dir = run_folder(run_name)
         result, progress = train_in_node(
             lambda: load_config(recipe="aurasr", overrides=_overrides(
                 model, image_folder, validation_folder, steps, warmup_steps, losses, degradation, learning_rate,
@@ -110,7 +112,7 @@ def _publish(generator: Path, name: str) -> Path:
     ``<name>.json`` (atomically; the config first, so the weights are never found without it)."""
     folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.safetensors"
+    target = published_path(folder, name, ".safetensors")
     atomic_copy(generator.with_name("config.json"), target.with_suffix(".json"))
     atomic_copy(generator, target)
     return target

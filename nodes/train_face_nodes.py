@@ -21,7 +21,8 @@ from ..gan_models.contract import Task
 from ..training.config import load_config
 from . import model_folders
 from .face_nodes import GanpostFaceDetector, GanpostFaceModel
-from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
+from .train_nodes import _input_folder, losses_text, train_in_node
+from .train_run_names import published_path, run_folder
 
 PARTS = {"encoder (decoder frozen, safe)": "encoder", "all": "all"}
 
@@ -51,7 +52,8 @@ class GanpostTrainFaceModel(io.ComfyNode):
                 io.Int.Input("batch_size", default=4, min=1, max=256),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_faces",
-                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                                tooltip="run folder under output/ganpost_training and the saved model's name "
+                                        "(letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 io.Boolean.Input("aligned", default=False, optional=True,
                                  tooltip="the photos are aligned square face crops already (FFHQ-style)"),
@@ -67,7 +69,7 @@ class GanpostTrainFaceModel(io.ComfyNode):
         if getattr(getattr(face_model, "contract", None), "task", None) != Task.FACE_RESTORE:
             raise RuntimeError(f"ganpost training ({run_name}): face_model is not a face restorer; "
                                "connect 'ganpost: Load Face Model' with a GFPGAN v1.3/v1.4 file")
-        run_dir = _run_dir(run_name)
+        run_dir = run_folder(run_name)
         # The connected models are what trains and detects (passed to the trainer); their files are
         # named here only so the run's config.json records where they came from.
         data = {"dir": str(_input_folder(image_folder)), "aligned": aligned, "batch_size": batch_size,
@@ -93,7 +95,7 @@ def _publish(generator: Path, name: str) -> Path:
     """Copy the newest restorer into models/facerestore_models (atomically) under the run's name."""
     model_folders.ensure_registered(model_folders.FACE_MODELS)
     folder = Path(folder_paths.get_folder_paths(model_folders.FACE_MODELS)[0])
-    target = folder / f"{name}.pth"
+    target = published_path(folder, name, ".pth")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_copy(generator, target)
     return target

@@ -21,6 +21,7 @@ from ..gan_models.atomic import atomic_copy
 from ..training import Callbacks, Trainer
 from ..training.config import load_config
 from ..training.engine.run_folder import RunFolderError
+from .train_run_names import published_path, run_folder
 from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
@@ -124,7 +125,8 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                              tooltip="training crop side at the output resolution"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_finetune",
-                                tooltip="run folder under output/ganpost_training and the saved model's name"),
+                                tooltip="run folder under output/ganpost_training and the saved model's name "
+                                        "(letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
@@ -137,7 +139,7 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
     def execute(cls, model, image_folder, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
                 run_name, resume, validation_folder="") -> io.NodeOutput:
         require_ganpost_model(model)
-        run_dir = _run_dir(run_name)
+        run_dir = run_folder(run_name)
         result, progress = train_in_node(
             lambda: _config(model, _input_folder(image_folder),
                             _input_folder(validation_folder) if validation_folder else None, steps, recipe,
@@ -179,15 +181,10 @@ def _support_models_dir() -> Path:
     return Path(folder_paths.models_dir) / "ganpost"
 
 
-def _run_dir(run_name: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_name.strip()) or "ganpost_finetune"
-    return Path(folder_paths.get_output_directory()) / "ganpost_training" / safe
-
-
 def _publish(generator: Path, run_name: str) -> Path:
     """Copy the newest generator into models/upscale_models (atomically) under the run's name."""
     folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
-    target = folder / f"{_run_dir(run_name).name}.pth"
+    target = published_path(folder, run_name, ".pth")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_copy(generator, target)
     return target

@@ -14,7 +14,8 @@ from comfy_api.latest import io
 from ..gan_models import GanpostError, load_model
 from ..gan_models.contract import Task
 from ..training.config import load_config
-from .train_nodes import _input_folder, _run_dir, losses_text, train_in_node
+from .train_nodes import _input_folder, losses_text, train_in_node
+from .train_run_names import run_folder
 from .translate_nodes import GanpostTranslator
 
 RECIPES = {
@@ -49,7 +50,7 @@ class GanpostTrainTranslator(io.ComfyNode):
                              tooltip="training crop side; images are first resized to 286/256 of it"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
                 io.String.Input("run_name", default="ganpost_translator",
-                                tooltip="run folder under output/ganpost_training"),
+                                tooltip="run folder under output/ganpost_training (letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
                 GanpostTranslator.Input("model", optional=True,
                                         tooltip="a translator to fine-tune ('ganpost: Load Translator'; CycleGAN: "
@@ -70,7 +71,7 @@ class GanpostTrainTranslator(io.ComfyNode):
             raise RuntimeError(f"ganpost training ({run_name}): the model input is a "
                                f"{getattr(model, 'architecture', type(model).__name__)}, not an image translator; "
                                "leave it empty to train from scratch")
-        run_dir = _run_dir(run_name)
+        run_dir = run_folder(run_name)
         result, progress = train_in_node(
             lambda: _config(kind, folder_a, folder_b, validation_folder_a, validation_folder_b, steps, direction,
                             learning_rate, batch_size, crop_size, seed, run_dir, mm.get_torch_device()),

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from helpers.gfpgan import TINY, tiny_gfpgan
 from helpers.isolated_import import isolated_modules, load_file, stub_basicsr_archs, stub_package
 from helpers.torchvision_stub import install_torchvision_stub
+from helpers.tolerance import assert_close_to_scale
 
 from ganpost.gan_models import catalogue, describe_state_dict, load_model, registry
 from ganpost.gan_models.contract import Task
@@ -140,13 +141,15 @@ def test_forward_matches_the_official_code(config):
     with torch.no_grad():
         expected, expected_rgbs = official(x, return_rgb=True, randomize_noise=False)
         image, rgbs = ours(x, return_rgb=True)
-        assert (image - expected).abs().max() <= 1e-5
-        assert len(rgbs) == len(expected_rgbs) and all((a - b).abs().max() <= 1e-5 for a, b in zip(rgbs, expected_rgbs))
+        assert_close_to_scale(image, expected)
+        assert len(rgbs) == len(expected_rgbs)
+        for a, b in zip(rgbs, expected_rgbs):
+            assert_close_to_scale(a, b)
         # "random" draws the official per-sample noise in the official order
         torch.manual_seed(7)
         expected = official(x, return_rgb=False)[0]
         torch.manual_seed(7)
-        assert (ours(x, noise="random")[0] - expected).abs().max() <= 1e-5
+        assert_close_to_scale(ours(x, noise="random")[0], expected)
 
 
 # ------------------------------------------------------------------------------------- noise
@@ -163,7 +166,8 @@ def test_noise_is_deterministic_by_default_and_seeded_on_request():
         assert (seeded - other).abs().max() > 1e-4 and (seeded - stored).abs().max() > 1e-4
         # one noise map for the whole batch: a face's result does not depend on its batch-mates
         alone = net(x[1:], noise=1)[0]  # (batched and single grouped convs round differently: ~3e-5)
-        assert (alone - seeded[1:]).abs().max() < 1e-4 < (alone - other[1:]).abs().max()
+        assert_close_to_scale(alone, seeded[1:])
+        assert (alone - other[1:]).abs().max() > 1e-2
         with pytest.raises(ValueError, match="noise must be"):
             net(x, noise="fresh")
 
@@ -212,7 +216,11 @@ def test_diffusers_wrapper_round_trip_keeps_the_official_keys(tmp_path):
         assert torch.equal(model(x)[0], expected)
         model.save_pretrained(tmp_path / "saved")
         again = ds.GFPGANModel.from_pretrained(tmp_path / "saved")
-        assert (again(x)[0] - expected).abs().max() < 1e-5
+        # the same weights bit for bit; the forward only up to float reordering (an AVX2 machine gave 1.05e-5
+        # on this ±11 output: the reloaded copy's kernels summed in another order)
+        assert list(again.state_dict()) == list(net.state_dict())
+        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values()))
+        assert_close_to_scale(again(x)[0], expected)
     loaded = load_model(tmp_path / "saved" / "diffusion_pytorch_model.safetensors")
     assert set(loaded.module.state_dict()) == set(net.state_dict()) and loaded.hyperparameters == TINY
 

@@ -31,10 +31,23 @@ def test_crops_are_deterministic_per_sample_id(tmp_path):
     assert visited == {0, 1, 2}
 
 
-def test_small_images_are_padded_and_grey_becomes_rgb(tmp_path):
+def test_small_images_are_padded_said_once_and_grey_becomes_rgb(tmp_path, caplog):
     _write(tmp_path / "hr", "grey.png", natural_image(20, 24)[..., 0])
-    crop = HighResolutionCrops(tmp_path / "hr", 32)[0]["gt"]
+    _write(tmp_path / "hr", "wide.png", natural_image(24, 64))
+    _write(tmp_path / "hr", "large.png", natural_image(40, 40))
+    data = HighResolutionCrops(tmp_path / "hr", 32)
+    grey = data.files.index(tmp_path / "hr" / "grey.png")
+    crop = data[next(k for k in range(3) if data.image_index(k) == grey)]["gt"]
     assert crop.shape == (3, 32, 32) and torch.equal(crop[0], crop[1])
+    for k in range(6):
+        data[k]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1  # when the run starts, not at every sample
+    assert "2 of 3 images are smaller than the 32 px training crop (data.gt_size)" in warnings[0]
+    assert "grey.png (24×20)" in warnings[0] and "wide.png (64×24)" in warnings[0] and "large" not in warnings[0]
+    caplog.clear()
+    HighResolutionCrops(tmp_path / "hr", 20)
+    assert not caplog.records
 
 
 def test_sampler_is_the_same_whether_resumed_or_not():

@@ -4,6 +4,8 @@ face degradation."""
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,6 +80,35 @@ def test_a_folder_without_faces_is_named(tmp_path):
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(folder / "grey.png")
     with pytest.raises(DatasetError, match="no face found"):
         prepare_faces(folder, 64, tmp_path / "cache", load_detector=lambda: load_model(detector_path))
+
+
+def test_a_face_dropped_for_its_size_is_reported_as_too_small_not_as_missing(tmp_path, caplog):
+    """The detector finds the astronaut (a 95 px face); data.min_face_size above that drops her: the log and the
+    error say it was the size, give the face's size and the value that keeps her, not "lower the threshold"."""
+    from ganpost.gan_models import load_model
+    from ganpost.training.sample_data import skimage_data_dir
+
+    detector_path = shared_weight("retinaface_mobilenet0.25.pth")
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "astronaut.png").write_bytes((skimage_data_dir() / "astronaut.png").read_bytes())
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(folder / "grey.png")
+    for attempt in ("detected", "cached"):
+        caplog.clear()
+        with pytest.raises(DatasetError, match="no face large enough") as err:
+            prepare_faces(folder, 64, tmp_path / "cache", load_detector=lambda: load_model(detector_path),
+                          min_face_size=128)
+        side = int(re.search(r"it is (\d+) px", str(err.value)).group(1))
+        assert 80 < side < 128, attempt
+        assert "smaller than data.min_face_size = 128 px" in str(err.value)
+        assert f"--set data.min_face_size={side}" in str(err.value) and "threshold" not in str(err.value)
+        messages = {Path(r.getMessage().split(":")[0]).name: r.getMessage() for r in caplog.records}
+        assert "a face was found but smaller than data.min_face_size = 128 px" in messages["astronaut.png"]
+        assert "no face found (detector threshold 0.97)" in messages["grey.png"]
+    # the value the message gives keeps her
+    crops, _ = prepare_faces(folder, 64, tmp_path / "cache", load_detector=lambda: load_model(detector_path),
+                             min_face_size=side)
+    assert len(crops) == 1
 
 
 def test_degradation_is_seeded_and_keeps_its_ranges():

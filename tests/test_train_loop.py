@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from helpers.tolerance import assert_close_to_scale
 from PIL import Image
 
 from ganpost.training.config import load_config
@@ -68,6 +69,15 @@ def test_resume_continues_the_same_run_exactly(photos, tmp_path, vgg_file):
     assert a["sched_g"]["last_epoch"] == b["sched_g"]["last_epoch"] == 6
 
 
+def test_a_random_vgg_trains_the_gan_recipe_offline_and_says_so(photos, tmp_path, caplog):
+    """losses.vgg_weights = random: the official GAN recipe runs without torchvision's file (tests, offline
+    machines) and says that its perceptual loss then measures nothing a person sees."""
+    losses = Trainer(_gan_config(photos, tmp_path / "run", 1, "random")).train_step().losses
+    assert losses["l_percep"] > 0
+    warned = [r.getMessage() for r in caplog.records if "RANDOM VGG19" in r.getMessage()]
+    assert len(warned) == 1 and "losses.perceptual_weight to 0" in warned[0]
+
+
 def test_saved_generator_loads_strict_in_ours_and_spandrel(photos, tmp_path, vgg_file):
     from reference import spandrel
 
@@ -85,7 +95,7 @@ def test_saved_generator_loads_strict_in_ours_and_spandrel(photos, tmp_path, vgg
     assert theirs.scale == 4
     x = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
-        assert torch.allclose(ours.module(x), theirs.model(x), atol=1e-5)
+        assert_close_to_scale(ours.module(x), theirs.model(x))
     from ganpost.training.components.discriminators import load_discriminator
 
     load_discriminator(tmp_path / "run/models/net_d_latest.pth")

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 import torch
+from helpers.tolerance import assert_close_to_scale
 
 from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
 from ganpost.training.components.discriminators import (NLayerDiscriminator, UNetDiscriminatorSN,
@@ -34,7 +35,7 @@ def test_unet_discriminator_matches_basicsr(tmp_path):
     theirs.load_state_dict(ours.state_dict(), strict=True)
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(ours(x), theirs(x), atol=1e-5)
+        assert_close_to_scale(ours(x), theirs(x))
 
 
 def test_discriminators_round_trip_through_files(tmp_path):
@@ -124,6 +125,18 @@ def test_gan_and_pixel_losses_have_the_textbook_values():
     assert PixelLoss("l1", 2.0)(torch.ones(2), torch.zeros(2)).item() == 2
     with pytest.raises(ValueError, match="GAN loss must be one of"):
         GANLoss("wgan")
+
+
+def test_a_random_vgg_is_the_same_every_time_and_leaves_the_runs_random_numbers_alone(caplog):
+    from ganpost.training.components.vgg import perceptual_vgg19
+
+    torch.manual_seed(3)
+    expected_next = torch.rand(1)
+    torch.manual_seed(3)
+    first, second = perceptual_vgg19("random"), perceptual_vgg19("random")
+    assert torch.equal(torch.rand(1), expected_next)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert sum("RANDOM VGG19" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_vgg_weights_resolution(tmp_path, monkeypatch):

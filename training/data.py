@@ -115,6 +115,18 @@ def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
     return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
 
 
+def _warn_if_padded(folder, files: list[Path], crop: int) -> None:
+    """Say once, when the run starts, which images are smaller than the crop (their mirrored borders teach
+    nothing real), instead of padding them silently at every sample."""
+    small = [(path, size) for path in files if min(size := image_size(path)) < crop]
+    if not small:
+        return
+    named = ", ".join(f"{path.name} ({w}×{h})" for path, (h, w) in small[:3]) + (", …" if len(small) > 3 else "")
+    log.warning("training folder %s: %d of %d images are smaller than the %d px training crop (data.gt_size) "
+                "and are padded by mirroring their edges: %s. Use images at least %d px on each side, or lower "
+                "data.gt_size", folder, len(small), len(files), crop, named, crop)
+
+
 class _Sampled(Dataset):
     """Indexable by global sample number; maps it to an image by a per-epoch seeded permutation."""
 
@@ -142,6 +154,7 @@ class HighResolutionCrops(_Sampled):
         super().__init__(len(self.files), seed)
         self.gt_size, self.hflip, self.rot = gt_size, hflip, rot
         self.cache = _ImageCache()
+        _warn_if_padded(folder, self.files, gt_size)
 
     def __getitem__(self, sample_id: int) -> dict[str, torch.Tensor]:
         rng = _sample_generator(self.seed, sample_id)

@@ -97,23 +97,32 @@ def template_crop(image: np.ndarray, face_size: int) -> tuple[np.ndarray, torch.
 
 def aligned_crops(image: np.ndarray, detector, face_size: int, *, threshold: float = 0.97,
                   min_face_size: float = 0.0, max_faces: int | None = None,
-                  device: str | torch.device = "cpu") -> list[tuple[np.ndarray, torch.Tensor]]:
-    """Every face of ``image`` (H×W×3 float in [0, 1]) aligned to the template, with its boxes."""
+                  device: str | torch.device = "cpu") -> tuple[list[tuple[np.ndarray, torch.Tensor]], list[float]]:
+    """Every face of ``image`` (H×W×3 float in [0, 1]) aligned to the template, with its boxes; and the
+    sides (px) of the faces found but left out for being smaller than ``min_face_size``."""
     from ..tasks.detect_faces import detect_in_core, detector_network
 
     network = detector_network(detector, device)
     rgb = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
-    faces = detect_in_core(network, [rgb[None]], threshold=threshold, min_face_size=min_face_size,
-                           max_faces=max_faces)[0]
+    # Size filter here, not in the detector: a dropped face must be reported as too small, not as missing.
+    found = detect_in_core(network, [rgb[None]], threshold=threshold)[0]  # largest first
+    kept = [face for face in found if face_side(face) >= min_face_size][:max_faces]
+    too_small = [face_side(face) for face in found if face_side(face) < min_face_size]
     out = []
     template = face_template(face_size, dtype=torch.float64)
-    for face in faces:
+    for face in kept:
         points = torch.tensor(face.landmarks, dtype=torch.float64)
         matrix = similarity_transform(points[None], template)
         crop = warp_affine(rgb[None].cpu().to(torch.float64), matrix, face_size, CROP_BORDER)[0]
         mapped = points @ matrix[0, :, :2].T + matrix[0, :, 2]
         out.append((_to_uint8(crop), component_boxes(mapped, face_size)))
-    return out
+    return out, too_small
+
+
+def face_side(face) -> float:
+    """A detected face's size as ``min_face_size`` measures it: the shorter side of its box, in input pixels."""
+    x1, y1, x2, y2 = face.box
+    return min(x2 - x1, y2 - y1)
 
 
 def _to_uint8(chw: torch.Tensor) -> np.ndarray:
@@ -140,15 +149,17 @@ def prepare_faces(folder, face_size: int, cache_dir, *, aligned: bool = False, l
     cache.mkdir(parents=True, exist_ok=True)
     options = {"face_size": face_size, "aligned": aligned, "detector": detector_name, "threshold": threshold,
                "min_face_size": min_face_size, "max_faces": max_faces}
-    crops, boxes = [], []
+    crops, boxes, too_small = [], [], []
     detector = None
     for path in paths:
         cached = cache / f"{_cache_key(path, options)}.npz"
         if cached.is_file():
             with np.load(cached) as stored:
                 faces = list(zip(stored["crops"], torch.from_numpy(stored["boxes"]), strict=True))
+                small = stored["too_small"].tolist() if "too_small" in stored.files else []  # older caches
         else:
             image = load_rgb(path)
+            small = []
             if aligned:
                 faces = [template_crop(image, face_size)]
             else:
@@ -156,24 +167,39 @@ def prepare_faces(folder, face_size: int, cache_dir, *, aligned: bool = False, l
                     if load_detector is None:
                         raise DatasetError(f"{path}: not aligned, and no face detector was given (data.detector)")
                     detector = load_detector()
-                faces = aligned_crops(image, detector, face_size, threshold=threshold,
-                                      min_face_size=min_face_size, max_faces=max_faces, device=device)
-            _save(cached, faces, face_size)
-        if not faces:
+                faces, small = aligned_crops(image, detector, face_size, threshold=threshold,
+                                             min_face_size=min_face_size, max_faces=max_faces, device=device)
+            _save(cached, faces, small, face_size)
+        if not faces and small:
+            log.warning("%s: skipped: %s", path, _too_small_text(small, min_face_size))
+        elif not faces:
             log.warning("%s: no face found (detector threshold %.2f); skipped", path, threshold)
         crops += [f[0] for f in faces]
         boxes += [f[1] for f in faces]
+        too_small += small
     if not crops:
+        if too_small:
+            raise DatasetError(f"{folder}: no face large enough in any of its {len(paths)} images: "
+                               f"{_too_small_text(too_small, min_face_size)}")
         raise DatasetError(f"{folder}: no face found in any of its {len(paths)} images. Lower the detector "
                            "threshold (data.threshold), or pass aligned crops with data.aligned true")
     return np.stack(crops), torch.stack(boxes)
 
 
-def _save(path: Path, faces: list, face_size: int) -> None:
+def _too_small_text(sides: list[float], min_face_size: float) -> str:
+    """Faces were found, but ``data.min_face_size`` dropped them: say so, with the value that would keep them."""
+    largest = max(sides)
+    found = "a face was found" if len(sides) == 1 else f"{len(sides)} faces were found"
+    size = "it is" if len(sides) == 1 else "the largest is"
+    return (f"{found} but smaller than data.min_face_size = {min_face_size:g} px ({size} {largest:.0f} px). "
+            f"To train on faces this small, lower it: --set data.min_face_size={int(largest)}")
+
+
+def _save(path: Path, faces: list, too_small: list[float], face_size: int) -> None:
     crops = np.stack([f[0] for f in faces]) if faces else np.zeros((0, face_size, face_size, 3), np.uint8)
     boxes = torch.stack([f[1] for f in faces]).numpy() if faces else np.zeros((0, 3, 3), np.float32)
     with atomic_target(path) as target, open(target, "wb") as handle:
-        np.savez(handle, crops=crops, boxes=boxes)
+        np.savez(handle, crops=crops, boxes=boxes, too_small=np.asarray(too_small, np.float64))
 
 
 class FaceCrops(_Sampled):

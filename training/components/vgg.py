@@ -6,6 +6,7 @@ strict; the classifier tensors are ignored. Features are read before the ReLU, a
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from ...gan_models import catalogue
 from ...gan_models.checkpoint_io import read_checkpoint
 from ...gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError
 
+log = logging.getLogger(__name__)
+RANDOM_WEIGHTS = "random"
 _CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -111,3 +114,18 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, models_dir=None
                             "(or losses.perceptual_weight = 0 to train without it).") from err
 
 
+
+
+def perceptual_vgg19(vgg_weights: str | os.PathLike | None, models_dir=None, *,
+                     switch_off: str = "losses.perceptual_weight to 0") -> VGG19Features:
+    """The VGG19 of a recipe's perceptual losses from its ``losses.vgg_weights``: a file; None, the catalogue's
+    (downloaded when absent); or ``random`` (tests, offline machines), which the run states once: a random
+    VGG trains the machinery but measures nothing a person sees. ``switch_off`` names the settings that
+    drop these losses, for that message."""
+    if str(vgg_weights) != RANDOM_WEIGHTS:
+        return load_vgg19_features(resolve_vgg19_weights(vgg_weights, models_dir, download=True))
+    log.warning("the VGG losses run on a RANDOM VGG19 (losses.vgg_weights = random): they train the machinery, "
+                "not what a person sees. Give torchvision's vgg19-dcbb9e9d.pth, or set %s", switch_off)
+    with torch.random.fork_rng(devices=[]):  # the same network in every run and resume; the run's RNG untouched
+        torch.manual_seed(0)
+        return VGG19Features()

@@ -82,6 +82,9 @@ class LossConfig:
     perceptual_layers: dict[str, float] = field(
         default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0})
     vgg_weights: str | None = None
+    """torchvision's vgg19-dcbb9e9d.pth (downloaded into the models cache when absent); ``random`` runs the
+    perceptual loss on a random VGG19 (tests, offline machines: it then measures nothing a person sees; the
+    run says so)."""
     gan_weight: float = 0.1
     """The generator's hinge loss weight (0 with pixel/perceptual only: no discriminator is built)."""
     multiscale_weight: float = 0.1

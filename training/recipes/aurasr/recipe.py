@@ -74,9 +74,9 @@ class AuraSR(Recipe):
         self.perceptual_loss = None
         if losses.perceptual_weight > 0:
             from ...components.losses import PerceptualLoss
-            from ...components.vgg import load_vgg19_features, resolve_vgg19_weights
+            from ...components.vgg import perceptual_vgg19
 
-            vgg = load_vgg19_features(resolve_vgg19_weights(losses.vgg_weights, self.engine.models_dir, download=True))
+            vgg = perceptual_vgg19(losses.vgg_weights, self.engine.models_dir)
             self.perceptual_loss = PerceptualLoss(vgg.to(device), layer_weights=losses.perceptual_layers,
                                                   perceptual_weight=losses.perceptual_weight)
         self.degrade = None

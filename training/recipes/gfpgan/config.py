@@ -27,8 +27,11 @@ class DataConfig:
     detector: str = "retinaface_resnet50"
     """RetinaFace file or known name (``retinaface_mobilenet0.25`` is smaller)."""
     threshold: float = 0.97
+    """The detector's confidence a face needs (0–1); lower it when faces are missed."""
     min_face_size: float = 64.0
-    """Faces whose box is smaller (input pixels) are left out: they would only be upscaled blur."""
+    """Faces whose box's shorter side is smaller, in the photo's pixels, are left out: their crop would
+    only be upscaled blur. The log names each photo whose faces were all too small, with the size found;
+    lower this (``--set data.min_face_size=32``) to train on them anyway."""
     max_faces_per_image: int = 0
     """0: every face found; n: the n largest."""
     cache_dir: str | None = None

@@ -109,16 +109,10 @@ class GFPGAN(Recipe):
         losses, device = self.config.losses, self.engine.device
         self.perceptual_loss = None
         if losses.perceptual_weight > 0 or losses.style_weight > 0:
-            from ...components.vgg import VGG19Features, load_vgg19_features, resolve_vgg19_weights
+            from ...components.vgg import perceptual_vgg19
 
-            if losses.vgg_weights == "random":
-                log.warning("perceptual and style losses run on a RANDOM VGG19 (losses.vgg_weights = random): "
-                            "they train the machinery, not what a person sees. Give torchvision's "
-                            "vgg19-dcbb9e9d.pth, or set losses.perceptual_weight and style_weight to 0")
-                vgg = VGG19Features()
-            else:
-                vgg = load_vgg19_features(resolve_vgg19_weights(losses.vgg_weights, self.engine.models_dir,
-                                                                download=True))
+            vgg = perceptual_vgg19(losses.vgg_weights, self.engine.models_dir,
+                                   switch_off="losses.perceptual_weight and style_weight to 0")
             self.perceptual_loss = PerceptualLoss(vgg.to(device), layer_weights=losses.perceptual_layers,
                                                   range_norm=True, perceptual_weight=losses.perceptual_weight,
                                                   style_weight=losses.style_weight)

@@ -50,9 +50,9 @@ class RealESRGAN(Recipe):
         self.pixel_loss = PixelLoss(losses.pixel_kind, losses.pixel_weight) if losses.pixel_weight > 0 else None
         self.perceptual_loss = None
         if losses.perceptual_weight > 0:
-            from ...components.vgg import load_vgg19_features, resolve_vgg19_weights
+            from ...components.vgg import perceptual_vgg19
 
-            vgg = load_vgg19_features(resolve_vgg19_weights(losses.vgg_weights, models_dir, download=True))
+            vgg = perceptual_vgg19(losses.vgg_weights, models_dir)
             self.perceptual_loss = PerceptualLoss(vgg.to(device), layer_weights=losses.perceptual_layers,
                                                   perceptual_weight=losses.perceptual_weight)
         self.gan_loss = None
