@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import save_official, tiny_compact
-from ganpost import upscale
+from ganpost import load_model, upscale
+from ganpost.runtime.runner import working_copy
 from helpers import fake_comfy
 from helpers.fake_comfy import COMFY_MODULES, Interrupted
 from helpers.tolerance import assert_close_to_scale
@@ -82,6 +83,48 @@ def test_loader_lists_loads_and_caches(comfy):
     assert comfy.nodes.GanpostLoadUpscaleModel.fingerprint_inputs(model_name="tiny.pth") != before
     (replaced,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
     assert replaced is not model and replaced.scale == 4
+
+
+def test_cache_keeps_a_sessions_models_and_is_bounded_by_memory(comfy, monkeypatch):
+    """The soak's case (bench/comfy_soak.py): files used in turn must not reload each other out of the cache
+    (a 4-file limit reloaded five models every cycle); past the memory budget the least recently used go."""
+    cache = importlib.import_module("ganpost.nodes.model_cache")
+    loader = comfy.nodes.GanpostLoadUpscaleModel
+    names = [f"m{i}.pth" for i in range(7)]
+    for name in names:
+        _save_tiny(comfy, name)
+    loads = []
+    real_load = cache.load_model
+    monkeypatch.setattr(cache, "load_model", lambda path, **kw: loads.append(Path(path).name) or real_load(path, **kw))
+
+    first = {name: loader.execute(model_name=name)[0] for name in names[:6]}
+    for _ in range(3):  # later cycles: every model comes from the cache
+        for name in names[:6]:
+            (model,) = loader.execute(model_name=name)
+            assert model is first[name]
+            _upscale(comfy, model, torch.rand(1, 8, 8, 3), precision="fp32")
+    assert loads == names[:6]
+
+    # what a model holds: its tensors, plus working copies that do not share them
+    fresh = load_model(comfy.folder / "m0.pth")
+    params = sum(p.numel() * p.element_size() for p in fresh.module.parameters())
+    assert cache.resident_bytes(fresh) == params
+    working_copy(fresh, torch.device("cpu"), torch.float32, False)  # shares the loaded tensors
+    assert cache.resident_bytes(fresh) == params
+    working_copy(fresh, torch.device("cpu"), torch.bfloat16, False)
+    assert cache.resident_bytes(fresh) == params + params // 2
+
+    each = cache.resident_bytes(first["m5.pth"])  # m0..m5 alike: the fp32 copy their runs made
+    assert each >= params
+    monkeypatch.setattr(cache, "budget_bytes", lambda: 3 * each)  # room for three
+    (newest,) = loader.execute(model_name="m6.pth")
+    assert loads == names
+    assert [Path(key[0]).name for key in cache._CACHE] == ["m4.pth", "m5.pth", "m6.pth"]
+    monkeypatch.setattr(cache, "budget_bytes", lambda: 1)  # over budget on its own, the model just loaded stays
+    (again,) = loader.execute(model_name="m0.pth")
+    assert loader.execute(model_name="m0.pth")[0] is again and len(cache._CACHE) == 1
+    monkeypatch.undo()
+    assert 0 < cache.budget_bytes() < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def test_model_folder_is_extended_never_replaced(comfy):

@@ -8,6 +8,7 @@ this catches a mistyped link without one (e.g. a GANPOST_MODEL wired into a GANP
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from pathlib import Path
 
@@ -23,6 +24,10 @@ CORE = {
     "UpscaleModelLoader": ({"model_name": "COMBO"}, ["UPSCALE_MODEL"]),
     "MaskToImage": ({"mask": "MASK"}, ["IMAGE"]),
     "JoinImageWithAlpha": ({"image": "IMAGE", "alpha": "MASK"}, ["IMAGE"]),
+    "PreviewImage": ({"images": "IMAGE"}, []),
+    "ImageScale": ({"image": "IMAGE", "upscale_method": "COMBO", "width": "INT", "height": "INT", "crop": "COMBO"},
+                   ["IMAGE"]),
+    "SolidMask": ({"value": "FLOAT", "width": "INT", "height": "INT"}, ["MASK"]),
 }
 FOLDER_COMBOS = {"model_name"}  # their options are the files in a models folder: none here
 
@@ -129,3 +134,21 @@ def test_the_training_nodes_take_and_give_what_their_loaders_and_users_do(schema
         model_input = next(spec for spec in schemas[trainer].inputs if spec.id == name)
         assert model_input.get_io_type() == loaded, trainer
         assert schemas[trainer].outputs[0].io_type == loaded, trainer
+
+
+def test_the_soak_prompts_validate_and_cover_every_task_node(schemas):
+    """bench/comfy_soak.py's prompts (run against a real ComfyUI) pass the same check, and use every node of the
+    pack but the training ones and the parser loader (no parser file offline): add a new node to the soak."""
+    spec = importlib.util.spec_from_file_location("comfy_soak", Path(__file__).parents[1] / "bench" / "comfy_soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    names = {"upscaler": ["a.pth", "b.safetensors"], "translator": "t.pth", "detector": "d.pth", "face_model": "f.pth"}
+    used = set()
+    for name, build in soak.build_kinds(names, 64):
+        graph = soak.Graph()
+        build(graph, {"image": "in.png"}, 7)
+        assert workflow_errors(graph.nodes, schemas) == [], name
+        used |= {node["class_type"] for node in graph.nodes.values()}
+    expected = {n for n in schemas if not n.startswith("GanpostTrain")} - {"GanpostLoadFaceParser"}
+    assert expected <= used, f"not in the soak: {sorted(expected - used)}"
+    assert soak.TASK_NODES <= used and soak.LOADER_NODES <= used
