@@ -54,31 +54,20 @@ def _wait_for_steps(out, n, proc, timeout=WAIT):
     raise AssertionError("training did not log in time")
 
 
-
-def test_ctrl_c_saves_and_exits_cleanly(photos, tmp_path):
+@pytest.mark.parametrize("signum, status, said", [(signal.SIGINT, 130, "; saved"),
+                                                  (signal.SIGTERM, 143, "(terminated); saved")])
+def test_ctrl_c_and_sigterm_finish_the_step_save_and_exit(photos, tmp_path, signum, status, said):
+    """Ctrl-C, and SIGTERM (how docker stop, systemd and SLURM end a job): every finished step is kept."""
     out = tmp_path / "run"
     proc = _start(photos, out)
     _wait_for_steps(out, 3, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=WAIT)
-    assert proc.returncode == 130, err
-    assert "--resume" in err and "Traceback" not in err
-    state = torch.load(out / "state/latest.state", weights_only=True)
-    assert state["step"] >= 3 and (out / "models/net_g_latest.pth").is_file()
-
-
-def test_sigterm_saves_and_exits_143(photos, tmp_path):
-    """docker stop, systemd and SLURM end a job with SIGTERM: the run saves like Ctrl-C does."""
-    out = tmp_path / "run"
-    proc = _start(photos, out)
-    _wait_for_steps(out, 3, proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=WAIT)
-    assert proc.returncode == 143, err
-    assert "(terminated); saved" in err and "--resume" in err and "Traceback" not in err
+    assert proc.returncode == status, err
+    assert said in err and "--resume" in err and "Traceback" not in err
     state = torch.load(out / "state/latest.state", weights_only=True)
     logged = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
-    assert state["step"] == logged[-1] >= 3  # every finished step is kept
+    assert state["step"] == logged[-1] >= 3 and (out / "models/net_g_latest.pth").is_file()
 
 
 def test_sigkill_leaves_a_state_that_resumes(photos, tmp_path):
