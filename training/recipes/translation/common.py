@@ -84,6 +84,12 @@ class TranslationRecipe(Recipe):
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
 
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    """Autocast's fp16/bf16 outputs as float32 for the losses; float32 and float64 pass unchanged (a
+    float64 run, as the parity test's, stays float64 throughout)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
 

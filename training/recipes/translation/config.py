@@ -65,6 +65,13 @@ class DiscriminatorConfig:
 
 
 @dataclass
+class Pix2PixDiscriminatorConfig(DiscriminatorConfig):
+    update_first: bool = True
+    """Step D on each batch before G's GAN loss sees it, as the official pix2pix does (needs
+    optim.accumulation 1); false: G's loss sees D as it was before this step and both step at the end."""
+
+
+@dataclass
 class LossConfig:
     gan_mode: Literal["vanilla", "lsgan", "wgangp"] = "vanilla"
     l1_weight: float = 100.0
@@ -101,7 +108,7 @@ def _translation_checks(cfg) -> None:
 class Pix2PixConfig:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    discriminator: Pix2PixDiscriminatorConfig = field(default_factory=Pix2PixDiscriminatorConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -114,6 +121,10 @@ class Pix2PixConfig:
                               "paired by name, not both")
         if bool(d.dir_a) != bool(d.dir_b):
             raise ConfigError("data.dir_a and data.dir_b: pairs by file name need both folders")
+        if self.discriminator.update_first and self.optim.accumulation > 1:
+            raise ConfigError(f"optim.accumulation: {self.optim.accumulation} needs discriminator.update_first = "
+                              "false; D cannot take its step before G's loss while its gradient is still being "
+                              "accumulated")
         return self
 
 
