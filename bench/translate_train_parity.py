@@ -243,6 +243,36 @@ def schedule_table() -> None:
                   f"| lr × {official_lr_factor(total - 1, per_epoch, n, d):g} |")
 
 
+# --- the data: our resize against the official transform's (PIL's bicubic on 8-bit pixels) -----------------
+KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "kodak"
+
+
+def resize_table(folder: Path, sides=(286, 256)) -> None:
+    """What ``data.resize`` changes: each photo resized as the official ``transforms.Resize`` does on a PIL
+    image (the reference) and by ours in both modes; differences in 8-bit levels."""
+    import numpy as np
+    from PIL import Image
+
+    from ganpost.training.data import list_images, load_rgb
+    from ganpost.training.translation_data import _resize
+
+    files = list_images(folder, "photos")
+    stats = {how: [] for how in ("float", "pil")}
+    for path in files:
+        image = Image.open(path).convert("RGB")
+        for side in sides:
+            reference = np.asarray(image.resize((side, side), Image.BICUBIC)).astype(np.float64)
+            for how in stats:
+                stats[how].append(np.abs(_resize(load_rgb(path), side, how) * 255 - reference))
+    print(f"\n## data: resized photos against PIL's bicubic (the official transform), {len(files)} photos of "
+          f"{folder.name} to {' and '.join(map(str, sides))} px")
+    print("| data.resize | mean |Δ| (levels of 255) | 99.9th pct | max |")
+    print("|---|---|---|---|")
+    for how, deltas in stats.items():
+        every = np.concatenate([d.ravel() for d in deltas])
+        print(f"| {how} | {every.mean():.3f} | {np.percentile(every, 99.9):.2f} | {every.max():.2f} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official", required=True, type=Path, help="folder with the official models/ and util/")
@@ -253,6 +283,8 @@ def main(argv=None) -> int:
                              "or at the end (older and possibly newer versions)")
     parser.add_argument("--write-fixture", action="store_true", help=f"store the official numbers in {FIXTURE}")
     parser.add_argument("--json", type=Path, help="also write the full comparison here")
+    parser.add_argument("--photos", type=Path, default=KODAK if KODAK.is_dir() else None,
+                        help="photos for the resize comparison (default: ../shared/datasets/kodak when present)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny networks: more threads only contend on a shared CPU
     names = args.scenario or list(SCENARIOS)
@@ -266,6 +298,8 @@ def main(argv=None) -> int:
                 results[f"{name}, {result['dtype']}"] = result
                 worst = max(worst, print_table(name, result))
     schedule_table()
+    if args.photos:
+        resize_table(args.photos)
     if args.write_fixture:
         if args.sets:
             raise SystemExit("--write-fixture stores the official run; leave our side at its defaults (no --set)")

@@ -39,7 +39,8 @@ class TranslationRecipe(Recipe):
         if not self.engine.processes.is_main or not (d.val_dir or d.val_dir_a):
             return
         held_out = PairedImages(aligned=d.val_dir, folder_a=d.val_dir_a, folder_b=d.val_dir_b,
-                                load_size=d.crop_size, crop_size=d.crop_size, direction=d.direction)
+                                load_size=d.crop_size, crop_size=d.crop_size, direction=d.direction,
+                                resize=d.resize)
         self.val_pairs = []
         for index in range(min(len(held_out.sources), d.val_max_images)):
             a, b = held_out.pair(index)

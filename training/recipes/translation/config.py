@@ -31,6 +31,9 @@ class DataConfig:
     direction: Literal["AtoB", "BtoA"] = "AtoB"
     preprocess: Literal["resize_and_crop", "crop"] = "resize_and_crop"
     """resize_and_crop: resize to load_size² then take a random crop_size² crop (official); crop: crop only."""
+    resize: Literal["float", "pil"] = "float"
+    """float: bicubic in floating point (16-bit images keep their precision); pil: the official transform's
+    PIL bicubic on 8-bit pixels, rounded to 8 bits (mean 0.3/255 apart on photos)."""
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True

@@ -74,7 +74,8 @@ class CycleGAN(TranslationRecipe):
                                            "--data-a DIR --data-b DIR (data.dir_a, data.dir_b)")
         self.load_validation()
         return UnpairedImages(d.dir_a, d.dir_b, load_size=d.load_size, crop_size=d.crop_size,
-                              preprocess=d.preprocess, flip=d.flip, direction=d.direction, seed=run.seed)
+                              preprocess=d.preprocess, flip=d.flip, direction=d.direction, seed=run.seed,
+                              resize=d.resize)
 
     def losses(self, phase: str, batch: dict) -> dict[str, torch.Tensor]:
         return self._generator_losses(batch) if phase == "generators" else self._discriminator_losses(batch)

@@ -72,7 +72,7 @@ class Pix2Pix(TranslationRecipe):
         self.load_validation()
         return PairedImages(aligned=d.dir or None, folder_a=d.dir_a, folder_b=d.dir_b, load_size=d.load_size,
                             crop_size=d.crop_size, preprocess=d.preprocess, flip=d.flip, direction=d.direction,
-                            seed=run.seed)
+                            seed=run.seed, resize=d.resize)
 
     def losses(self, phase: str, batch: dict) -> dict[str, torch.Tensor]:
         engine, a = self.engine, batch["a"]
