@@ -117,7 +117,8 @@ class Pix2Pix(TranslationRecipe):
 def step_now(engine, key: str) -> None:
     """Optimizer ``key`` takes its step now, inside the step, with its gradients then cleared so the
     engine's own step at the end passes it by (the engine leaves alone an optimizer without gradients).
-    The engine's step keeps its gradient clipping and loss scaling in one place."""
+    The engine's step keeps its gradient clipping and loss scaling in one place. A non-finite loss in a
+    later phase then skips only the other optimizers' steps."""
     optimizer = engine.optimizers[key]
     engine._apply(optimizer, engine.scalers[key])
     optimizer.zero_grad(set_to_none=True)
