@@ -52,10 +52,19 @@ def pairs_by_name(folder_a: str | os.PathLike, folder_b: str | os.PathLike) -> l
     return [(a[n], b[n]) for n in sorted(a.keys() & b.keys())]
 
 
-def _resize(image: np.ndarray, side: int) -> np.ndarray:
-    """Bicubic (antialiased, like PIL's) to side × side."""
+Resize = Literal["float", "pil"]
+
+
+def _resize(image: np.ndarray, side: int, how: Resize = "float") -> np.ndarray:
+    """Bicubic (antialiased, PIL's kernel) to side × side: in float in one go ("float"), or as the official
+    transform does ("pil": PIL on the 8-bit image, rounded to 8 bits after each pass)."""
     if image.shape[:2] == (side, side):
         return image
+    if how == "pil":
+        from PIL import Image
+
+        pixels = np.round(image * 255).astype(np.uint8)
+        return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BICUBIC)).astype(np.float32) / 255
     t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     out = F.interpolate(t, size=(side, side), mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
     return out[0].numpy().transpose(1, 2, 0)
@@ -104,7 +113,7 @@ class PairedImages(_Sampled):
 
     def __init__(self, *, aligned: str | os.PathLike | None = None, folder_a=None, folder_b=None,
                  load_size: int = 286, crop_size: int = 256, preprocess: Preprocess = "resize_and_crop",
-                 flip: bool = True, direction: Direction = "AtoB", seed: int = 0):
+                 flip: bool = True, direction: Direction = "AtoB", seed: int = 0, resize: Resize = "float"):
         if aligned:
             self.sources: list = aligned_pairs(aligned)
             load = self._load_aligned
@@ -115,12 +124,13 @@ class PairedImages(_Sampled):
             raise DatasetError("paired training data: give an aligned A|B folder, or both an A and a B folder")
         super().__init__(len(self.sources), seed)
         self.load_size = load_size if preprocess == "resize_and_crop" else 0
+        self.resize = resize
         self.swap = direction == "BtoA"
         self.crops = _Crops(crop_size, flip)
         self.prepared = _Prepared(load)
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
-        return _resize(image, self.load_size) if self.load_size else image
+        return _resize(image, self.load_size, self.resize) if self.load_size else image
 
     def _load_aligned(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         both = load_rgb(path)
@@ -155,14 +165,14 @@ class UnpairedImages(_Sampled):
 
     def __init__(self, folder_a: str | os.PathLike, folder_b: str | os.PathLike, *, load_size: int = 286,
                  crop_size: int = 256, preprocess: Preprocess = "resize_and_crop", flip: bool = True,
-                 direction: Direction = "AtoB", seed: int = 0):
+                 direction: Direction = "AtoB", seed: int = 0, resize: Resize = "float"):
         files_a, files_b = list_images(folder_a, "A folder"), list_images(folder_b, "B folder")
         if direction == "BtoA":
             files_a, files_b = files_b, files_a
         self.files_a, self.files_b = files_a, files_b
         super().__init__(len(files_a), seed)
         size = load_size if preprocess == "resize_and_crop" else 0
-        self.prepared = _Prepared(lambda path: _resize(load_rgb(path), size) if size else load_rgb(path))
+        self.prepared = _Prepared(lambda path: _resize(load_rgb(path), size, resize) if size else load_rgb(path))
         self.crops = _Crops(crop_size, flip)
 
     def __getitem__(self, sample_id: int) -> dict[str, torch.Tensor]:

@@ -39,7 +39,8 @@ class TranslationRecipe(Recipe):
         if not self.engine.processes.is_main or not (d.val_dir or d.val_dir_a):
             return
         held_out = PairedImages(aligned=d.val_dir, folder_a=d.val_dir_a, folder_b=d.val_dir_b,
-                                load_size=d.crop_size, crop_size=d.crop_size, direction=d.direction)
+                                load_size=d.crop_size, crop_size=d.crop_size, direction=d.direction,
+                                resize=d.resize)
         self.val_pairs = []
         for index in range(min(len(held_out.sources), d.val_max_images)):
             a, b = held_out.pair(index)
@@ -82,6 +83,12 @@ class TranslationRecipe(Recipe):
             if index == 0:
                 write_strip(preview, panels)
         return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    """Autocast's fp16/bf16 outputs as float32 for the losses; float32 and float64 pass unchanged (a
+    float64 run, as the parity test's, stays float64 throughout)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:

@@ -31,6 +31,9 @@ class DataConfig:
     direction: Literal["AtoB", "BtoA"] = "AtoB"
     preprocess: Literal["resize_and_crop", "crop"] = "resize_and_crop"
     """resize_and_crop: resize to load_size² then take a random crop_size² crop (official); crop: crop only."""
+    resize: Literal["float", "pil"] = "float"
+    """float: bicubic in floating point (16-bit images keep their precision); pil: the official transform's
+    PIL bicubic on 8-bit pixels, rounded to 8 bits (mean 0.3/255 apart on photos)."""
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True
@@ -62,6 +65,13 @@ class DiscriminatorConfig:
     pretrained: str | None = None
     """A discriminator checkpoint (D, or CycleGAN's D_A) to continue from."""
     pretrained_b: str | None = None
+
+
+@dataclass
+class Pix2PixDiscriminatorConfig(DiscriminatorConfig):
+    update_first: bool = True
+    """Step D on each batch before G's GAN loss sees it, as the official pix2pix does (needs
+    optim.accumulation 1); false: G's loss sees D as it was before this step and both step at the end."""
 
 
 @dataclass
@@ -101,7 +111,7 @@ def _translation_checks(cfg) -> None:
 class Pix2PixConfig:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    discriminator: Pix2PixDiscriminatorConfig = field(default_factory=Pix2PixDiscriminatorConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -114,6 +124,10 @@ class Pix2PixConfig:
                               "paired by name, not both")
         if bool(d.dir_a) != bool(d.dir_b):
             raise ConfigError("data.dir_a and data.dir_b: pairs by file name need both folders")
+        if self.discriminator.update_first and self.optim.accumulation > 1:
+            raise ConfigError(f"optim.accumulation: {self.optim.accumulation} needs discriminator.update_first = "
+                              "false; D cannot take its step before G's loss while its gradient is still being "
+                              "accumulated")
         return self
 
 

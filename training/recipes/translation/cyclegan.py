@@ -20,7 +20,7 @@ from ...components.losses import GANLoss, gradient_penalty
 from ...engine.networks import frozen
 from ...translation_data import UnpairedImages
 from ..base import Optimizer, Phase
-from .common import TranslationRecipe, require
+from .common import TranslationRecipe, require, upcast
 from .config import CYCLEGAN_PRESETS, CycleGANConfig
 from .networks import discriminator, fresh_generator, fresh_like, load_generator, trainable
 
@@ -74,7 +74,8 @@ class CycleGAN(TranslationRecipe):
                                            "--data-a DIR --data-b DIR (data.dir_a, data.dir_b)")
         self.load_validation()
         return UnpairedImages(d.dir_a, d.dir_b, load_size=d.load_size, crop_size=d.crop_size,
-                              preprocess=d.preprocess, flip=d.flip, direction=d.direction, seed=run.seed)
+                              preprocess=d.preprocess, flip=d.flip, direction=d.direction, seed=run.seed,
+                              resize=d.resize)
 
     def losses(self, phase: str, batch: dict) -> dict[str, torch.Tensor]:
         return self._generator_losses(batch) if phase == "generators" else self._discriminator_losses(batch)
@@ -88,19 +89,19 @@ class CycleGAN(TranslationRecipe):
             rec_a = g_b(fake_b)
             fake_a = g_b(b)
             rec_b = g_a(fake_a)
-        fake_b, fake_a = batch["fake_b"], batch["fake_a"] = fake_b.float(), fake_a.float()
+        fake_b, fake_a = batch["fake_b"], batch["fake_a"] = upcast(fake_b), upcast(fake_a)
         out = {}
         if w.identity_weight > 0:
             with engine.autocast():
                 same_b, same_a = g_a(b), g_b(a)
-            out["l_idt_A"] = F.l1_loss(same_b.float(), b) * w.cycle_weight * w.identity_weight
-            out["l_idt_B"] = F.l1_loss(same_a.float(), a) * w.cycle_weight * w.identity_weight
+            out["l_idt_A"] = F.l1_loss(upcast(same_b), b) * w.cycle_weight * w.identity_weight
+            out["l_idt_B"] = F.l1_loss(upcast(same_a), a) * w.cycle_weight * w.identity_weight
         with frozen(engine.network("D_A")) as d_a, frozen(engine.network("D_B")) as d_b, engine.autocast():
             score_b, score_a = d_a(fake_b), d_b(fake_a)
-        out["l_G_A"] = self.gan_loss(score_b.float(), True)
-        out["l_G_B"] = self.gan_loss(score_a.float(), True)
-        out["l_cycle_A"] = F.l1_loss(rec_a.float(), a) * w.cycle_weight
-        out["l_cycle_B"] = F.l1_loss(rec_b.float(), b) * w.cycle_weight
+        out["l_G_A"] = self.gan_loss(upcast(score_b), True)
+        out["l_G_B"] = self.gan_loss(upcast(score_a), True)
+        out["l_cycle_A"] = F.l1_loss(upcast(rec_a), a) * w.cycle_weight
+        out["l_cycle_B"] = F.l1_loss(upcast(rec_b), b) * w.cycle_weight
         return out
 
     def _discriminator_losses(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -112,8 +113,8 @@ class CycleGAN(TranslationRecipe):
                                         ("B", engine.networks["D_B"], batch["a"], fake_a)):
             with engine.autocast():
                 real_score, fake_score = critic(real), critic(fake)
-            out[f"l_D_{key}"] = 0.5 * (self.gan_loss(real_score.float(), True, is_disc=True)
-                                       + self.gan_loss(fake_score.float(), False, is_disc=True))
+            out[f"l_D_{key}"] = 0.5 * (self.gan_loss(upcast(real_score), True, is_disc=True)
+                                       + self.gan_loss(upcast(fake_score), False, is_disc=True))
             if self.config.losses.gan_mode == "wgangp":
                 out[f"l_D_{key}_gp"] = gradient_penalty(critic, real, fake, rng, self.config.losses.gp_weight)
         return out

@@ -1,9 +1,11 @@
 """pix2pix (Isola et al.): one generator A → B and a conditional discriminator on cat(A, ·).
 
-Each micro-batch: the generator phase (GAN loss through the frozen D on cat(A, G(A)), plus
-λ·L1(G(A), B)), then the discriminator phase (½ of real cat(A, B) vs fake cat(A, G(A)) detached).
-Both optimizers step after both phases, so G's loss sees D before this step's update (the official
-code updates D first); at batch 1 and lr 2e-4 the difference is one step of D.
+Each step, in the official order: G(A) once; the discriminator phase (½ of real cat(A, B) vs fake
+cat(A, G(A)) detached), after which D takes its step; then the generator phase (GAN loss through the
+frozen, just-updated D on cat(A, G(A)), plus λ·L1(G(A), B)). With ``discriminator.update_first``
+off, the generator phase comes first and sees D as it was before the step, and both optimizers step
+at the end (what optim.accumulation > 1 needs). ``bench/translate_train_parity.py`` measures both
+against the official trainer.
 Files: ``latest_net_G.pth`` / ``latest_net_D.pth`` as plain state dicts, the official layout.
 """
 
@@ -20,7 +22,7 @@ from ...components.losses import GANLoss, gradient_penalty
 from ...engine.networks import frozen
 from ...translation_data import PairedImages
 from ..base import Optimizer, Phase
-from .common import TranslationRecipe, require
+from .common import TranslationRecipe, require, upcast
 from .config import PIX2PIX_PRESETS, Pix2PixConfig
 from .networks import discriminator, fresh_generator, load_generator, trainable
 
@@ -58,6 +60,8 @@ class Pix2Pix(TranslationRecipe):
         return {"G": Optimizer(("G",), o.lr_g), "D": Optimizer(("D",), o.lr_d)}
 
     def phases(self) -> tuple[Phase, ...]:
+        if self.config.discriminator.update_first:
+            return Phase("discriminator", "D"), Phase("generator", "G")
         return Phase("generator", "G"), Phase("discriminator", "D")
 
     # --- data and losses ----------------------------------------------------------------------------
@@ -68,25 +72,28 @@ class Pix2Pix(TranslationRecipe):
         self.load_validation()
         return PairedImages(aligned=d.dir or None, folder_a=d.dir_a, folder_b=d.dir_b, load_size=d.load_size,
                             crop_size=d.crop_size, preprocess=d.preprocess, flip=d.flip, direction=d.direction,
-                            seed=run.seed)
+                            seed=run.seed, resize=d.resize)
 
     def losses(self, phase: str, batch: dict) -> dict[str, torch.Tensor]:
         engine, a = self.engine, batch["a"]
-        if phase == "generator":
+        if "fake" not in batch:  # G(A) once per micro-batch, in whichever phase comes first (one dropout draw)
             with engine.autocast():
-                fake = engine.networks["G"](a)
-            fake = batch["fake"] = fake.float()
+                batch["fake"] = upcast(engine.networks["G"](a))
+        if phase == "generator":
+            fake = batch["fake"]
+            if self.config.discriminator.update_first:
+                step_now(engine, "D")
             with frozen(engine.network("D")) as critic, engine.autocast():
                 score = critic(torch.cat([a, fake], 1))
-            return {"l_G_GAN": self.gan_loss(score.float(), True),
+            return {"l_G_GAN": self.gan_loss(upcast(score), True),
                     "l_G_L1": F.l1_loss(fake, batch["b"]) * self.config.losses.l1_weight}
         critic = engine.networks["D"]
         fake_pair = self.pool.query(torch.cat([a, batch["fake"].detach()], 1), batch["rng"])
         real_pair = torch.cat([a, batch["b"]], 1)
         with engine.autocast():
             fake_score, real_score = critic(fake_pair), critic(real_pair)
-        out = {"l_D_fake": 0.5 * self.gan_loss(fake_score.float(), False, is_disc=True),
-               "l_D_real": 0.5 * self.gan_loss(real_score.float(), True, is_disc=True)}
+        out = {"l_D_fake": 0.5 * self.gan_loss(upcast(fake_score), False, is_disc=True),
+               "l_D_real": 0.5 * self.gan_loss(upcast(real_score), True, is_disc=True)}
         if self.config.losses.gan_mode == "wgangp":
             out["l_D_gp"] = gradient_penalty(critic, real_pair, fake_pair, batch["rng"], self.config.losses.gp_weight)
         return out
@@ -105,6 +112,16 @@ class Pix2Pix(TranslationRecipe):
 
     def validate(self, preview: Path) -> dict:
         return self.scores_and_preview({"AtoB": self.engine.network("G")}, preview)
+
+
+def step_now(engine, key: str) -> None:
+    """Optimizer ``key`` takes its step now, inside the step, with its gradients then cleared so the
+    engine's own step at the end passes it by (the engine leaves alone an optimizer without gradients).
+    The engine's step keeps its gradient clipping and loss scaling in one place. A non-finite loss in a
+    later phase then skips only the other optimizers' steps."""
+    optimizer = engine.optimizers[key]
+    engine._apply(optimizer, engine.scalers[key])
+    optimizer.zero_grad(set_to_none=True)
 
 
 def _channels(generator: nn.Module) -> tuple[int, int]:
