@@ -267,6 +267,15 @@ class Trainer:
             totals[name] += value.item() / accumulation
         return True
 
+    def step_optimizer(self, key: str) -> None:
+        """Optimizer ``key`` takes its step now, inside the step, for a recipe whose later phase must
+        see the update (pix2pix's D, as in the official trainer). Its gradients are then cleared, so
+        the step's end passes it by; clipping and loss scaling stay those of :meth:`_apply`. A
+        non-finite loss in a later phase then skips only the other optimizers' steps."""
+        optimizer = self.optimizers[key]
+        self._apply(optimizer, self.scalers[key])
+        optimizer.zero_grad(set_to_none=True)
+
     def _apply(self, optimizer: torch.optim.Optimizer, scaler) -> None:
         if all(p.grad is None for g in optimizer.param_groups for p in g["params"]):
             return  # its networks took no part this step (frozen for a warm-up): leave them and their state alone

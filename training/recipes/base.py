@@ -5,7 +5,8 @@ its own), presets, networks (any number of generators and discriminators), which
 averaged, its optimizers, the phases of a step, the batch it needs, its losses, the files it writes
 and how it validates. It gets the engine at construction and reads ``engine.networks``,
 ``engine.network(name)``, ``engine.emas``, ``engine.device``, ``engine.step``,
-``engine.processes``, ``engine.autocast()`` and ``engine.models_dir`` from it.
+``engine.processes``, ``engine.autocast()`` and ``engine.models_dir`` from it, and may call
+``engine.step_optimizer(key)`` to step one optimizer inside a step.
 """
 
 from __future__ import annotations

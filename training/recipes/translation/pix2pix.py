@@ -82,7 +82,7 @@ class Pix2Pix(TranslationRecipe):
         if phase == "generator":
             fake = batch["fake"]
             if self.config.discriminator.update_first:
-                step_now(engine, "D")
+                engine.step_optimizer("D")
             with frozen(engine.network("D")) as critic, engine.autocast():
                 score = critic(torch.cat([a, fake], 1))
             return {"l_G_GAN": self.gan_loss(upcast(score), True),
@@ -112,16 +112,6 @@ class Pix2Pix(TranslationRecipe):
 
     def validate(self, preview: Path) -> dict:
         return self.scores_and_preview({"AtoB": self.engine.network("G")}, preview)
-
-
-def step_now(engine, key: str) -> None:
-    """Optimizer ``key`` takes its step now, inside the step, with its gradients then cleared so the
-    engine's own step at the end passes it by (the engine leaves alone an optimizer without gradients).
-    The engine's step keeps its gradient clipping and loss scaling in one place. A non-finite loss in a
-    later phase then skips only the other optimizers' steps."""
-    optimizer = engine.optimizers[key]
-    engine._apply(optimizer, engine.scalers[key])
-    optimizer.zero_grad(set_to_none=True)
 
 
 def _channels(generator: nn.Module) -> tuple[int, int]:
