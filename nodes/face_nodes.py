@@ -70,7 +70,8 @@ class GanpostLoadFaceModel(io.ComfyNode):
             inputs=[io.Combo.Input("model_name", options=model_folders.list_models(model_folders.FACE_MODELS),
                                    tooltip="a file in models/facerestore_models (or a path from "
                                            "extra_model_paths.yaml), e.g. GFPGANv1.4.pth")],
-            outputs=[GanpostFaceModel.Output(display_name="face_model")],
+            outputs=[GanpostFaceModel.Output(display_name="face_model",
+                                              tooltip="into 'ganpost: Restore Faces' or 'ganpost: Fine-tune Face Model'")],
         )
 
     @classmethod
@@ -93,7 +94,8 @@ class GanpostLoadFaceDetector(io.ComfyNode):
                         "detection_mobilenet0.25_Final.pth) from models/facedetection.",
             inputs=[io.Combo.Input("model_name", options=model_folders.list_models(model_folders.FACE_DETECTORS),
                                    tooltip="a file in models/facedetection (or a path from extra_model_paths.yaml)")],
-            outputs=[GanpostFaceDetector.Output(display_name="detector")],
+            outputs=[GanpostFaceDetector.Output(display_name="detector",
+                                                 tooltip="into Restore Faces, Detect Faces or Fine-tune Face Model")],
         )
 
     @classmethod
@@ -116,7 +118,7 @@ class GanpostLoadFaceParser(io.ComfyNode):
                         "Into Restore Faces, it limits each pasted face to face parts and hair.",
             inputs=[io.Combo.Input("model_name", options=model_folders.list_models(model_folders.FACE_DETECTORS),
                                    tooltip="a file in models/facedetection (or a path from extra_model_paths.yaml)")],
-            outputs=[GanpostFaceParser.Output(display_name="parser")],
+            outputs=[GanpostFaceParser.Output(display_name="parser", tooltip="into Restore Faces' parser input")],
         )
 
     @classmethod
@@ -154,7 +156,7 @@ class GanpostRestoreFaces(io.ComfyNode):
                         "soft mask; the background is resized or upscaled by an optional model. An image "
                         "without faces comes back unchanged (resized when upscale > 1).",
             inputs=[
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="the images whose faces are restored (a batch; video frames too)"),
                 GanpostFaceModel.Input("face_model", tooltip="from 'ganpost: Load Face Model'"),
                 GanpostFaceDetector.Input("detector", tooltip="from 'ganpost: Load Face Detector'"),
                 GanpostFaceParser.Input("parser", optional=True,
@@ -191,7 +193,8 @@ class GanpostRestoreFaces(io.ComfyNode):
                                tooltip="auto = fp16 on CUDA where the model is safe in it, else fp32"),
             ],
             outputs=[
-                io.Image.Output(display_name="image"),
+                io.Image.Output(display_name="image", tooltip="the batch with the restored faces pasted back, at upscale × "
+                                                             "the input size"),
                 io.Image.Output(display_name="faces",
                                 tooltip="the restored, aligned face crops of the whole batch (after colour fix), "
                                         "largest first per image; one 64×64 black image when no face was found"),
@@ -245,7 +248,7 @@ class GanpostDetectFaces(io.ComfyNode):
             description="Find faces (RetinaFace) in an image batch: a mask of where they are, their aligned "
                         "crops and how many there are, for use elsewhere in the graph.",
             inputs=[
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="the images to search for faces (a batch)"),
                 GanpostFaceDetector.Input("detector", tooltip="from 'ganpost: Load Face Detector'"),
                 *_detection_inputs(),
                 io.Combo.Input("mask_shape", options=list(MASK_SHAPES), default="box",

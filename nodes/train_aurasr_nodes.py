@@ -49,19 +49,25 @@ class GanpostTrainAuraSR(io.ComfyNode):
                 io.String.Input("image_folder", default="",
                                 tooltip="folder of high-resolution training images (absolute, or inside ComfyUI's "
                                         "input folder)"),
-                io.Int.Input("steps", default=2000, min=1, max=10_000_000),
+                io.Int.Input("steps", default=2000, min=1, max=10_000_000,
+                             tooltip="training steps in all, warm-up included (a resumed run continues up to "
+                                     "this count)"),
                 io.Int.Input("warmup_steps", default=500, min=0, max=1_000_000,
                              tooltip="steps that train only the fresh discriminator first (AuraSR frozen)"),
-                io.Combo.Input("losses", options=list(LOSSES), default=next(iter(LOSSES))),
+                io.Combo.Input("losses", options=list(LOSSES), default=next(iter(LOSSES)),
+                               tooltip="which losses train AuraSR; perceptual needs VGG19's weights (models/ganpost, "
+                                       "downloaded there when absent); L1 only has no discriminator"),
                 io.Combo.Input("degradation", options=list(DEGRADATIONS), default="realesrgan",
                                tooltip="realesrgan: blur, resize, noise and JPEG like real-world photos; "
                                        "bicubic: clean downscales (for clean sources such as renders)"),
                 io.Float.Input("learning_rate", default=2e-5, min=1e-7, max=1e-2, step=1e-6,
                                tooltip="AuraSR's rate; the fresh discriminator learns at 2e-4"),
-                io.Int.Input("batch_size", default=4, min=1, max=256),
+                io.Int.Input("batch_size", default=4, min=1, max=256,
+                             tooltip="crops per step; lower it when memory runs out"),
                 io.Combo.Input("crop_size", options=list(CROP_SIZES), default=CROP_SIZES[0],
                                tooltip="training crop side at the output resolution (256 = AuraSR's tile)"),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
                 io.String.Input("run_name", default="ganpost_aurasr",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -69,7 +75,10 @@ class GanpostTrainAuraSR(io.ComfyNode):
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
             ],
-            outputs=[GanpostModel.Output(display_name="model"), io.String.Output(display_name="summary")],
+            outputs=[GanpostModel.Output(display_name="model",
+                                          tooltip="the fine-tuned AuraSR, also saved as models/upscale_models/"
+                                                  "<run_name>.safetensors + .json"),
+                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
         )
 
     @classmethod

@@ -43,14 +43,20 @@ class GanpostTrainFaceModel(io.ComfyNode):
                 GanpostFaceDetector.Input("detector", tooltip="finds the faces ('ganpost: Load Face Detector')"),
                 io.String.Input("image_folder", default="",
                                 tooltip="photos with faces (absolute, or inside ComfyUI's input folder)"),
-                io.Int.Input("steps", default=2000, min=1, max=10_000_000),
-                io.Combo.Input("train", options=list(PARTS), default=next(iter(PARTS))),
+                io.Int.Input("steps", default=2000, min=1, max=10_000_000,
+                             tooltip="training steps in all, warm-up included (a resumed run continues up to "
+                                     "this count)"),
+                io.Combo.Input("train", options=list(PARTS), default=next(iter(PARTS)),
+                               tooltip="encoder: the U-Net encoder, its SFT conditions and style codes learn; the "
+                                       "StyleGAN2 decoder (the face prior) stays frozen. all: the decoder learns too"),
                 io.Int.Input("warmup_steps", default=500, min=0, max=1_000_000,
                              tooltip="steps that train only the fresh discriminators first (the restorer frozen)"),
                 io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5,
                                tooltip="in the original model's equalised units: the same step for every layer"),
-                io.Int.Input("batch_size", default=4, min=1, max=256),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.Int.Input("batch_size", default=4, min=1, max=256,
+                             tooltip="512 px face crops per step; lower it when memory runs out"),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
                 io.String.Input("run_name", default="ganpost_faces",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -60,7 +66,10 @@ class GanpostTrainFaceModel(io.ComfyNode):
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out face photos: PSNR/SSIM and a preview every 1/10 of the run"),
             ],
-            outputs=[GanpostFaceModel.Output(display_name="face_model"), io.String.Output(display_name="summary")],
+            outputs=[GanpostFaceModel.Output(display_name="face_model",
+                                              tooltip="the fine-tuned restorer, also saved as "
+                                                      "models/facerestore_models/<run_name>.pth"),
+                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
         )
 
     @classmethod

@@ -114,16 +114,23 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                 io.String.Input("image_folder", default="",
                                 tooltip="folder of high-resolution training images (absolute, or inside ComfyUI's "
                                         "input folder)"),
-                io.Int.Input("steps", default=1000, min=1, max=10_000_000),
-                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES))),
+                io.Int.Input("steps", default=1000, min=1, max=10_000_000,
+                             tooltip="training steps in all (a resumed run continues up to this count)"),
+                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES)),
+                               tooltip="l1: pixel loss only, fast and stable; gan: L1 + perceptual + GAN losses with "
+                                       "a fresh U-Net discriminator, sharper (VGG19 weights from models/ganpost, "
+                                       "downloaded there when absent)"),
                 io.Combo.Input("degradation", options=list(DEGRADATIONS), default="realesrgan",
                                tooltip="realesrgan: blur, resize, noise and JPEG like real-world photos; "
                                        "bicubic: clean downscales (for clean sources such as renders)"),
-                io.Float.Input("learning_rate", default=1e-4, min=1e-7, max=1e-2, step=1e-5),
-                io.Int.Input("batch_size", default=4, min=1, max=256),
+                io.Float.Input("learning_rate", default=1e-4, min=1e-7, max=1e-2, step=1e-5,
+                               tooltip="the generator's (and the discriminator's) Adam learning rate"),
+                io.Int.Input("batch_size", default=4, min=1, max=256,
+                             tooltip="crops per step; lower it when memory runs out"),
                 io.Int.Input("crop_size", default=128, min=32, max=1024, step=16,
                              tooltip="training crop side at the output resolution"),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
                 io.String.Input("run_name", default="ganpost_finetune",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -131,8 +138,10 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                 io.String.Input("validation_folder", default="", optional=True,
                                 tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
             ],
-            outputs=[GanpostModel.Output(display_name="model"),
-                     io.String.Output(display_name="summary")],
+            outputs=[GanpostModel.Output(display_name="model",
+                                          tooltip="the fine-tuned model, also saved as models/upscale_models/"
+                                                  "<run_name>.pth"),
+                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
         )
 
     @classmethod

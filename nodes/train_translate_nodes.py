@@ -37,18 +37,26 @@ class GanpostTrainTranslator(io.ComfyNode):
                         "resume on to continue.",
             is_output_node=True,
             inputs=[
-                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES))),
+                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES)),
+                               tooltip="pix2pix learns from pairs (same file name in folder_a and folder_b, or A|B "
+                                       "side by side in one image); cyclegan from two unpaired folders"),
                 io.String.Input("folder_a", default="",
                                 tooltip="domain A images (the aligned A|B folder for the aligned recipe); absolute, "
                                         "or inside ComfyUI's input folder"),
                 io.String.Input("folder_b", default="", tooltip="domain B images (unused for aligned A|B images)"),
-                io.Int.Input("steps", default=1000, min=1, max=10_000_000),
-                io.Combo.Input("direction", options=["AtoB", "BtoA"], default="AtoB"),
-                io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5),
-                io.Int.Input("batch_size", default=1, min=1, max=256),
+                io.Int.Input("steps", default=1000, min=1, max=10_000_000,
+                             tooltip="training steps in all (a resumed run continues up to this count)"),
+                io.Combo.Input("direction", options=["AtoB", "BtoA"], default="AtoB",
+                               tooltip="which way the pix2pix generator translates (CycleGAN learns both ways: "
+                                       "G_A is A→B)"),
+                io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5,
+                               tooltip="Adam learning rate of the generators and discriminators"),
+                io.Int.Input("batch_size", default=1, min=1, max=256,
+                             tooltip="crops per step (the official recipes use 1)"),
                 io.Int.Input("crop_size", default=256, min=32, max=1024, step=32,
                              tooltip="training crop side; images are first resized to 286/256 of it"),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
                 io.String.Input("run_name", default="ganpost_translator",
                                 tooltip="run folder under output/ganpost_training (letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
@@ -58,9 +66,14 @@ class GanpostTrainTranslator(io.ComfyNode):
                 io.String.Input("validation_folder_a", default="", optional=True,
                                 tooltip="held-out A images paired by name with validation_folder_b (aligned recipe: "
                                         "held-out A|B images); PSNR and a preview every 1/10 of the run"),
-                io.String.Input("validation_folder_b", default="", optional=True),
+                io.String.Input("validation_folder_b", default="", optional=True,
+                                tooltip="held-out B images paired by name with validation_folder_a (unused by the "
+                                        "aligned recipe)"),
             ],
-            outputs=[GanpostTranslator.Output(display_name="translator"), io.String.Output(display_name="summary")],
+            outputs=[GanpostTranslator.Output(display_name="translator",
+                                               tooltip="the trained generator (latest_net_G.pth, or G_A of a "
+                                                       "CycleGAN, in output/ganpost_training/<run_name>)"),
+                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
         )
 
     @classmethod

@@ -64,7 +64,9 @@ class GanpostLoadTranslator(io.ComfyNode):
                                  tooltip="U-Nets only (a ResNet's file says it): off for a model trained with "
                                          "--no_dropout. The file cannot tell; pix2pix's default is on"),
             ],
-            outputs=[GanpostTranslator.Output(display_name="translator")],
+            outputs=[GanpostTranslator.Output(display_name="translator",
+                                               tooltip="into 'ganpost: Translate Image' or, to fine-tune it, "
+                                                       "'ganpost: Train Image Translator'")],
         )
 
     @classmethod
@@ -88,7 +90,7 @@ class GanpostTranslateImage(io.ComfyNode):
             inputs=[
                 GanpostTranslator.Input("translator", tooltip="from 'ganpost: Load Translator' (for a CycleGAN "
                                                               "pair: G_A, which translates A→B)"),
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="the images to translate (a batch, any size)"),
                 GanpostTranslator.Input("translator_b", optional=True,
                                         tooltip="a CycleGAN's other generator (G_B, *_net_G_B.pth), used when "
                                                 "direction is BtoA"),
@@ -116,7 +118,7 @@ class GanpostTranslateImage(io.ComfyNode):
                                tooltip="auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units, where the model "
                                        "is safe in it; else fp32"),
             ],
-            outputs=[io.Image.Output(display_name="image"),
+            outputs=[io.Image.Output(display_name="image", tooltip="the translated batch, at the input's size"),
                      io.Mask.Output(display_name="mask", tooltip="1 − alpha; all zeros without alpha")],
         )
 

@@ -34,7 +34,9 @@ class GanpostLoadUpscaleModel(io.ComfyNode):
                         "from the upscale_models folder. Loading never runs pickled code.",
             inputs=[io.Combo.Input("model_name", options=model_folders.list_models(),
                                    tooltip="a file in models/upscale_models (or a path from extra_model_paths.yaml)")],
-            outputs=[GanpostModel.Output(display_name="model")],
+            outputs=[GanpostModel.Output(display_name="model",
+                                          tooltip="into 'ganpost: Upscale Image', Restore Faces' upscale_model or a "
+                                                  "fine-tune node")],
         )
 
     @classmethod
@@ -60,7 +62,7 @@ class GanpostUpscaleImage(io.ComfyNode):
                                    tooltip="from 'ganpost: Load Upscale Model', or core's 'Load Upscale Model' "
                                            "(architectures ganpost knows run its own code with the same weights; "
                                            "others run spandrel's network with ganpost's tiling)"),
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="the images to upscale (a batch; RGB, or RGBA from Join Image with Alpha)"),
                 io.Mask.Input("mask", optional=True,
                               tooltip="transparency, 1 = transparent (LoadImage's mask). All zeros = opaque. "
                                       "Ignored when the image already has an alpha channel."),
@@ -82,7 +84,7 @@ class GanpostUpscaleImage(io.ComfyNode):
                                      "Other models ignore it (set 'control after generate' to fixed so "
                                      "they are not rerun for a new seed)"),
             ],
-            outputs=[io.Image.Output(display_name="image"),
+            outputs=[io.Image.Output(display_name="image", tooltip="the upscaled batch; RGBA stays RGBA"),
                      io.Mask.Output(display_name="mask", tooltip="1 − upscaled alpha; all zeros without alpha")],
         )
 
