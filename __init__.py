@@ -8,6 +8,9 @@ from .gan_models import GanpostError, ModelDescriptor, load_model
 from .tasks import detect_faces, restore_faces, translate, upscale
 
 __version__ = "0.1.0"
+# ComfyUI serves this folder at /extensions/<pack folder>/; its node help panel fetches
+# docs/<node_id>.md from there (one page per node, tests/test_nodes_docs.py checks them).
+WEB_DIRECTORY = "./web"
 __all__ = ["GanpostError", "ModelDescriptor", "detect_faces", "load_model", "restore_faces", "translate", "upscale",
            "__version__"]
 

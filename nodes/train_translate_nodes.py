@@ -47,8 +47,8 @@ class GanpostTrainTranslator(io.ComfyNode):
                 io.Int.Input("steps", default=1000, min=1, max=10_000_000,
                              tooltip="training steps in all (a resumed run continues up to this count)"),
                 io.Combo.Input("direction", options=["AtoB", "BtoA"], default="AtoB",
-                               tooltip="which way the pix2pix generator translates (CycleGAN learns both ways: "
-                                       "G_A is A→B)"),
+                               tooltip="AtoB: folder_a's images are the inputs, folder_b's the targets; BtoA swaps them "
+                                       "(the official --direction)"),
                 io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5,
                                tooltip="Adam learning rate of the generators and discriminators"),
                 io.Int.Input("batch_size", default=1, min=1, max=256,
