@@ -4,8 +4,10 @@ The repository root is both this pip package and a ComfyUI custom-node folder. I
 never touches ComfyUI; ComfyUI finds the nodes through :func:`comfy_entrypoint`.
 """
 
-from .gan_models import GanpostError, ModelDescriptor, load_model
-from .tasks import detect_faces, restore_faces, translate, upscale
+if __package__:  # empty only when pytest, in a checkout whose folder is no Python name (ganpost-main from
+    # a zip), imports this file as a lone module to look for setup_module: no package to import from then
+    from .gan_models import GanpostError, ModelDescriptor, load_model
+    from .tasks import detect_faces, restore_faces, translate, upscale
 
 __version__ = "0.1.0"
 # ComfyUI serves this folder at /extensions/<pack folder>/; its node help panel fetches
