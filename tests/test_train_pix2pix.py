@@ -165,3 +165,32 @@ def test_a_pretrained_file_that_cannot_be_trained_here_says_why(aligned, tmp_pat
     torch.save(build_unet(num_downs=6, num_feat=4).state_dict(), tmp_path / "unet64.pth")
     with pytest.raises(ConfigError, match="crop_size: 32 is not a multiple of 64"):
         Trainer(_config(aligned, tmp_path / "b", 1, f"generator.pretrained={tmp_path / 'unet64.pth'}"))
+
+
+def test_finetune_preset_loads_validates_and_trains_through_the_cli(tmp_path, capsys):
+    from ganpost.cli.main import main
+    from ganpost.gan_models.pix2pix import build_resnet
+
+    cfg = load_config(recipe="pix2pix", preset="pix2pix-finetune", sets=["data.dir=x", "generator.pretrained=g.pth"])
+    assert cfg.generator.train == "decoder" and (cfg.optim.schedule, cfg.optim.lr_g) == ("linear_decay", 1e-4)
+    assert cfg.data.load_size == cfg.data.crop_size  # the whole photo, never a crop of it
+    for i in range(2):
+        a = natural_image(40, 40, seed=i)
+        for side, image in (("A", a), ("B", 255 - a)):
+            (tmp_path / side).mkdir(exist_ok=True)
+            Image.fromarray(image).save(tmp_path / side / f"{i}.png")
+    start = build_resnet(num_feat=4, num_blocks=2, norm="instance", affine=True)
+    torch.save(start.state_dict(), tmp_path / "start.pth")
+    out = tmp_path / "run"
+    assert main(["train", "pix2pix", "--preset", "pix2pix-finetune", "--pretrained", str(tmp_path / "start.pth"),
+                 "--data-a", str(tmp_path / "A"), "--data-b", str(tmp_path / "B"), "--output", str(out),
+                 "--steps", "2", "--load-size", "32", "--crop-size", "32", "--device", "cpu",
+                 "--set", "discriminator.num_feat=4"]) == 0
+    saved = torch.load(out / "models/latest_net_G.pth", weights_only=True)
+    changed = {k for k, v in start.state_dict().items() if not torch.equal(saved[k], v)}
+    assert changed and all(int(k.split(".")[1]) >= 12 for k in changed)  # only the up-sampling and output layers
+
+
+def test_decoder_only_training_needs_a_resnet(aligned, tmp_path):
+    with pytest.raises(ConfigError, match="needs a ResNet generator"):
+        Trainer(_config(aligned, tmp_path / "run", 1, "generator.train=decoder"))

@@ -110,7 +110,8 @@ def _add_translation_parser(kinds, name: str, summary: str) -> None:
     p.add_argument("--load-size", type=int, help="images are resized to this square first (official 286)")
     p.add_argument("--crop-size", type=int, help="random training crop side (official 256)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    _add_run_flags(p, preset=f"{name} (default, the official one)", set_example="losses.l1_weight=50",
+    finetune = "" if cycle else ", pix2pix-finetune (a --pretrained ResNet translator to a new look)"
+    _add_run_flags(p, preset=f"{name} (default, the official one){finetune}", set_example="losses.l1_weight=50",
                    steps="total optimizer steps (official: 200 epochs = 200 × images / batch)")
     p.set_defaults(run=run_recipe, recipe=name, flag_overrides=_translation_overrides, starting=_translation_start)
 

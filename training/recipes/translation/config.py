@@ -56,6 +56,14 @@ class GeneratorConfig:
 
 
 @dataclass
+class Pix2PixGeneratorConfig(GeneratorConfig):
+    train: Literal["all", "decoder"] = "all"
+    """all: every layer learns; decoder (ResNet generators): the layers up to the last residual block keep
+    the pretrained weights and only the up-sampling and output layers learn (a fine-tune that keeps what
+    the file has learnt about the image and changes how it is rendered; backward passes cost less)."""
+
+
+@dataclass
 class DiscriminatorConfig:
     net: Literal["basic", "n_layers", "pixel"] = "basic"
     """basic: the 70×70 PatchGAN (n_layers 3); n_layers: a PatchGAN of ``num_layers``; pixel: 1×1 PixelGAN."""
@@ -110,7 +118,7 @@ def _translation_checks(cfg) -> None:
 @dataclass
 class Pix2PixConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    generator: Pix2PixGeneratorConfig = field(default_factory=Pix2PixGeneratorConfig)
     discriminator: Pix2PixDiscriminatorConfig = field(default_factory=Pix2PixDiscriminatorConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -160,6 +168,21 @@ PIX2PIX_PRESETS: dict[str, dict] = {
         "discriminator": {"net": "basic", "norm": "batch"},
         "losses": {"gan_mode": "vanilla", "l1_weight": 100.0, "pool_size": 0},
         "optim": _OFFICIAL_OPTIM, "run": _OFFICIAL_RUN,
+    },
+    # Fine-tuning a working translator (--pretrained, a ResNet generator) to a new look on a few photos.
+    # Chosen by bench/finetune_translate.py (bench/FINETUNE.md): the official recipe finds the look in a
+    # minute, then its adversarial steps at 2e-4 wreck it. Here: only the decoder learns (the encoder
+    # keeps what the file knows about images; steps are 2.4x cheaper), L1 dominates (Adam ignores the
+    # loss scale, so λ_L1 = 10^4 leaves the GAN term 1/100 of the official weight), lr 1e-4 decaying to 0
+    # over the second half, and whole photos resized to 256² (crops give the instance norms statistics
+    # they never see on whole images).
+    "pix2pix-finetune": {
+        "data": {"load_size": 256, "crop_size": 256},
+        "generator": {"net": "resnet_9blocks", "norm": "instance", "dropout": False, "train": "decoder"},
+        "discriminator": {"net": "basic", "norm": "batch"},
+        "losses": {"gan_mode": "vanilla", "l1_weight": 10000.0, "pool_size": 0},
+        "optim": {**_OFFICIAL_OPTIM, "lr_g": 1e-4, "lr_d": 1e-4},
+        "run": {**_OFFICIAL_RUN, "total_steps": 1200, "log_every": 20, "save_every": 200, "val_every": 200},
     },
 }
 

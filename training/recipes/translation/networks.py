@@ -83,6 +83,20 @@ def trainable(module: nn.Module) -> nn.Module:
     return module.requires_grad_(True).train()
 
 
+def train_only_decoder(generator: nn.Module) -> nn.Module:
+    """Freeze a ResNet generator's stem, down-sampling and residual blocks: only the layers from the
+    first up-sampling (transposed) convolution on keep ``requires_grad``."""
+    resnet = type(generator).__name__ == "ResnetGenerator"
+    layers = list(generator.model) if resnet else []
+    first_up = next((i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d)), None)
+    if first_up is None:
+        raise ConfigError(f"generator.train: \"decoder\" needs a ResNet generator (resnet_<n>blocks), not a "
+                          f"{type(generator).__name__}; use \"all\"")
+    for layer in layers[:first_up]:
+        layer.requires_grad_(False)
+    return generator
+
+
 def discriminator(cfg, in_channels: int, pretrained: str | None, resuming: bool) -> nn.Module:
     """The PatchGAN (any depth) or the PixelGAN; a given file is continued unless a resume brings its own weights."""
     from ....gan_models.pix2pix import NLayerDiscriminator, PixelDiscriminator

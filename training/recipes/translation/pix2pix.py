@@ -24,7 +24,7 @@ from ...translation_data import PairedImages
 from ..base import Optimizer, Phase
 from .common import TranslationRecipe, require, upcast
 from .config import PIX2PIX_PRESETS, Pix2PixConfig
-from .networks import discriminator, fresh_generator, load_generator, trainable
+from .networks import discriminator, fresh_generator, load_generator, train_only_decoder, trainable
 
 
 class Pix2Pix(TranslationRecipe):
@@ -48,6 +48,8 @@ class Pix2Pix(TranslationRecipe):
                                           self.engine.models_dir)
         else:
             generator = fresh_generator(cfg.generator)
+        if cfg.generator.train == "decoder":
+            train_only_decoder(generator)
         channels = _channels(generator)
         critic = discriminator(cfg.discriminator, sum(channels), cfg.discriminator.pretrained, resuming)
         losses = cfg.losses
