@@ -19,7 +19,7 @@ from ..gan_models import GanpostError, load_model
 from ..gan_models.atomic import atomic_copy
 from ..training.config import load_config
 from ..training.recipes.aurasr.networks import require_aurasr
-from .train_nodes import DEGRADATIONS, _input_folder, losses_text, train_in_node
+from .train_nodes import DEGRADATIONS, SEED_TOOLTIP, SUMMARY_TOOLTIP, _input_folder, losses_text, train_in_node
 from .train_run_names import published_path, run_folder
 from .upscale_nodes import GanpostModel
 
@@ -67,7 +67,7 @@ class GanpostTrainAuraSR(io.ComfyNode):
                 io.Combo.Input("crop_size", options=list(CROP_SIZES), default=CROP_SIZES[0],
                                tooltip="training crop side at the output resolution (256 = AuraSR's tile)"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
-                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
+                             tooltip=SEED_TOOLTIP),
                 io.String.Input("run_name", default="ganpost_aurasr",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -78,7 +78,7 @@ class GanpostTrainAuraSR(io.ComfyNode):
             outputs=[GanpostModel.Output(display_name="model",
                                           tooltip="the fine-tuned AuraSR, also saved as models/upscale_models/"
                                                   "<run_name>.safetensors + .json"),
-                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
+                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)],
         )
 
     @classmethod

@@ -21,7 +21,7 @@ from ..gan_models.contract import Task
 from ..training.config import load_config
 from . import model_folders
 from .face_nodes import GanpostFaceDetector, GanpostFaceModel
-from .train_nodes import _input_folder, losses_text, train_in_node
+from .train_nodes import SEED_TOOLTIP, SUMMARY_TOOLTIP, _input_folder, losses_text, train_in_node
 from .train_run_names import published_path, run_folder
 
 PARTS = {"encoder (decoder frozen, safe)": "encoder", "all": "all"}
@@ -56,7 +56,7 @@ class GanpostTrainFaceModel(io.ComfyNode):
                 io.Int.Input("batch_size", default=4, min=1, max=256,
                              tooltip="512 px face crops per step; lower it when memory runs out"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
-                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
+                             tooltip=SEED_TOOLTIP),
                 io.String.Input("run_name", default="ganpost_faces",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -69,7 +69,7 @@ class GanpostTrainFaceModel(io.ComfyNode):
             outputs=[GanpostFaceModel.Output(display_name="face_model",
                                               tooltip="the fine-tuned restorer, also saved as "
                                                       "models/facerestore_models/<run_name>.pth"),
-                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
+                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)],
         )
 
     @classmethod

@@ -26,6 +26,9 @@ from .upscale_nodes import GanpostModel, require_ganpost_model
 
 RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
 DEGRADATIONS = ("realesrgan", "bicubic")
+# Inputs and outputs every training node has, described once.
+SEED_TOOLTIP = "seeds the crops, degradations and initialisation: the same seed and settings repeat a run"
+SUMMARY_TOOLTIP = "steps done, last losses, where the model was saved and the validation scores"
 RUN_FOLDER_FIXES = {
     "saved": "Turn resume on to continue it, or give the new run another run_name.",
     "busy": "Wait for that run to finish, or give this one another run_name.",
@@ -130,7 +133,7 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
                 io.Int.Input("crop_size", default=128, min=32, max=1024, step=16,
                              tooltip="training crop side at the output resolution"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
-                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
+                             tooltip=SEED_TOOLTIP),
                 io.String.Input("run_name", default="ganpost_finetune",
                                 tooltip="run folder under output/ganpost_training and the saved model's name "
                                         "(letters, digits, - _ .)"),
@@ -141,7 +144,7 @@ class GanpostTrainUpscaleModel(io.ComfyNode):
             outputs=[GanpostModel.Output(display_name="model",
                                           tooltip="the fine-tuned model, also saved as models/upscale_models/"
                                                   "<run_name>.pth"),
-                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
+                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)],
         )
 
     @classmethod

@@ -14,7 +14,7 @@ from comfy_api.latest import io
 from ..gan_models import GanpostError, load_model
 from ..gan_models.contract import Task
 from ..training.config import load_config
-from .train_nodes import _input_folder, losses_text, train_in_node
+from .train_nodes import SEED_TOOLTIP, SUMMARY_TOOLTIP, _input_folder, losses_text, train_in_node
 from .train_run_names import run_folder
 from .translate_nodes import GanpostTranslator
 
@@ -47,8 +47,8 @@ class GanpostTrainTranslator(io.ComfyNode):
                 io.Int.Input("steps", default=1000, min=1, max=10_000_000,
                              tooltip="training steps in all (a resumed run continues up to this count)"),
                 io.Combo.Input("direction", options=["AtoB", "BtoA"], default="AtoB",
-                               tooltip="AtoB: folder_a's images are the inputs, folder_b's the targets; BtoA swaps them "
-                                       "(the official --direction)"),
+                               tooltip="AtoB: folder_a's images are the inputs, folder_b's the targets; "
+                                       "BtoA swaps them (the official --direction)"),
                 io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1e-2, step=1e-5,
                                tooltip="Adam learning rate of the generators and discriminators"),
                 io.Int.Input("batch_size", default=1, min=1, max=256,
@@ -56,7 +56,7 @@ class GanpostTrainTranslator(io.ComfyNode):
                 io.Int.Input("crop_size", default=256, min=32, max=1024, step=32,
                              tooltip="training crop side; images are first resized to 286/256 of it"),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
-                             tooltip="seeds the crops, degradations and initialisation: the same seed and settings repeat a run"),
+                             tooltip=SEED_TOOLTIP),
                 io.String.Input("run_name", default="ganpost_translator",
                                 tooltip="run folder under output/ganpost_training (letters, digits, - _ .)"),
                 io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
@@ -73,7 +73,7 @@ class GanpostTrainTranslator(io.ComfyNode):
             outputs=[GanpostTranslator.Output(display_name="translator",
                                                tooltip="the trained generator (latest_net_G.pth, or G_A of a "
                                                        "CycleGAN, in output/ganpost_training/<run_name>)"),
-                     io.String.Output(display_name="summary", tooltip="steps done, last losses, where the model was saved and the validation scores")],
+                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)],
         )
 
     @classmethod

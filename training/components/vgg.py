@@ -114,8 +114,6 @@ def resolve_vgg19_weights(path: str | os.PathLike | None = None, models_dir=None
                             "(or losses.perceptual_weight = 0 to train without it).") from err
 
 
-
-
 def perceptual_vgg19(vgg_weights: str | os.PathLike | None, models_dir=None, *,
                      switch_off: str = "losses.perceptual_weight to 0") -> VGG19Features:
     """The VGG19 of a recipe's perceptual losses from its ``losses.vgg_weights``: a file; None, the catalogue's
