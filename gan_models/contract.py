@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .options import Option
+
 
 class Task(str, enum.Enum):
     UPSCALE = "upscale"
@@ -87,6 +89,11 @@ class ModelContract:
     output_adapter: Callable[[Any], torch.Tensor] = first_tensor
     call_options: tuple[str, ...] = ()
     """Keyword arguments the network's forward takes that tasks may pass (e.g. GFPGAN's ``noise``)."""
+    seed_keyword: str | None = None
+    """The forward keyword that takes the task's ``seed`` (AuraSR ``seed``, GFPGAN ``noise``); None: draws no noise."""
+    forward_options: tuple[Option, ...] = ()
+    """Options of this network's forward offered by every front-end (a fidelity weight); the family declares
+    them on its registry entry and the loader copies them here."""
     test_time: AtInference = AtInference.EVAL
     init_weights: Callable[[nn.Module], None] | None = None
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""

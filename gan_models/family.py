@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .contract import ModelContract
+from .contract import ModelContract, Task
+from .options import Option
 from .known_file import KnownFile
 
 Tensors = dict[str, torch.Tensor]
@@ -43,5 +44,9 @@ class FamilyEntry:
     known_files: tuple[KnownFile, ...] = ()
     wrapper_name: str | None = None
     """The class name of its diffusers ``ModelMixin`` wrapper (None: no wrapper)."""
+    task: Task | None = None
+    """What its networks do, known before any file is read (front-ends list a task's forward options from it)."""
+    forward_options: tuple[Option, ...] = ()
+    """Options its network's forward takes beyond the image (a fidelity weight): every front-end offers them."""
     sidecar: Callable[[Path], dict] | None = None
     """Load options found in files beside the checkpoint (AuraSR's config.json); explicit options win."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -70,7 +71,7 @@ def describe_state_dict(
     module = built.module.eval().requires_grad_(False).to(device)
     return ModelDescriptor(
         architecture=entry.architecture,
-        contract=entry.contract(built.hyperparameters),
+        contract=_with_forward_options(entry.contract(built.hyperparameters), entry.forward_options),
         param_count=sum(p.numel() for p in module.parameters()),
         source=source,
         module=module,
@@ -93,3 +94,23 @@ def _interpolate_with_companion(path: Path, sd: Tensors, strength: float, models
         raise ModelFileError(f"{companion}: does not have the same tensors as {path}, so they cannot be interpolated.")
     log.info("interpolating %s and %s with denoise strength %.2f", path.name, companion.name, strength)
     return {k: strength * sd[k] + (1 - strength) * other[k] for k in sd}
+
+
+def _with_forward_options(contract, options):
+    if not options:
+        return contract
+    keywords = tuple(dict.fromkeys((*contract.call_options, *(o.forward_keyword for o in options))))
+    return dataclasses.replace(contract, forward_options=tuple(options), call_options=keywords)
+
+
+def as_model(model, **load_options) -> ModelDescriptor:
+    """The one resolver every task uses: a loaded model as is, a file or known name loaded, or anything
+    with ``to_descriptor()`` (the diffusers ModelMixin wrappers) converted."""
+    if isinstance(model, ModelDescriptor):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model, **load_options)
+    if hasattr(model, "to_descriptor"):
+        return model.to_descriptor()
+    raise InvalidOptionError(f"a {type(model).__name__} is not a ganpost model: pass a file, a known name, "
+                             "a load_model result or a ganpost diffusers wrapper")

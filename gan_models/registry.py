@@ -63,6 +63,16 @@ def architectures(family: str | None = None) -> list[str]:
     return [e.architecture for e in DETECTION_ORDER if family is None or e.family == family]
 
 
+def forward_options(task) -> list:
+    """Every forward option some family of ``task`` declares (each name once): what front-ends offer."""
+    found = {}
+    for entry in DETECTION_ORDER:
+        if entry.task == task:
+            for option in entry.forward_options:
+                found.setdefault(option.name, option)
+    return list(found.values())
+
+
 def known_files() -> list[KnownFile]:
     return [f for entry in DETECTION_ORDER for f in entry.known_files]
 

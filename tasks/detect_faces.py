@@ -17,15 +17,45 @@ import torch.nn.functional as F
 
 from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import InvalidOptionError
+from ..gan_models.options import Option, Options
 from ..gan_models.facedetect.boxes import decode_boxes, decode_landmarks, nms, prior_boxes
 from ..gan_models.facedetect.retinaface import RetinaFace
 from ..runtime.imaging.convert import to_core
 from ..runtime.precision import resolve_device
 from ..runtime.runner import working_copy
+from .shared_options import DEVICE, model_first, model_for
 from .wrong_model import wrong_model
 
+DEFAULT_DETECTOR = "retinaface_resnet50"
 DEFAULT_DETECTION_SIZE = 1024
 ORDERS = ("largest", "left_to_right", "score")
+
+
+def _face_index(value):
+    picks = parse_face_index(value)
+    return value if picks is None else picks
+
+
+# Shared with restore_faces: the same names, defaults and rules in every front-end.
+DETECTION = Options(
+    Option("threshold", float, 0.97, "face score a detection must exceed; lower finds small or side faces (and "
+           "more false ones)", minimum=0.0, maximum=1.0, below_maximum=True),
+    Option("max_faces", int, None, "keep at most this many faces per image, largest first", minimum=1,
+           none="all"),
+    Option("only_center_face", bool, False, "keep only the face nearest the image centre"),
+    Option("face_index", str, None, "only these faces, by place in the largest-first order from 0, e.g. 0,2",
+           none="all", convert=_face_index),
+    Option("detection_size", int, DEFAULT_DETECTION_SIZE, "longest side the detector sees; larger finds smaller "
+           "faces in big images, slower", minimum=32, none="the image as it is"),
+)
+OPTIONS = DETECTION + (
+    Option("nms_threshold", float, 0.4, "overlap above which the weaker of two boxes is dropped",
+           minimum=0.0, maximum=1.0),
+    Option("min_face_size", float, 0, "drop boxes whose shorter side is smaller (input pixels)", minimum=0.0),
+    Option("order", str, "largest", "largest first (visible box area), left_to_right (box centre) or score",
+           choices=ORDERS),
+    DEVICE,
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +68,8 @@ class Face:
 
 
 def detect_faces(
-    model,
-    images,
+    image,
+    model=DEFAULT_DETECTOR,
     *,
     threshold: float = 0.97,
     nms_threshold: float = 0.4,
@@ -53,8 +83,8 @@ def detect_faces(
 ) -> list[list[Face]]:
     """The faces in each image: a list per image (empty when none), in ``order``.
 
-    ``model`` is a loaded face detector (``load_model``) or a :class:`RetinaFace`; ``images`` is
-    anything ``ganpost.upscale`` accepts (PIL, numpy, tensors; one or a list, sizes may differ).
+    ``image`` is anything ``ganpost.upscale`` accepts (PIL, numpy, tensors; one or a list, sizes may
+    differ); ``model`` a face detector: loaded, a file or a known name (default ``retinaface_resnet50``).
     ``threshold`` is the face score a box must exceed (facexlib's 0.97 by default), ``nms_threshold``
     the overlap above which the weaker of two boxes is dropped. ``detection_size`` caps the long
     side the network sees (None: always the image as it is). ``min_face_size`` drops boxes whose
@@ -63,7 +93,11 @@ def detect_faces(
     is nearest the image centre. ``face_index`` picks faces by their place in that order (``"0,2"`` or
     ``[0, 2]``: the first and third; places an image does not have are skipped); ``max_faces`` then
     keeps the first ones. ``device``: where the network runs (None: where the model is).
+    The old order ``detect_faces(model, images)`` still works for one release, with a DeprecationWarning.
     """
+    images, model = model_first("detect_faces", image, model)
+    if not isinstance(model, RetinaFace):
+        model = model_for("detect_faces", model)
     check_detect_options(threshold=threshold, nms_threshold=nms_threshold, detection_size=detection_size,
                          min_face_size=min_face_size, max_faces=max_faces, order=order, face_index=face_index)
     network = detector_network(model, device)
@@ -159,30 +193,9 @@ def detector_network(model, device: str | torch.device | None = None) -> RetinaF
     raise InvalidOptionError(f"a {type(model).__name__} is not a face detector: pass a model from load_model.")
 
 
-def check_detect_options(*, threshold: float = 0.97, nms_threshold: float = 0.4,
-                         detection_size: int | None = DEFAULT_DETECTION_SIZE, min_face_size: float = 0,
-                         max_faces: int | None = None, order: str = "largest",
-                         face_index: str | Sequence[int] | None = None) -> None:
-    """Refuse bad detection options before any image is read."""
-    parse_face_index(face_index)
-    if not (_is_number(threshold) and 0.0 <= threshold < 1.0):
-        raise InvalidOptionError(f"threshold must be a number in [0, 1) (a score the face must exceed), "
-                                 f"not {threshold!r}")
-    if not (_is_number(nms_threshold) and 0.0 <= nms_threshold <= 1.0):
-        raise InvalidOptionError(f"nms_threshold must be a number in [0, 1], not {nms_threshold!r}")
-    if detection_size is not None and (not isinstance(detection_size, int) or detection_size < 32):
-        raise InvalidOptionError(
-            f"detection_size must be a whole number of pixels ≥ 32, or None, not {detection_size!r}")
-    if not (_is_number(min_face_size) and min_face_size >= 0):
-        raise InvalidOptionError(f"min_face_size must be a number of pixels ≥ 0, not {min_face_size!r}")
-    if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-        raise InvalidOptionError(f"max_faces must be a whole number ≥ 1, or None, not {max_faces!r}")
-    if order not in ORDERS:
-        raise InvalidOptionError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def check_detect_options(**options) -> dict:
+    """Refuse bad detection options (``OPTIONS``) before any image is read; returns them normalised."""
+    return OPTIONS.check(options)
 
 
 def parse_face_index(face_index: str | int | Sequence[int] | None) -> list[int] | None:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import CancelledError, InvalidOptionError
-from ..gan_models.loader import load_model
+from ..gan_models.options import Option, Options
 from ..runtime.faces import (
     MaskShape, check_smoothing, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back,
     paste_back_official, parsing_mask, similarity_transform, upscale_affine, warp_affine,
@@ -34,13 +36,14 @@ from ..runtime.memory import CUDA_BUDGET_SHARE, cpu_tile_budget, is_out_of_memor
 from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
-from .detect_faces import DEFAULT_DETECTION_SIZE, Face, check_detect_options, detect_in_core, detector_network
+from .detect_faces import DEFAULT_DETECTION_SIZE, DEFAULT_DETECTOR, DETECTION, Face, detect_in_core, detector_network
 from .face_colour import COLOR_FIXES, color_fix
 from .upscale import check_options as check_upscaler, resize_alpha
+from .shared_options import DEVICE, PRECISION, SEED, check_runtime, forward_keywords, forward_options, model_for, takes_seed
 from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
-DEFAULT_DETECTOR = "retinaface_resnet50"
+DEFAULT_FACE_MODEL = "GFPGANv1.4"
 PASTE_MODES = ("soft", "official")
 MAX_FACES_PER_FORWARD = 16
 PARSES_PER_FORWARD = 4
@@ -59,9 +62,52 @@ class RestoredFace:
     mask: torch.Tensor  # 1×H×W in output pixels: how much of each pixel this face set (strength included)
 
 
-def restore_faces(
+OPTIONS = Options(
+    Option("upscale", float, 1.0, "output size / input size, 1 to 16; the faces are pasted at that size",
+           minimum=1, maximum=16),
+    Option("strength", float, 1.0, "0 keeps the input faces, 1 pastes the restored ones; in between blends them",
+           minimum=0, maximum=1),
+    Option("color_fix", str, "none", "adain: each face keeps the original's colour mean and spread; wavelet: the "
+           "original's low frequencies under the restored detail", choices=COLOR_FIXES),
+    Option("paste", str, "soft", "soft: a mask scaled to the face (weaker seams); official: facexlib's mask, to "
+           "match the official tool's output", choices=PASTE_MODES),
+    *DETECTION,
+    Option("upscale_large_faces", bool, False, "with an upscaler: a face that lands larger than the restorer's crop "
+           "(512 px) is upscaled by it first, not stretched"),
+    Option("smooth_landmarks", float, 0.0, "the images are consecutive video frames: average each face's landmarks "
+           "over this many neighbouring frames (0 = off) so faces do not flicker", minimum=0),
+    SEED,
+    PRECISION,
+    DEVICE,
+)
+
+
+@dataclass
+class FaceRestoration:
+    """What :func:`restore_faces_detailed` returns: the images and, per image, the faces restored in it."""
+
+    images: Any
+    """The restored images, in the input's form (as :func:`restore_faces` returns them)."""
+    faces: list[list[RestoredFace]]
+
+
+def restore_faces(image, model: ModelDescriptor | str = DEFAULT_FACE_MODEL, **options):
+    """Restore the faces of a PIL image (or list), numpy array or tensor; returns the same kind.
+
+    The options are :func:`restore_faces_detailed`'s. ``return_faces=True`` (deprecated: use
+    ``restore_faces_detailed``) returns ``(images, faces)`` for one more release.
+    """
+    if options.pop("return_faces", False):
+        warnings.warn("restore_faces(return_faces=True) is deprecated: restore_faces_detailed(...) returns "
+                      "the images and faces as .images and .faces", DeprecationWarning, stacklevel=2)
+        result = restore_faces_detailed(image, model, **options)
+        return result.images, result.faces
+    return restore_faces_detailed(image, model, _keep_faces=False, **options).images  # no face records to make
+
+
+def restore_faces_detailed(
     image,
-    model: ModelDescriptor | str,
+    model: ModelDescriptor | str = DEFAULT_FACE_MODEL,
     *,
     detector: ModelDescriptor | str | None = None,
     parser: ModelDescriptor | str | None = None,
@@ -80,13 +126,13 @@ def restore_faces(
     detection_size: int | None = DEFAULT_DETECTION_SIZE,
     precision: str = "auto",
     device: str | torch.device | None = None,
-    return_faces: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool | None] | None = None,
-):
-    """Restore the faces of a PIL image (or list), numpy array or tensor; returns the same kind.
+    **model_options,
+) -> FaceRestoration:
+    """Restore the faces of a PIL image (or list), numpy array or tensor: the images and the faces.
 
-    model:      a face restorer (``load_model`` result or a file / known name).
+    model:      a face restorer (``load_model`` result or a file / known name; default GFPGANv1.4).
     detector:   a RetinaFace model, file or name (default: the known ``retinaface_resnet50``).
     parser:     a face parser (ParseNet, BiSeNet; file or name, e.g. ``parsing_parsenet``): each face is
                 pasted only where the parser sees face parts and hair (GFPGAN's ``use_parse``), so
@@ -107,19 +153,23 @@ def restore_faces(
                 aligned crops, and the restored faces, do not flicker.
     seed:       fresh noise for restorers that take it (GFPGAN), drawn from this seed: same image, same
                 result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
-    return_faces: also return, per image, a list of :class:`RestoredFace`.
+    model_options: options the restorer's family declares for its forward (a fidelity weight).
     progress:   called as ``progress(done, total)`` over the background's upscale tiles, then the faces;
     cancel:     checked after every tile and face chunk (raises CancelledError).
 
     An image without faces comes back unchanged (resized when ``upscale`` > 1), with a logged note.
     """
-    model = _as_model(model)
-    detector = _as_model(DEFAULT_DETECTOR if detector is None else detector)
-    upscaler = None if upscaler is None else _as_model(upscaler)
-    parser = None if parser is None else _as_model(parser)
+    keep_faces = model_options.pop("_keep_faces", True)
+    model = model_for("restore_faces", model)
+    detector = model_for("restore_faces", DEFAULT_DETECTOR if detector is None else detector, "detector")
+    upscaler = None if upscaler is None else model_for("restore_faces", upscaler, "upscaler")
+    parser = None if parser is None else model_for("restore_faces", parser, "parser")
     check_options(model, detector=detector, parser=parser, upscaler=upscaler, upscale=upscale, strength=strength,
                   color_fix=color_fix, threshold=threshold, max_faces=max_faces, detection_size=detection_size,
-                  paste=paste, face_index=face_index, smooth_landmarks=smooth_landmarks)
+                  paste=paste, face_index=face_index, smooth_landmarks=smooth_landmarks, seed=seed,
+                  upscale_large_faces=upscale_large_faces, only_center_face=only_center_face, precision=precision,
+                  device=device, **model_options)
+    keywords = forward_keywords(Task.FACE_RESTORE, model, seed, model_options)
     batch = convert.to_core(image)
     target = resolve_device(device)
     found = detect_in_core(detector_network(detector, target), [item.rgb for item in batch.items],
@@ -131,7 +181,7 @@ def restore_faces(
     with Runner(model, device=target, precision=precision) as runner:
         size = model.contract.size.fixed
         crops, matrices, owners = _aligned_crops(batch, found, size, runner.device)
-        restored = _restore(runner, crops, seed, steps.on_faces if progress else None, cancel)
+        restored = _restore(runner, crops, keywords, seed, steps.on_faces if progress else None, cancel)
     masks = None if parser is None or not owners else parse_faces(parser, restored, precision, target)
     restored = color_fix_faces(restored, crops, color_fix)
 
@@ -150,22 +200,19 @@ def restore_faces(
             pasted = _paste_groups(background, restored[mine], inverse, face_masks, large, paste, upscale,
                                    upscaler, precision, target)
             rgb = (background + strength * (pasted - background))[0].clamp(0, 1).cpu()
-            if return_faces:
+            if keep_faces:
                 face_records = _records(index, faces, crops[mine], restored[mine], inverse, strength,
                                         rgb.shape[-2:], face_masks)
         outputs.append((rgb, alpha))
         records.append(face_records)
-    images = convert.from_core(outputs, batch)
-    return (images, records) if return_faces else images
+    return FaceRestoration(convert.from_core(outputs, batch), records)
 
 
 def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = None,
                   parser: ModelDescriptor | None = None, upscaler: ModelDescriptor | None = None,
-                  upscale: float = 1, strength: float = 1.0, color_fix: str = "none", threshold: float = 0.97,
-                  max_faces: int | None = None, paste: str = "soft",
-                  detection_size: int | None = DEFAULT_DETECTION_SIZE, face_index=None,
-                  smooth_landmarks: float = 0.0) -> None:
-    """Refuse swapped models and bad options before any image is read (the CLI calls this once)."""
+                  **options) -> dict:
+    """Refuse swapped models and bad options (``OPTIONS``, the model's forward options) before any image
+    is read; returns the options normalised (the CLI calls this once)."""
     if model.contract.task != Task.FACE_RESTORE:
         raise wrong_model(model, "a face restorer (GFPGAN and the like)", given_as="model",
                           hints={Task.FACE_DETECT: "pass it as detector=",
@@ -184,20 +231,16 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
                           otherwise="load a RetinaFace file (e.g. detection_Resnet50_Final.pth)")
     if parser is not None:
         check_parser(parser)
-    if isinstance(upscale, bool) or not isinstance(upscale, (int, float)) or not (
-            math.isfinite(upscale) and 1 <= upscale <= 16):
-        raise InvalidOptionError(f"upscale must be a number from 1 to 16 (output size / input size), not {upscale!r}")
+    forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.FACE_RESTORE)}
+    checked = OPTIONS.defaults() | OPTIONS.check(options)
     if upscaler is not None:
-        check_upscaler(upscaler, given_as="upscaler")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise InvalidOptionError(f"strength must be from 0 (keep the input) to 1 (restored faces), not {strength!r}")
-    if paste not in PASTE_MODES:
-        raise InvalidOptionError(f"paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
-    if color_fix not in COLOR_FIXES:
-        raise InvalidOptionError(f"color_fix must be one of {', '.join(COLOR_FIXES)}, not {color_fix!r}")
-    check_detect_options(threshold=threshold, max_faces=max_faces, detection_size=detection_size,
-                         face_index=face_index)
-    check_smoothing(smooth_landmarks)
+        check_upscaler(upscaler, given_as="upscaler", precision=checked["precision"], device=checked["device"])
+    elif checked["upscale_large_faces"]:
+        log.info("upscale_large_faces needs an upscaler; faces are pasted without it")
+    check_smoothing(checked["smooth_landmarks"])
+    check_runtime(model, precision=checked["precision"], device=checked["device"])
+    forward_keywords(Task.FACE_RESTORE, model, None, forward)
+    return checked
 
 
 def check_parser(parser: ModelDescriptor) -> None:
@@ -231,10 +274,6 @@ def color_fix_faces(restored: torch.Tensor, crops: torch.Tensor, mode: str) -> t
 
 
 # ------------------------------------------------------------------------------ steps
-def _as_model(model) -> ModelDescriptor:
-    return model if isinstance(model, ModelDescriptor) else load_model(model)
-
-
 def _aligned_crops(batch: convert.CoreBatch, found: list[list[Face]], size: int, device: torch.device):
     """All faces as ``N×3×S×S`` crops on the device, their image→crop matrices and owning image index."""
     template = face_template(size, device=device)
@@ -253,7 +292,8 @@ def _aligned_crops(batch: convert.CoreBatch, found: list[list[Face]], size: int,
     return torch.cat(crops), torch.cat(matrices), owners
 
 
-def _restore(runner: Runner, crops: torch.Tensor, seed: int | None, progress, cancel) -> torch.Tensor:
+def _restore(runner: Runner, crops: torch.Tensor, keywords: dict, seed: int | None, progress,
+             cancel) -> torch.Tensor:
     """Every crop through the restorer, as many per forward as memory allows (halved on out-of-memory)."""
     count = crops.shape[0]
     if count == 0:
@@ -263,11 +303,8 @@ def _restore(runner: Runner, crops: torch.Tensor, seed: int | None, progress, ca
     start = 0
     while start < count:
         try:
-            if seed is not None and "noise" in runner.contract.call_options:
-                result = runner.forward(crops[start: start + chunk], noise=seed)  # the model seeds its own noise
-            else:
-                with seeded_rng(seed, runner.device):
-                    result = runner.forward(crops[start: start + chunk])
+            with seeded_rng(None if takes_seed(runner.model) else seed, runner.device):
+                result = runner.forward(crops[start: start + chunk], **keywords)  # the seed under the family's keyword
         except (RuntimeError, torch.OutOfMemoryError) as err:
             if not is_out_of_memory(err) or chunk == 1:
                 raise

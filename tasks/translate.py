@@ -33,18 +33,45 @@ import torch
 
 from ..gan_models.contract import AtInference, ModelDescriptor, Task
 from ..gan_models.errors import InvalidOptionError
-from ..gan_models.loader import load_model
+from ..gan_models.options import Option, Options
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize
 from ..runtime.memory import MIN_TILE, activation_budget
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
+from .shared_options import DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_for
 from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 SIZE_MODES = ("pad", "resize")
 DIRECTIONS = ("AtoB", "BtoA")
 DEFAULT_TRAIN_SIZE = 256  # the official load/crop size at test time
+DROPOUT_SEED = 0  # seed=None still gives the same image on every call: dropout draws from this
+
+
+def _train_size(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionError(f"train_size must be a positive number of pixels such as 256, not {value!r}")
+    return value
+
+
+OPTIONS = Options(
+    Option("direction", str, "AtoB", "AtoB runs model; BtoA runs model_b, a CycleGAN's B→A generator",
+           choices=DIRECTIONS),
+    Option("size_mode", str, "pad", "pad: every pixel kept (padded to the network's multiple, cropped back); "
+           "resize: run at train_size × train_size like the official test script, then resize back",
+           choices=SIZE_MODES),
+    Option("train_size", int, None, "the side the network runs at with size_mode resize", minimum=1,
+           none=f"{DEFAULT_TRAIN_SIZE}", convert=_train_size),
+    Option("test_time", str, None, "as_trained: batch statistics and dropout on, as the official test script; eval: "
+           "running statistics, no dropout", choices=tuple(m.value for m in AtInference),
+           none="the model's default, as_trained where it makes a difference"),
+    TILE,
+    PRECISION,
+    DEVICE,
+    Option("seed", int, None, "dropout's seed in as_trained mode: the same seed gives the same image",
+           minimum=0, maximum=SEED.maximum, none=f"seed {DROPOUT_SEED}, so every call gives the same image"),
+)
 
 
 def translate(
@@ -59,9 +86,10 @@ def translate(
     precision: str = "auto",
     device: str | torch.device | None = None,
     test_time: str | AtInference | None = None,
-    seed: int | None = 0,
+    seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool | None] | None = None,
+    **model_options,
 ):
     """Translate a PIL image (or list), numpy array (8/16-bit or float) or tensor; returns the same kind.
 
@@ -75,7 +103,8 @@ def translate(
     test_time:  "as_trained" (the official test script: batch statistics, dropout on) or "eval";
                 None takes the model's default, the one that reproduces the official outputs.
     seed:       seeds dropout in "as_trained" mode, so the same call gives the same image
-                (None: fresh draws each call).
+                (None: seed 0, so a plain call is reproducible too).
+    model_options: options the generator's family declares for its forward.
     progress, cancel: as for ``upscale``.
 
     Each image keeps its size, mode and alpha. A grey model given colour reads its luma; a
@@ -83,7 +112,9 @@ def translate(
     """
     generator = _generator(model, model_b, direction)
     generator = with_test_time(generator, test_time)
-    check_options(generator, size_mode=size_mode, train_size=train_size)
+    check_options(generator, size_mode=size_mode, train_size=train_size, tile=tile, precision=precision,
+                  device=device, seed=seed, **model_options)
+    keywords = forward_keywords(Task.TRANSLATE, generator, None, model_options)
     batch = convert.to_core(image)
     side = _train_side(generator, train_size) if size_mode == "resize" else None
 
@@ -95,28 +126,28 @@ def translate(
     with Runner(generator, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
         # One tile size for the list, from its largest image: one pass for all when that one fits.
         tile = _tile_for(runner, tile, max(x.shape[-2] for x in jobs), max(x.shape[-1] for x in jobs))
-        with seeded_rng(seed, runner.device):
-            for item, y in zip(batch.items, runner.run(jobs, tile)):
+        with seeded_rng(DROPOUT_SEED if seed is None else seed, runner.device):
+            for item, y in zip(batch.items, runner.run(jobs, tile, **keywords)):
                 if side is not None:
                     y = resize(y.clamp(0, 1), *item.rgb.shape[-2:])
                 outputs.append((y.repeat(3, 1, 1) if y.shape[0] == 1 else y, _alpha(item)))
     return convert.from_core(outputs, batch)
 
 
-def check_options(model: ModelDescriptor, *, size_mode: str = "pad", train_size: int | None = None,
-                  given_as: str = "model") -> None:
-    """Refuse a model that is no translator and bad options before any image is read (``given_as``: its keyword)."""
+def check_options(model: ModelDescriptor, *, given_as: str = "model", **options) -> dict:
+    """Refuse a model that is no translator and bad options (``OPTIONS``) before any image is read; returns
+    them normalised (``given_as``: the model's keyword)."""
     _check_translator(model, given_as)
-    if size_mode not in SIZE_MODES:
-        raise InvalidOptionError(f"size_mode must be one of {', '.join(SIZE_MODES)}, not {size_mode!r}")
-    if train_size is not None:
-        if size_mode != "resize":
-            raise InvalidOptionError("train_size applies to size_mode='resize' only.")
-        if isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1:
-            raise InvalidOptionError(f"train_size must be a positive number of pixels such as 256, not {train_size!r}")
+    forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.TRANSLATE)}
+    checked = OPTIONS.defaults() | OPTIONS.check(options)
+    if checked["train_size"] is not None and checked["size_mode"] != "resize":
+        raise InvalidOptionError("train_size applies to size_mode='resize' only.")
+    check_runtime(model, precision=checked["precision"], device=checked["device"])
+    forward_keywords(Task.TRANSLATE, model, None, forward)
     if model.out_channels not in (1, 3):
         raise InvalidOptionError(f"{model.name} writes {model.out_channels} channels; only grey or RGB output "
                                  "can become an image.")
+    return checked
 
 
 def with_test_time(model: ModelDescriptor, test_time: str | AtInference | None) -> ModelDescriptor:
@@ -137,8 +168,8 @@ def with_test_time(model: ModelDescriptor, test_time: str | AtInference | None) 
 
 
 # ------------------------------------------------------------------------------ steps
-def _as_model(model) -> ModelDescriptor:
-    return model if isinstance(model, ModelDescriptor) else load_model(model)
+def _as_model(model, keyword: str = "model") -> ModelDescriptor:
+    return model_for("translate", model, keyword)
 
 
 def _check_translator(model: ModelDescriptor, label: str) -> None:
@@ -157,12 +188,12 @@ def _generator(model, model_b, direction: str) -> ModelDescriptor:
             raise InvalidOptionError("direction BtoA needs model_b, the B→A generator (a CycleGAN's *_net_G_B.pth); "
                                      "a single generator only translates the way it was trained.")
         _check_translator(_as_model(model), "model")  # refuse a wrong pair even when only G_B runs
-        chosen = _as_model(model_b)
+        chosen = _as_model(model_b, "model_b")
         _check_translator(chosen, "model_b")
         return chosen
     chosen = _as_model(model)
     if model_b is not None:
-        _check_translator(_as_model(model_b), "model_b")
+        _check_translator(_as_model(model_b, "model_b"), "model_b")
     return chosen
 
 

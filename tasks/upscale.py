@@ -1,4 +1,4 @@
-"""``upscale(model, image)``: super-resolution on top of the runner.
+"""``upscale(image, model)``: super-resolution on top of the runner.
 
 What is upscaling-specific lives here: alpha (through the network as grey, or resized), the
 final output scale or size, grey images, and accepting any mix of sizes and modes in one list.
@@ -13,10 +13,14 @@ import torch
 
 from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import ImageInputError, InvalidOptionError
+from ..gan_models.options import Option, Options
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
 from ..runtime.memory import image_job_bytes, require_memory
 from ..runtime.runner import Runner
+from .shared_options import (
+    DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_first, model_for, takes_seed,
+)
 from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
@@ -24,9 +28,35 @@ ALPHA_MODES = ("network", "resize")
 MEMORY_FIX = "Ask for a smaller output (outscale= or size=), or split the image into parts"
 
 
+def _size(value) -> tuple[int, int]:
+    if isinstance(value, str):
+        try:
+            value = tuple(int(v) for v in value.lower().split("x"))
+        except ValueError:
+            raise InvalidOptionError(f"size must look like 1920x1080, not {value!r}") from None
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise InvalidOptionError(f"size must be (width, height) in whole pixels ≥ 1, such as (1920, 1080), not {value!r}")
+    return tuple(value)
+
+
+OPTIONS = Options(
+    TILE,
+    Option("outscale", float, None, "final scale relative to the input, e.g. 2 or 1.5 with a ×4 model",
+           minimum=0.0001, none="the model's own scale"),
+    Option("size", tuple, None, "exact output size (width, height), e.g. 1920x1080; instead of outscale",
+           none="from outscale", convert=_size),
+    PRECISION,
+    DEVICE,
+    Option("alpha_mode", str, "network", "network: run transparency through the model as grey (sharp edges, one "
+           "more pass); resize: resize it bicubically (faster)", choices=ALPHA_MODES),
+    SEED,
+)
+
+
 def upscale(
-    model: ModelDescriptor,
     image,
+    model: ModelDescriptor | str,
     *,
     tile: int | str = "auto",
     outscale: float | None = None,
@@ -37,21 +67,31 @@ def upscale(
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool | None] | None = None,
+    **model_options,
 ):
     """Upscale a PIL image (or list), numpy array (8/16-bit or float) or tensor; returns the same kind.
+
+    model:      a loaded upscaler, a model file or a known name (``ganpost models`` lists them).
 
     tile:       input tile side in pixels, ``"auto"`` (from free memory), or 0 for one pass.
     outscale:   final scale relative to the input (e.g. 1.5 with a ×4 model); ``size`` = (W, H) instead.
     precision:  auto | fp32 | fp16 | bf16. auto = fp16 on CUDA, bf16 on CPUs with bf16 matrix units,
                 where the model is safe in it; a tile that overflows in half precision is redone in fp32.
     alpha_mode: "network" runs alpha through the model as grey; "resize" resizes it bicubically.
-    seed:       for models that draw noise (AuraSR): the same seed gives the same image.
+    seed:       for models that draw noise (AuraSR): the same seed gives the same image; others ignore it.
+    model_options: options the model's family declares for its forward (``ModelContract.forward_options``).
     progress:   called as ``progress(done_tiles, total_tiles)``.
     cancel:     checked between tiles; returning True (or raising) stops the run.
 
     A list may mix sizes and modes (RGB, RGBA, grey); each image comes back in its own mode.
+    The old order ``upscale(model, image)`` still works for one release, with a DeprecationWarning.
     """
-    check_options(model, alpha_mode=alpha_mode, outscale=outscale, size=size)
+    image, model = model_first("upscale", image, model)
+    model = model_for("upscale", model)
+    options = check_options(model, tile=tile, outscale=outscale, size=size, precision=precision, device=device,
+                            alpha_mode=alpha_mode, seed=seed)
+    outscale, size = options["outscale"], options["size"]
+    keywords = forward_keywords(Task.UPSCALE, model, seed, model_options)
     batch = convert.to_core(image)
     plans = []
     for item in batch.items:
@@ -68,8 +108,7 @@ def upscale(
         if through_network:
             jobs.append(item.alpha.expand(-1, 3, -1, -1))
     with Runner(model, device=device, precision=precision, progress=progress, cancel=cancel) as runner:
-        options = {} if seed is None else {"seed": seed}
-        results = runner.run(jobs, tile, **options)
+        results = runner.run(jobs, tile, **keywords)
         outputs = []
         for item, out_h, out_w, through_network in plans:
             rgb = resize(next(results), out_h, out_w)
@@ -112,24 +151,24 @@ def _require_memory(model: ModelDescriptor, plans) -> None:
                        f"Pass fewer images per call. {MEMORY_FIX}")
 
 
-def check_options(model: ModelDescriptor, *, alpha_mode: str = "network", outscale: float | None = None,
-                  size: tuple[int, int] | None = None, given_as: str = "model") -> None:
-    """Refuse bad options before any image is read or computed (the CLI calls this once per run).
+def check_options(model: ModelDescriptor, *, given_as: str = "model", **options) -> dict:
+    """Every option checked against ``OPTIONS`` (and the model) before any image is read; returns them normalised.
 
-    ``given_as``: the keyword the model came in (``upscaler`` when restore_faces checks its background model).
+    The front-ends call this once per run. ``given_as``: the keyword the model came in (``upscaler``
+    when restore_faces checks its background model).
     """
     if model.contract.task != Task.UPSCALE:
         raise wrong_model(model, "an upscaler", given_as=given_as)
-    if alpha_mode not in ALPHA_MODES:
-        raise InvalidOptionError(f"alpha_mode must be one of {ALPHA_MODES}, not {alpha_mode!r}")
     if model.in_channels != 3:
         raise ImageInputError(f"{model.name} takes {model.in_channels}-channel input; only RGB models are supported.")
-    target_size(64, 64, model.scale, outscale, size)  # validates outscale / size
-
-
-def takes_seed(model: ModelDescriptor) -> bool:
-    """Whether the model draws noise from a seed (AuraSR); front-ends ignore a seed for the others."""
-    return "seed" in model.contract.call_options
+    forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.UPSCALE)}
+    checked = OPTIONS.defaults() | OPTIONS.check(options)
+    if checked["outscale"] is not None and checked["size"] is not None:
+        raise InvalidOptionError("give outscale or size, not both")
+    target_size(64, 64, model.scale, checked["outscale"], checked["size"])  # validates outscale / size together
+    check_runtime(model, precision=checked["precision"], device=checked["device"])
+    forward_keywords(Task.UPSCALE, model, None, forward)
+    return checked
 
 
 def _constant(alpha: torch.Tensor) -> bool:

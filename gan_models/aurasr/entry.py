@@ -108,7 +108,7 @@ def aurasr_contract(hp: dict) -> ModelContract:
         fp16_safe=True,
         bf16_safe=False,
         auto_half=False,
-        call_options=("seed", "generator"),
+        call_options=("seed", "generator"), seed_keyword="seed",
     )
 
 

@@ -129,7 +129,7 @@ def gfpgan_contract(hp: dict) -> ModelContract:
         fp16_safe=False,
         bf16_safe=True,
         output_adapter=_image_of,
-        call_options=("noise",),  # None: the stored noise; an int seed or a Generator: fresh, reproducible
+        call_options=("noise",), seed_keyword="noise",  # None: the stored noise; an int seed or a Generator: fresh, reproducible
     )
 
 
