@@ -133,7 +133,7 @@ def run_ours(net: UnetUpsampler, image: np.ndarray, policy: TilingPolicy) -> tup
     model = dataclasses.replace(model, module=counted, contract=dataclasses.replace(model.contract, tiling=policy),
                                 working_copies={})
     start = time.perf_counter()
-    out = upscale(model, image, precision="fp32", seed=SEED, tile="auto", device="cpu")
+    out = upscale(image, model, precision="fp32", seed=SEED, tile="auto", device="cpu")
     elapsed = time.perf_counter() - start
     windows = sum(m.windows for m in model.working_copies.values())  # the runner ran a copy of ``counted``
     return out, windows, elapsed

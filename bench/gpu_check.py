@@ -334,7 +334,7 @@ def check_throughput(model, plan: Plan, core) -> dict:
         return {"skipped": f"a {model.task} model: ganpost.upscale and core's path are for upscalers"}
     img, _ = load_image(None, "astronaut", plan.throughput_size)
     precision = "auto" if not plan.dry_run else plan.half_for(model)
-    paths = {"ours": lambda: ganpost.upscale(model, img, precision=precision, device=plan.device)}
+    paths = {"ours": lambda: ganpost.upscale(img, model, precision=precision, device=plan.device)}
     result = {"size": plan.throughput_size, "precision": precision, "repeats": plan.repeats}
     if isinstance(core, str):
         result["core"] = {"skipped": core}

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
           f"baseline RSS {baseline / MIB:.0f} MiB; threads {torch.get_num_threads()}", flush=True)
     watch.phase = "tiles"
     start = time.perf_counter()
-    out = ganpost.upscale(model, img, tile=tile, device="cpu", progress=progress)
+    out = ganpost.upscale(img, model, tile=tile, device="cpu", progress=progress)
     seconds = time.perf_counter() - start
     watch.phase = "done"
     time.sleep(0.1)

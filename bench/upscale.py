@@ -61,7 +61,7 @@ def compare(model, core_model, img: np.ndarray, label: str, a, device: torch.dev
         precision, side = runner.precision_name, runner.tile_side(tile, h, w)
 
     paths = {
-        "auto": lambda: ganpost.upscale(model, img, tile=tile, precision=a.precision, device=device),
+        "auto": lambda: ganpost.upscale(img, model, tile=tile, precision=a.precision, device=device),
         "core": lambda: core_upscale(core_model, img, device),
     }
     load_before = load_average()
@@ -77,7 +77,7 @@ def compare(model, core_model, img: np.ndarray, label: str, a, device: torch.dev
             runs[name]["peaks"].append(peak)
             runs[name]["bases"].append(base)
     ref, ref_seconds, _, _, _ = timed(
-        lambda: ganpost.upscale(model, img, tile=0, precision="fp32", device=device), device)
+        lambda: ganpost.upscale(img, model, tile=0, precision="fp32", device=device), device)
 
     rows = {}
     for name, run in runs.items():

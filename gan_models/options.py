@@ -41,6 +41,8 @@ class Option:
     """The CLI flag where it differs from the keyword (``upscaler`` → ``--background-model``)."""
     convert: Callable[[Any], Any] | None = None
     """Normalises a valid value (``face_index="0,2"`` → ``[0, 2]``); raises InvalidOptionError to refuse one."""
+    from_text: Callable[[str], Any] | None = None
+    """Reads the CLI's text where ``type(text)`` cannot (``1920x1080`` → ``(1920, 1080)``)."""
     forward: str | None = None
     """For a family's forward option: the keyword its network's forward takes, if not ``name``."""
     front_ends: frozenset = field(default=EVERYWHERE)
@@ -124,7 +126,7 @@ class Option:
         if text in self.words or self.type is str:
             return self.check(text)
         try:
-            value = self.type(text) if self.type is not float else float(text)
+            value = self.from_text(text) if self.from_text else self.type(text)
         except ValueError:
             raise InvalidOptionError(f"{self.name} must be {self.rule()}, not {text!r}") from None
         return self.check(value)

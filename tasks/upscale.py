@@ -28,12 +28,14 @@ ALPHA_MODES = ("network", "resize")
 MEMORY_FIX = "Ask for a smaller output (outscale= or size=), or split the image into parts"
 
 
+def _size_text(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InvalidOptionError(f"size must look like 1920x1080, not {text!r}") from None
+
+
 def _size(value) -> tuple[int, int]:
-    if isinstance(value, str):
-        try:
-            value = tuple(int(v) for v in value.lower().split("x"))
-        except ValueError:
-            raise InvalidOptionError(f"size must look like 1920x1080, not {value!r}") from None
     if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
         raise InvalidOptionError(f"size must be (width, height) in whole pixels ≥ 1, such as (1920, 1080), not {value!r}")
@@ -45,7 +47,7 @@ OPTIONS = Options(
     Option("outscale", float, None, "final scale relative to the input, e.g. 2 or 1.5 with a ×4 model",
            minimum=0.0001, none="the model's own scale"),
     Option("size", tuple, None, "exact output size (width, height), e.g. 1920x1080; instead of outscale",
-           none="from outscale", convert=_size),
+           none="from outscale", convert=_size, from_text=_size_text),
     PRECISION,
     DEVICE,
     Option("alpha_mode", str, "network", "network: run transparency through the model as grey (sharp edges, one "

@@ -185,9 +185,9 @@ def test_the_runner_and_upscale_task(tiny):
         assert torch.equal(runner.forward(window, seed=5), runner.forward(window, seed=5))
         assert not torch.equal(runner.forward(window, seed=5), runner.forward(window, seed=6))
     photo = (np.random.default_rng(0).random((40, 52, 3)) * 255).astype(np.uint8)
-    first = upscale(model, photo, precision="fp32")
+    first = upscale(photo, model, precision="fp32")
     assert first.shape == (160, 208, 3)
-    assert np.array_equal(first, upscale(model, photo, precision="fp32"))  # reproducible end to end
+    assert np.array_equal(first, upscale(photo, model, precision="fp32"))  # reproducible end to end
 
 
 def test_activation_estimate_grows_with_width():

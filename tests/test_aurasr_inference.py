@@ -153,11 +153,11 @@ def test_upscale_keeps_alpha_and_honours_outscale(net):
     rgba = np.concatenate([natural_image(24, 30, seed=5), np.zeros((24, 30, 1), np.uint8)], axis=2)
     rgba[6:18, 8:22, 3] = 255  # an opaque rectangle on a transparent ground
     # Random weights cannot carry alpha through the network as grey; resized, it must land in place.
-    out = ganpost.upscale(model, rgba, outscale=2, seed=0, precision="fp32", alpha_mode="resize")
+    out = ganpost.upscale(rgba, model, outscale=2, seed=0, precision="fp32", alpha_mode="resize")
     assert out.shape == (48, 60, 4)
     alpha = out[..., 3].astype(int)
     assert alpha[14:34, 18:42].min() > 200 and alpha[:10].max() < 50 and alpha[:, :14].max() < 50
-    assert np.array_equal(out[..., :3], ganpost.upscale(model, rgba[..., :3], outscale=2, seed=0, precision="fp32"))
-    through_network = ganpost.upscale(model, rgba, outscale=2, seed=0, precision="fp32")
+    assert np.array_equal(out[..., :3], ganpost.upscale(rgba[..., :3], model, outscale=2, seed=0, precision="fp32"))
+    through_network = ganpost.upscale(rgba, model, outscale=2, seed=0, precision="fp32")
     assert through_network.shape == (48, 60, 4)
     assert np.array_equal(through_network[..., :3], out[..., :3])

@@ -198,7 +198,7 @@ def test_unsafe_precision_is_refused_from_the_contract():
 
 def test_upscale_refuses_other_tasks():
     with pytest.raises(InvalidOptionError, match="is an image-to-image translator, not an upscaler"):
-        upscale(describe(ReceptiveField()), np.zeros((8, 8, 3), np.uint8))
+        upscale(np.zeros((8, 8, 3), np.uint8), describe(ReceptiveField()))
 
 
 # --------------------------------------------------------------------------------- registry
@@ -245,7 +245,7 @@ def test_a_discriminator_is_recognised_and_refused_as_an_upscaler(tmp_path):
         model = load_model(path)
         assert model.architecture == type(net).__name__ and model.task == "discriminator"
         with pytest.raises(InvalidOptionError, match=r"is a discriminator \(it scores images in training\), not an upscaler"):
-            upscale(model, np.zeros((16, 16, 3), np.uint8))
+            upscale(np.zeros((16, 16, 3), np.uint8), model)
     with pytest.raises(UnsupportedModelError, match="not a discriminator"):
         load_discriminator(save_official(tiny_compact(), tmp_path / "g.pth"))
 

@@ -9,6 +9,7 @@ from conftest import natural_image, shared_weight, tiny_compact, tiny_rrdbnet
 from helpers.tolerance import assert_close_to_scale
 from ganpost import load_model, upscale
 from ganpost.gan_models import CancelledError, ImageInputError, OutOfMemoryError, describe_state_dict
+from ganpost.gan_models.errors import InvalidOptionError
 from ganpost.runtime import memory
 from ganpost.runtime.runner import Runner
 
@@ -28,15 +29,15 @@ def float_image(h=64, w=64, seed=0):
 def test_compact_tiling_is_exact():
     """The context margin covers the compact net's whole receptive field, so tiles are exact."""
     model, img = compact_model(num_conv=4), float_image(70, 90)
-    whole = upscale(model, img, tile=0)
-    tiled = upscale(model, img, tile=32)
+    whole = upscale(img, model, tile=0)
+    tiled = upscale(img, model, tile=32)
     assert_close_to_scale(tiled, whole)
 
 
 @pytest.mark.parametrize("scale", [4, 2, 1])
 def test_rrdbnet_tiles_close_to_whole(scale):
     model, img = rrdb_model(scale=scale), float_image(72, 96)
-    whole, tiled = upscale(model, img, tile=0), upscale(model, img, tile=32)
+    whole, tiled = upscale(img, model, tile=0), upscale(img, model, tile=32)
     assert tiled.shape == whole.shape == (72 * scale, 96 * scale, 3)
     assert np.abs(tiled - whole).mean() * 255 < 0.1
 
@@ -44,15 +45,15 @@ def test_rrdbnet_tiles_close_to_whole(scale):
 def test_tile_at_least_image_is_untiled():
     model, img = rrdb_model(), float_image(40, 50)
     direct = model.module(torch.from_numpy(img).permute(2, 0, 1)[None]).clamp(0, 1)[0].permute(1, 2, 0)
-    np.testing.assert_array_equal(upscale(model, img, tile=64), upscale(model, img, tile=0))
-    assert_close_to_scale(upscale(model, img, tile=64, precision="fp32"), direct)
+    np.testing.assert_array_equal(upscale(img, model, tile=64), upscale(img, model, tile=0))
+    assert_close_to_scale(upscale(img, model, tile=64, precision="fp32"), direct)
 
 
 def test_no_seams_across_tile_borders():
     """A smooth gradient stays smooth: no step where tiles meet."""
     model = compact_model(num_conv=3)
     ramp = np.tile(np.linspace(0, 1, 96, dtype=np.float32), (96, 1))[..., None].repeat(3, 2)
-    out = upscale(model, ramp, tile=32)
+    out = upscale(ramp, model, tile=32)
     steps = np.abs(np.diff(out, axis=1)).max(axis=(0, 2))
     assert steps.max() < 10 * np.median(steps) + 1e-3
 
@@ -61,7 +62,7 @@ def test_real_x4plus_tiling_bound():
     """RealESRGAN_x4plus, 256×256 photo, 128 px tiles vs untiled: mean ≤ 0.1/255, 99.9th pct ≤ 2/255."""
     model = load_model(shared_weight("RealESRGAN_x4plus.pth"))
     img = natural_image(256, 256, seed=3).astype(np.float32) / 255
-    whole, tiled = upscale(model, img, tile=0, precision="fp32"), upscale(model, img, tile=128, precision="fp32")
+    whole, tiled = upscale(img, model, tile=0, precision="fp32"), upscale(img, model, tile=128, precision="fp32")
     diff = np.abs(whole - tiled) * 255
     assert diff.mean() <= 0.1 and np.percentile(diff, 99.9) <= 2.0, (diff.mean(), np.percentile(diff, 99.9))
 
@@ -109,12 +110,12 @@ class FailsAbove(torch.nn.Module):
 def test_out_of_memory_halves_the_tile_and_retries():
     model = compact_model(num_conv=2)
     img = float_image(128, 128)
-    expected = upscale(model, img, tile=0, precision="fp32")
+    expected = upscale(img, model, tile=0, precision="fp32")
     failing = FailsAbove(model.module, limit=90 * 90)
     object.__setattr__(model, "module", failing)
     model.working_copies.clear()
     seen = []
-    out = upscale(model, img, tile=128, precision="fp32", progress=lambda done, total: seen.append((done, total)))
+    out = upscale(img, model, tile=128, precision="fp32", progress=lambda done, total: seen.append((done, total)))
     assert FailsAbove.failures >= 1
     assert_close_to_scale(out, expected)
     assert seen[-1][0] == seen[-1][1], "progress ends complete after the retry"
@@ -124,7 +125,7 @@ def test_out_of_memory_floor_raises_clear_error():
     model = compact_model(num_conv=2)
     object.__setattr__(model, "module", FailsAbove(model.module, limit=1))
     with pytest.raises(OutOfMemoryError, match="out of memory.*tiles"):
-        upscale(model, float_image(64, 64), tile=64)
+        upscale(float_image(64, 64), model, tile=64)
     assert next(model.module.parameters()).device.type == "cpu"
 
 
@@ -137,7 +138,7 @@ def test_other_runtime_errors_are_not_swallowed():
 
     object.__setattr__(model, "module", Broken())
     with pytest.raises(RuntimeError, match="something else"):
-        upscale(model, float_image(16, 16), tile=0)
+        upscale(float_image(16, 16), model, tile=0)
 
 
 def test_rgba_keeps_alpha_both_modes():
@@ -145,7 +146,7 @@ def test_rgba_keeps_alpha_both_modes():
     rgba = np.concatenate([natural_image(32, 40), np.zeros((32, 40, 1), np.uint8)], axis=2)
     rgba[8:24, 10:30, 3] = 255
     for mode in ("network", "resize"):
-        out = upscale(model, rgba, alpha_mode=mode)
+        out = upscale(rgba, model, alpha_mode=mode)
         assert out.shape == (64, 80, 4) and out.dtype == np.uint8
         assert out[20:44, 24:56, 3].min() > 200 and out[:8, :8, 3].max() < 30
 
@@ -153,7 +154,7 @@ def test_rgba_keeps_alpha_both_modes():
 def test_constant_alpha_is_exact():
     model = compact_model(scale=2)
     img = Image.fromarray(natural_image(20, 20)).convert("RGBA")
-    out = upscale(model, img)
+    out = upscale(img, model)
     assert out.mode == "RGBA" and out.size == (40, 40)
     assert np.asarray(out)[..., 3].min() == 255
 
@@ -161,7 +162,7 @@ def test_constant_alpha_is_exact():
 def test_sixteen_bit_stays_sixteen_bit():
     model = compact_model(scale=2)
     img16 = natural_image(24, 24).astype(np.uint16) * 257 + 3
-    out = upscale(model, img16)
+    out = upscale(img16, model)
     assert out.dtype == np.uint16 and out.shape == (48, 48, 3)
     # Values off the 8-bit grid survive: the result is not 8-bit data scaled up.
     assert np.any(out % 257 != 0)
@@ -179,7 +180,7 @@ def test_same_kind_comes_back(kind):
         "grey": base[..., 0],
         "batch": np.stack([base, base[::-1].copy()]),
     }
-    out = upscale(model, inputs[kind])
+    out = upscale(inputs[kind], model)
     if kind == "pil":
         assert out.size == (24, 32) and out.mode == "RGB"
     elif kind == "tensor":
@@ -195,18 +196,18 @@ def test_same_kind_comes_back(kind):
 def test_outscale_and_exact_size():
     model = compact_model(scale=4)
     img = natural_image(30, 20)
-    assert upscale(model, img, outscale=1.5).shape == (45, 30, 3)
-    assert upscale(model, img, size=(33, 17)).shape == (17, 33, 3)
-    assert upscale(model, img, outscale=0.5).shape == (15, 10, 3)
+    assert upscale(img, model, outscale=1.5).shape == (45, 30, 3)
+    assert upscale(img, model, size=(33, 17)).shape == (17, 33, 3)
+    assert upscale(img, model, outscale=0.5).shape == (15, 10, 3)
 
 
 def test_progress_and_cancel():
     model = compact_model()
     calls = []
-    upscale(model, float_image(64, 64), tile=32, progress=lambda d, t: calls.append((d, t)))
+    upscale(float_image(64, 64), model, tile=32, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     with pytest.raises(CancelledError):
-        upscale(model, float_image(64, 64), tile=32, cancel=lambda: True)
+        upscale(float_image(64, 64), model, tile=32, cancel=lambda: True)
     assert next(model.module.parameters()).device.type == "cpu"
 
 
@@ -219,21 +220,21 @@ def test_progress_and_cancel():
 ])
 def test_bad_images_are_rejected_clearly(bad, message):
     with pytest.raises(ImageInputError, match=message):
-        upscale(compact_model(), bad)
+        upscale(bad, compact_model())
 
 
 def test_bf16_runs_on_cpu_close_to_fp32():
     model, img = compact_model(), float_image(32, 32)
-    np.testing.assert_allclose(upscale(model, img, precision="bf16"), upscale(model, img, precision="fp32"), atol=0.05)
+    np.testing.assert_allclose(upscale(img, model, precision="bf16"), upscale(img, model, precision="fp32"), atol=0.05)
 
 
 def test_runs_leave_the_loaded_module_untouched():
     """Half-precision and channels-last working copies never change the descriptor's own module."""
     model, img = compact_model(), float_image(24, 24)
     before = {k: v.clone() for k, v in model.module.state_dict().items()}
-    first = upscale(model, img, precision="bf16")
-    upscale(model, img, precision="fp32")
-    again = upscale(model, img, precision="bf16")
+    first = upscale(img, model, precision="bf16")
+    upscale(img, model, precision="fp32")
+    again = upscale(img, model, precision="bf16")
     np.testing.assert_array_equal(first, again)
     for key, value in model.module.state_dict().items():
         assert value.dtype == torch.float32 and value.device.type == "cpu" and torch.equal(value, before[key])
@@ -250,7 +251,7 @@ def test_real_x4plus_bf16_error_against_fp32():
     """What precision="auto" picks on CPUs with bf16 matrix units: within 0.5/255 mean, 3/255 at the 99.9th pct."""
     model = load_model(shared_weight("RealESRGAN_x4plus.pth"))
     img = natural_image(64, 64, seed=5).astype(np.float32) / 255
-    diff = np.abs(upscale(model, img, precision="bf16", tile=0) - upscale(model, img, precision="fp32", tile=0)) * 255
+    diff = np.abs(upscale(img, model, precision="bf16", tile=0) - upscale(img, model, precision="fp32", tile=0)) * 255
     assert diff.mean() <= 0.5 and np.percentile(diff, 99.9) <= 3.0, (diff.mean(), np.percentile(diff, 99.9))
 
 
@@ -258,7 +259,7 @@ def test_mixed_modes_and_sizes_in_one_list():
     model = compact_model(scale=2)
     rgb = Image.fromarray(natural_image(16, 12))
     images = [rgb, rgb.convert("RGBA"), rgb.convert("L"), Image.fromarray(natural_image(10, 20))]
-    out = upscale(model, images)
+    out = upscale(images, model)
     assert [(o.mode, o.size) for o in out] == [("RGB", (24, 32)), ("RGBA", (24, 32)), ("L", (24, 32)),
                                                ("RGB", (40, 20))]
 
@@ -273,20 +274,20 @@ def test_an_output_the_memory_cannot_hold_is_refused_before_compute(monkeypatch)
 
     monkeypatch.setattr(Runner, "__init__", no_compute)
     with pytest.raises(OutOfMemoryError) as err:
-        upscale(model, img)
+        upscale(img, model)
     assert str(err.value) == ("upscaling a 48×64 image ×4 to 192×256 needs about 934 kB of memory; 100 kB is "
                               "available. Ask for a smaller output (outscale= or size=), or split the image into "
                               "parts.")
     with pytest.raises(OutOfMemoryError, match=r"^upscaling 2 images in one call .*Pass fewer images per call"):
-        upscale(model, [img, img])
+        upscale([img, img], model)
 
 
 def test_a_job_that_fits_or_an_unknown_memory_still_runs(monkeypatch):
     model, img = compact_model(scale=4), natural_image(16, 12)
     monkeypatch.setattr(memory, "available_host_memory", lambda: 10**9)
-    assert upscale(model, img).shape == (64, 48, 3)
+    assert upscale(img, model).shape == (64, 48, 3)
     monkeypatch.setattr(memory, "available_host_memory", lambda: None)  # no way to tell: the pixel cap guards
-    assert upscale(model, img).shape == (64, 48, 3)
+    assert upscale(img, model).shape == (64, 48, 3)
 
 
 def test_the_estimate_covers_what_issue_16_saw_allocated():
@@ -315,3 +316,19 @@ def test_an_allocator_refusal_of_the_output_is_our_error(monkeypatch):
     with Runner(model, device="cpu", precision="fp32") as runner, pytest.raises(OutOfMemoryError,
                                                                                 match="output of .* does not fit"):
         next(runner.run([torch.rand(1, 3, 32, 40)], tile=0))
+
+
+def test_the_old_model_first_order_still_works_with_a_deprecation_warning():
+    model = compact_model()
+    img = float_image(24, 24)
+    with pytest.warns(DeprecationWarning, match=r"upscale\(image, model\)"):
+        old = upscale(model, img, tile=0)
+    np.testing.assert_array_equal(old, upscale(img, model, tile=0))
+
+
+def test_a_model_may_be_a_known_name_or_a_file(tmp_path):
+    img = float_image(16, 16)
+    by_name = upscale(img, "ganpost-compact-x4", tile=0)
+    assert by_name.shape == (64, 64, 3)
+    with pytest.raises(InvalidOptionError, match="not a ganpost model"):
+        upscale(img, 3.5)
