@@ -29,11 +29,6 @@ MEMORY_FIX = "Ask for a smaller output (outscale= or size=), or split the image 
 
 
 def _size(value) -> tuple[int, int]:
-    if isinstance(value, str):
-        try:
-            value = tuple(int(v) for v in value.lower().split("x"))
-        except ValueError:
-            raise InvalidOptionError(f"size must look like 1920x1080, not {value!r}") from None
     if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
         raise InvalidOptionError(f"size must be (width, height) in whole pixels ≥ 1, such as (1920, 1080), not {value!r}")
