@@ -13,6 +13,7 @@ import numpy as np
 
 from ..gan_models import load_model
 from ..gan_models.contract import Task
+from ..runtime.imaging.convert import to_output_type
 from ..runtime.imaging.files import read_image, write_image
 from ..tasks.restore_faces import DEFAULT_DETECTOR, DEFAULT_FACE_MODEL, OPTIONS, check_options, restore_faces_detailed
 from .batch import check_fits, progress_bar, run_files
@@ -66,13 +67,10 @@ def run_restore_faces(args) -> int:
             faces = result.faces[0]
             if args.save_faces:
                 for k, face in enumerate(faces):
-                    write_image(args.save_faces / f"{source.stem}_face{k}.png", _to_uint8(face.restored))
+                    crop = to_output_type(face.restored[None], "pil")[0]  # 3×S×S in [0, 1] → 8-bit RGB
+                    write_image(args.save_faces / f"{source.stem}_face{k}.png", np.asarray(crop))
             return f"{result.images.shape[1]}×{result.images.shape[0]}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
 
         return handle
 
     return run_files(args, setup)
-
-
-def _to_uint8(chw) -> np.ndarray:
-    return (chw.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

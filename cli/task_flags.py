@@ -52,6 +52,8 @@ def task_options(args: argparse.Namespace, options: Options, task: Task, **more)
 
 
 def _reader(option: Option):
+    option = dataclasses.replace(option, none=None)  # its refusals need not offer None: no flag can give it
+
     def read(text: str):
         try:
             if option.type is tuple:  # sizes: "1920x1080" → (1920, 1080); the option checks the numbers
