@@ -69,7 +69,8 @@ def run_restore_faces(args) -> int:
                 for k, face in enumerate(faces):
                     crop = to_output_type(face.restored[None], "pil")[0]  # 3×S×S in [0, 1] → 8-bit RGB
                     write_image(args.save_faces / f"{source.stem}_face{k}.png", np.asarray(crop))
-            return f"{result.images.shape[1]}×{result.images.shape[0]}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
+            height, width = result.images.shape[:2]
+            return f"{width}×{height}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
 
         return handle
 
