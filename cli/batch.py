@@ -1,5 +1,5 @@
-"""What every image-file command shares: its file options, checking outputs before compute, the loop
-over files with one line per result, the summary line, SIGTERM and Pillow's pixel limit.
+"""How every image command runs: outputs checked before compute, the loop over files with one line
+per result, the summary line, SIGTERM and Pillow's pixel limit.
 
 A command supplies ``setup(device)``, called once every output is known to be writable: it loads
 and checks its models (so a mistake costs seconds, not a batch) and returns ``handle(source,
@@ -8,9 +8,7 @@ target, label)``, which reads one file, writes its result and returns what to sh
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -22,13 +20,12 @@ from PIL import Image
 from ..gan_models import GanpostError
 from ..runtime.imaging.files import read_header
 from ..runtime.memory import image_job_bytes, is_out_of_memory, require_memory
-from ..runtime.precision import PRECISIONS, resolve_device
+from ..runtime.precision import resolve_device
 from .console import console
 from .flag_names import in_cli_terms
-from .outputs import check_writable, collect_inputs, plan_outputs, refuse_unwritable
+from .outputs import check_writable, collect_inputs, plan_outputs
 
 log = logging.getLogger("ganpost.cli")
-MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
 # Pillow's own refusal threshold (2 × its MAX_IMAGE_PIXELS), a 13,377² image: ×4 that is a 2.9-gigapixel
 # output no viewer opens. Larger inputs are gigapixel scans and panoramas (--max-pixels 0) or forged
 # headers. Whether a job fits the machine is checked apart, from the memory it needs (tasks.upscale).
@@ -37,54 +34,6 @@ DEFAULT_MAX_PIXELS = 178_956_970
 Handle = Callable[[Path, Path, str], str]
 
 
-def add_file_arguments(parser: argparse.ArgumentParser) -> None:
-    """Inputs, -o and the options about output files, shared by every image command."""
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders of images")
-    parser.add_argument("-o", "--output", required=True, type=Path,
-                        help="output file (one input; the extension picks the format) or folder (any other name)")
-    parser.add_argument("--ext", type=ext_option, help="output format for folder outputs (default: same as each "
-                                                       "input; GIF inputs become PNG)")
-    existing = parser.add_mutually_exclusive_group()
-    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    existing.add_argument("--skip-existing", action="store_true",
-                          help="leave existing outputs alone and do the rest (resumes a batch)")
-    parser.add_argument("--max-pixels", type=max_pixels_option, default=os.environ.get(MAX_PIXELS_ENV),
-                        help=f"largest input in pixels, against decompression bombs (default {DEFAULT_MAX_PIXELS:,}, "
-                             f"as Pillow; 0 for none; also ${MAX_PIXELS_ENV}). Inputs whose job would not fit in "
-                             "memory are refused apart, from their header")
-    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log what is happening (model, device, precision)")
-
-
-def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where models come from and where they run."""
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
-    parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
-    parser.add_argument("--offline", action="store_true", help="never download a model")
-
-
-# ------------------------------------------------------------------------------ option types
-def ext_option(text: str) -> str:
-    suffix = "." + text.lower().lstrip(".")
-    try:
-        refuse_unwritable(suffix, "--ext")
-    except GanpostError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--ext: ")) from None
-    return suffix
-
-
-def max_pixels_option(text: str) -> int:
-    try:
-        value = int(float(text))  # 1e9 is easier to type than 1000000000
-    except (ValueError, OverflowError):
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
-    return value
-
-
-# ------------------------------------------------------------------------------ the run
 def run_files(args, setup: Callable[[object], Handle]) -> int:
     """Plan and check every output, ``setup`` the models, then handle the files one by one."""
     with terminate_as_interrupt(), pixel_limit(args.max_pixels):

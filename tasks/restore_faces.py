@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import CancelledError, InvalidOptionError
-from ..gan_models.options import Option, Options
+from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
     MaskShape, check_smoothing, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back,
     paste_back_official, parsing_mask, similarity_transform, upscale_affine, warp_affine,
@@ -75,7 +75,8 @@ OPTIONS = Options(
     Option("upscale_large_faces", bool, False, "with an upscaler: a face that lands larger than the restorer's crop "
            "(512 px) is upscaled by it first, not stretched"),
     Option("smooth_landmarks", float, 0.0, "the images are consecutive video frames: average each face's landmarks "
-           "over this many neighbouring frames (0 = off) so faces do not flicker", minimum=0),
+           "over this many neighbouring frames (0 = off) so faces do not flicker", minimum=0,
+           front_ends=EVERYWHERE - {CLI}),  # the CLI restores one file per call: no neighbouring frames
     SEED,
     PRECISION,
     DEVICE,

@@ -47,6 +47,8 @@ SIZE_MODES = ("pad", "resize")
 DIRECTIONS = ("AtoB", "BtoA")
 DEFAULT_TRAIN_SIZE = 256  # the official load/crop size at test time
 DROPOUT_SEED = 0  # seed=None still gives the same image on every call: dropout draws from this
+NEEDS_MODEL_B = ("direction='BtoA' needs model_b=, the B→A generator (a CycleGAN's *_net_G_B.pth); a single "
+                 "generator only translates the way it was trained.")
 
 
 def _train_size(value):
@@ -134,12 +136,20 @@ def translate(
     return convert.from_core(outputs, batch)
 
 
-def check_options(model: ModelDescriptor, *, given_as: str = "model", **options) -> dict:
+def check_options(model: ModelDescriptor, *, model_b: ModelDescriptor | None = None, given_as: str = "model",
+                  **options) -> dict:
     """Refuse a model that is no translator and bad options (``OPTIONS``) before any image is read; returns
-    them normalised (``given_as``: the model's keyword)."""
+    them normalised (``given_as``: the model's keyword; ``model_b``: a CycleGAN's other generator, which
+    ``direction="BtoA"`` runs and needs)."""
     _check_translator(model, given_as)
+    if model_b is not None:
+        _check_translator(model_b, "model_b")
     forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.TRANSLATE)}
     checked = OPTIONS.defaults() | OPTIONS.check(options)
+    if checked["direction"] == "BtoA":
+        if model_b is None:
+            raise InvalidOptionError(NEEDS_MODEL_B)
+        model = model_b  # the generator that runs
     if checked["train_size"] is not None and checked["size_mode"] != "resize":
         raise InvalidOptionError("train_size applies to size_mode='resize' only.")
     check_runtime(model, precision=checked["precision"], device=checked["device"])
@@ -185,8 +195,7 @@ def _generator(model, model_b, direction: str) -> ModelDescriptor:
         raise InvalidOptionError(f"direction must be AtoB or BtoA, not {direction!r}")
     if direction == "BtoA":
         if model_b is None:
-            raise InvalidOptionError("direction BtoA needs model_b, the B→A generator (a CycleGAN's *_net_G_B.pth); "
-                                     "a single generator only translates the way it was trained.")
+            raise InvalidOptionError(NEEDS_MODEL_B)
         _check_translator(_as_model(model), "model")  # refuse a wrong pair even when only G_B runs
         chosen = _as_model(model_b, "model_b")
         _check_translator(chosen, "model_b")

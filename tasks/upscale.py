@@ -166,7 +166,7 @@ def check_options(model: ModelDescriptor, *, given_as: str = "model", **options)
     forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.UPSCALE)}
     checked = OPTIONS.defaults() | OPTIONS.check(options)
     if checked["outscale"] is not None and checked["size"] is not None:
-        raise InvalidOptionError("give outscale or size, not both")
+        raise InvalidOptionError("give outscale= or size=, not both")
     target_size(64, 64, model.scale, checked["outscale"], checked["size"])  # validates outscale / size together
     check_runtime(model, precision=checked["precision"], device=checked["device"])
     forward_keywords(Task.UPSCALE, model, None, forward)

@@ -234,7 +234,7 @@ def test_cli_refuses_bad_options_before_compute(tmp_path, cli_models, capsys, mo
     def no_compute(*args, **kwargs):
         raise AssertionError("computed despite a bad option")
 
-    monkeypatch.setattr(restore_faces_command, "restore_faces", no_compute)
+    monkeypatch.setattr(restore_faces_command, "restore_faces_detailed", no_compute)
     for bad in (["--strength", "2"], ["--upscale", "0.5"], ["--color-fix", "lab"], ["--max-faces", "0"]):
         with pytest.raises(SystemExit):
             main(["restore-faces", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), *cli_models, *bad])

@@ -1,0 +1,72 @@
+"""What every image command declares besides its task's options: inputs, -o and the output options,
+where models come from (--models-dir, --offline) and where they run (--device)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from ..gan_models import GanpostError
+from ..tasks.shared_options import takes_seed
+from .batch import DEFAULT_MAX_PIXELS
+from .outputs import refuse_unwritable
+
+log = logging.getLogger("ganpost.cli")
+MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
+
+
+def add_image_command(sub, name: str, run, **parser_settings) -> argparse.ArgumentParser:
+    """A subcommand over image files: inputs, -o and the output options, where models come from and run."""
+    parser = sub.add_parser(name, **parser_settings)
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders of images")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="output file (one input; the extension picks the format) or folder (any other name)")
+    parser.add_argument("--ext", type=ext_option, help="output format for folder outputs (default: same as each "
+                                                       "input; GIF inputs become PNG)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="leave existing outputs alone and do the rest (resumes a batch)")
+    parser.add_argument("--max-pixels", type=max_pixels_option, default=os.environ.get(MAX_PIXELS_ENV),
+                        help=f"largest input in pixels, against decompression bombs (default {DEFAULT_MAX_PIXELS:,}, "
+                             f"as Pillow; 0 for none; also ${MAX_PIXELS_ENV}). Inputs whose job would not fit in "
+                             "memory are refused apart, from their header")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what is happening (model, device, precision)")
+    # --device is resolved here, before any file is read, so it is the CLI's flag, not the task's option
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
+    parser.add_argument("--offline", action="store_true", help="never download a model")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def model_source(args) -> dict:
+    """``load_model``'s keywords for where models come from (--models-dir, --offline)."""
+    return {"models_dir": args.models_dir, "download": not args.offline}
+
+
+def warn_unused_seed(args, model) -> None:
+    if args.seed is not None and not takes_seed(model):
+        log.warning("--seed has no effect: %s draws no noise", model.name)
+
+
+def ext_option(text: str) -> str:
+    suffix = "." + text.lower().lstrip(".")
+    try:
+        refuse_unwritable(suffix, "--ext")
+    except GanpostError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--ext: ")) from None
+    return suffix
+
+
+def max_pixels_option(text: str) -> int:
+    try:
+        value = int(float(text))  # 1e9 is easier to type than 1000000000
+    except (ValueError, OverflowError):
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
+    return value
