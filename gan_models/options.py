@@ -95,13 +95,14 @@ class Option:
             text = "True or False"
         elif self.type in (int, float):
             noun = "a whole number" if self.type is int else "a number"
-            low, high = self.minimum, self.maximum
+            low, high = (None if v is None else (str(int(v)) if self.type is int else f"{v:g}")
+                         for v in (self.minimum, self.maximum))
             if low is not None and high is not None:
-                text = f"{noun} from {low:g} to {high:g}" + (" (less than the maximum)" if self.below_maximum else "")
+                text = f"{noun} from {low} to {high}" + (" (less than the maximum)" if self.below_maximum else "")
             elif low is not None:
-                text = f"{noun} ≥ {low:g}"
+                text = f"{noun} ≥ {low}"
             elif high is not None:
-                text = f"{noun} ≤ {high:g}"
+                text = f"{noun} ≤ {high}"
             else:
                 text = noun
         else:
