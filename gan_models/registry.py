@@ -32,6 +32,9 @@ __all__ = ["DETECTION_ORDER", "RegistryError", "architectures", "detect", "entry
            "order_entries", "register_family"]
 
 
+FamilyEntry = ArchitectureEntry  # the old name, for code that annotates with registry.FamilyEntry
+
+
 class RegistryError(GanpostError):
     """The families' entries cannot be put in one detection order (a cycle, an unknown name, a duplicate)."""
 
@@ -101,8 +104,10 @@ def _cycle(follows: dict[str, set[str]], waiting: dict[str, int]) -> str:
     return " must come after ".join(loop) + f" (every architecture left unordered: {', '.join(sorted(stuck))})"
 
 
-def _family_parts(source: ModuleType | Iterable[ArchitectureEntry],
-                  known: Iterable[KnownFile] | None) -> tuple[str, tuple[ArchitectureEntry, ...], tuple[KnownFile, ...]]:
+FamilyParts = tuple[str, tuple[ArchitectureEntry, ...], tuple[KnownFile, ...]]
+
+
+def _family_parts(source: ModuleType | Iterable[ArchitectureEntry], known: Iterable[KnownFile] | None) -> FamilyParts:
     """(family, entries, known files) of a family module or of its entries, checked for consistency."""
     label = getattr(source, "__name__", "the entries given")
     if isinstance(source, ModuleType):

@@ -6,6 +6,6 @@ from .known_files import KNOWN_FILES
 from .registration import ENTRIES, FACIAL_COMPONENT_DISCRIMINATOR, GFPGAN_CLEAN, STYLEGAN2_DISCRIMINATOR
 from .stylegan2_clean import StyleGAN2GeneratorClean, StyleGAN2GeneratorCSFT
 
-__all__ = ["ENTRIES", "KNOWN_FILES", "GFPGAN_CLEAN", "GFPGANv1Clean", "StyleGAN2GeneratorCSFT", "StyleGAN2GeneratorClean",
-           "STYLEGAN2_DISCRIMINATOR", "FACIAL_COMPONENT_DISCRIMINATOR", "StyleGAN2Discriminator",
-           "FacialComponentDiscriminator"]
+__all__ = ["ENTRIES", "KNOWN_FILES", "GFPGAN_CLEAN", "GFPGANv1Clean", "StyleGAN2GeneratorCSFT",
+           "StyleGAN2GeneratorClean", "STYLEGAN2_DISCRIMINATOR", "FACIAL_COMPONENT_DISCRIMINATOR",
+           "StyleGAN2Discriminator", "FacialComponentDiscriminator"]

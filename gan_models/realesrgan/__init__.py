@@ -6,4 +6,5 @@ from .registration import COMPACT, ENTRIES, RRDBNET, UNET_DISCRIMINATOR
 from .rrdbnet import RRDBNet
 from .srvgg import SRVGGNetCompact
 
-__all__ = ["COMPACT", "ENTRIES", "KNOWN_FILES", "RRDBNET", "RRDBNet", "SRVGGNetCompact", "UNET_DISCRIMINATOR", "UNetDiscriminatorSN"]
+__all__ = ["COMPACT", "ENTRIES", "KNOWN_FILES", "RRDBNET", "RRDBNet", "SRVGGNetCompact", "UNET_DISCRIMINATOR",
+           "UNetDiscriminatorSN"]
