@@ -1,6 +1,7 @@
 """The one weights catalogue: every file ganpost knows by name, where it is looked for, and its download.
 
-Families list their official files (``KnownFile``) in their own folder; support files that no
+Families list their official files (``KnownFile``, each naming its architecture and its ComfyUI
+models folder) in their own folder's ``known_files.py``; the registry gathers them. Support files that no
 family owns (VGG19 for the perceptual loss) are listed here. A name resolves to a file in the
 models folders; if it is not there and downloading is allowed, it is fetched and its SHA-256 checked.
 """
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 SUPPORT_FILES = {f.name: f for f in (
     KnownFile("vgg19", "vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models", "vgg19-dcbb9e9d.pth",
               "dcbb9e9d", 574673361, "VGG19 (torchvision) for the perceptual loss in training",
-              comfy_folder="ganpost"),
+              architecture="VGG19", comfy_folder="ganpost"),  # no family registers VGG19: not loadable as a model
 )}
 KNOWN_MODELS: dict[str, KnownFile] = {f.name: f for f in known_files()}
 

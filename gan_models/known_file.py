@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 BASE_URL_ENV = "GANPOST_DOWNLOAD_BASE"  # a mirror of the files' layout (tests use a loopback server)
 
@@ -19,9 +19,12 @@ class KnownFile:
     """The full digest, or the prefix a publisher gives (torchvision's file names)."""
     size: int | None
     description: str
+    _: KW_ONLY
+    architecture: str
+    """The registered architecture the file holds (``RRDBNet``); for a support file, the network it is."""
+    comfy_folder: str
+    """The ComfyUI models folder key the file belongs in (``upscale_models``, ``facerestore_models`` ...)."""
     denoise_companion: str | None = None
-    comfy_folder: str = "upscale_models"
-    """The ComfyUI models folder key the file belongs in."""
     companions: tuple[KnownFile, ...] = ()
     """Files fetched into the same folder with this one (AuraSR's config.json)."""
 

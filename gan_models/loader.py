@@ -13,7 +13,7 @@ from . import catalogue, registry
 from .checkpoint_io import read_checkpoint, unwrap_state_dict
 from .contract import ModelDescriptor
 from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
-from .family import Tensors
+from .architecture import Tensors
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganpost.gan_models.aurasr import GigaGANDiscriminator
-from ganpost.gan_models.aurasr.discriminator import discriminator_hyperparameters
+from ganpost.gan_models.aurasr.registration import discriminator_hyperparameters
 from ganpost.gan_models.contract import Task
 from ganpost.gan_models.loader import load_model
 from ganpost.training.components.discriminators import load_discriminator, save_discriminator

@@ -19,7 +19,7 @@ from torch import nn
 from ganpost import load_model
 from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 from ganpost.gan_models.errors import CancelledError, InvalidOptionError
-from ganpost.gan_models.faceparse.entry import BISENET_LABELS
+from ganpost.gan_models.faceparse.registration import BISENET_LABELS
 from ganpost.runtime.faces import link_tracks, smooth_landmarks, warp_affine
 from ganpost.tasks.detect_faces import Face, detect_faces, parse_face_index
 from ganpost.tasks.restore_faces import _crop_scaled

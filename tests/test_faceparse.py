@@ -68,7 +68,7 @@ def test_parsenet_matches_facexlib(official, tmp_path, relu_type):
 def test_parsenet_release_shape_reads_back(official):
     """facexlib builds the released file as ParseNet(512, 512, parsing_ch=19): our widths, read from its
     tensors, give a module that loads it strictly, with the CelebAMask-HQ labels in ParseNet's order."""
-    from ganpost.gan_models.faceparse.entry import PARSENET
+    from ganpost.gan_models.faceparse.registration import PARSENET
 
     sd = official["ParseNet"](in_size=512, out_size=512, parsing_ch=19).state_dict()
     built = PARSENET.build(sd, {})

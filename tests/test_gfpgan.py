@@ -21,7 +21,7 @@ from ganpost.gan_models import catalogue, describe_state_dict, load_model, regis
 from ganpost.gan_models.contract import Task
 from ganpost.gan_models.errors import ImageInputError, UnsupportedModelError
 from ganpost.gan_models.gfpgan import GFPGAN_CLEAN, GFPGANv1Clean
-from ganpost.gan_models.gfpgan.entry import gfpgan_hyperparameters
+from ganpost.gan_models.gfpgan.registration import gfpgan_hyperparameters
 from ganpost.runtime.runner import Runner
 
 OTHER = dict(out_size=128, num_style_feat=16, channel_multiplier=2, num_mlp=3, input_is_latent=False,

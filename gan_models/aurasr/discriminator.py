@@ -16,21 +16,18 @@ network built from the design that GigaGAN and lucidrains/gigagan-pytorch descri
 AuraSR emits only the final image, so the inputs at other scales are resized from it, and from the
 real image the same way. Attention is written out (no fused kernel) so that the gradient penalty
 can differentiate through it twice. Parameter names are ours; a saved file loads back through the
-registry (``AURASR_DISCRIMINATOR``).
+registry (``AURASR_DISCRIMINATOR`` in ``registration.py``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..contract import ModelContract, SizeRule, Task, TilingPolicy
-from ..family import Built, FamilyEntry, Tensors
 
 
 def _leaky() -> nn.Module:
@@ -229,64 +226,3 @@ def init_discriminator(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in", nonlinearity="leaky_relu")
-
-
-# --- registry entry: a saved discriminator loads back with its shape read from the tensors ------------------
-
-def looks_like_gigagan_discriminator(sd: Tensors) -> bool:
-    return "head_linear.weight" in sd and "stages.0.block.0.weight" in sd and "stages.0.shortcut.weight" in sd
-
-
-def _stage_numbers(sd: Tensors, part: str) -> list[int]:
-    return sorted({int(m[1]) for k in sd if (m := re.fullmatch(rf"stages\.(\d+)\.{part}\..*", k))})
-
-
-def discriminator_hyperparameters(sd: Tensors) -> dict:
-    """The constructor arguments of a state dict with our names, read from the tensor shapes."""
-    n = len(_stage_numbers(sd, "block"))
-    image_size = 2 ** (n + 1)
-    resolution = [image_size >> i for i in range(n)]
-    first = sd["stages.0.block.0.weight"]
-    inputs = [resolution[i] for i in _stage_numbers(sd, "from_rgb")]
-    predictors = _stage_numbers(sd, "predictor")
-    skip = int(math.log2(min(inputs) / resolution[predictors[-1]])) if inputs and predictors else 1
-    excites = _stage_numbers(sd, "excite")
-    excite_skip = n - 1 - excites[-1] if excites else 0  # gates run from stages 1 … n-1-skip
-    attention = _stage_numbers(sd, "attention")
-    heads, dim_head = 8, 64
-    if attention:
-        inner = sd[f"stages.{attention[0]}.attention.to_qkv.weight"].shape[0] // 3
-        heads = int(sd[f"stages.{attention[0]}.attention.num_heads"])
-        dim_head = inner // heads
-    recon = _stage_numbers(sd, "recon")
-    recon_layers = len({k for k in sd if re.fullmatch(r"stages\.\d+\.recon\.net\.\d+\.weight", k)})
-    return {
-        "image_size": image_size, "channels": first.shape[1], "dim_capacity": first.shape[0] // 2,
-        "dim_max": sd["head_conv.weight"].shape[0], "multiscale_inputs": tuple(inputs),
-        "multiscale_output_skip": skip, "attn_resolutions": tuple(resolution[i] for i in attention),
-        "attn_heads": heads, "attn_dim_head": dim_head,
-        "predictor_depth": len({k.split(".")[4] for k in sd if k.startswith(f"stages.{predictors[0]}.predictor.layers.")})
-        if predictors else 0,
-        "excite_skip": excite_skip,
-        "recon_resolution": resolution[recon[0]] if recon else 0, "recon_upsamples": max(recon_layers - 1, 0),
-    }
-
-
-def build_gigagan_discriminator(sd: Tensors, options: dict) -> Built:
-    hp = discriminator_hyperparameters(sd)
-    return Built(GigaGANDiscriminator(**hp), hp, dict(sd))
-
-
-def gigagan_discriminator_contract(hp: dict) -> ModelContract:
-    size = hp.get("image_size", 256)
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=hp.get("channels", 3), out_channels=1, value_range=(0.0, 1.0),
-        size=SizeRule(fixed=size), tiling=TilingPolicy(margin=0), activation_elements=8 * hp.get("dim_capacity", 16),
-        fp16_safe=False, bf16_safe=True, init_weights=init_discriminator,
-    )
-
-
-AURASR_DISCRIMINATOR = FamilyEntry(
-    architecture="GigaGANDiscriminator", family="aurasr", detect=looks_like_gigagan_discriminator,
-    build=build_gigagan_discriminator, contract=gigagan_discriminator_contract, create=GigaGANDiscriminator,
-)

@@ -17,8 +17,6 @@ import math
 import torch
 from torch import nn
 
-from ..contract import ModelContract, SizeRule, Task, TilingPolicy
-from ..family import Built, FamilyEntry, Tensors
 from .equalized import EqualLinear, conv_layer
 
 
@@ -93,78 +91,3 @@ class FacialComponentDiscriminator(nn.Module):
         last = self.conv5(self.conv4(middle))
         out = self.final_conv(last)
         return (out, [middle, last]) if return_feats else (out, None)
-
-
-# --- registry entries -------------------------------------------------------------------------------
-def looks_like_stylegan2_discriminator(sd: Tensors) -> bool:
-    return ("conv_body.0.0.weight" in sd and "final_linear.1.weight" in sd and "final_conv.0.weight" in sd
-            and all(k.split(".")[0] in ("conv_body", "final_conv", "final_linear") for k in sd))
-
-
-def stylegan2_discriminator_hyperparameters(sd: Tensors) -> dict:
-    levels = len({k.split(".")[1] for k in sd if k.startswith("conv_body.")}) - 1
-    out_size = 2 ** (levels + 2)
-    narrow = sd["final_conv.0.weight"].shape[0] / 512
-    first = sd["conv_body.0.0.weight"].shape[0]
-    channel_multiplier: float = 1
-    if out_size >= 64:
-        channel_multiplier = first / (256 * 64 // out_size * narrow)
-        if abs(channel_multiplier - round(channel_multiplier)) < 1e-6:
-            channel_multiplier = round(channel_multiplier)
-    return {"out_size": out_size, "channel_multiplier": channel_multiplier,
-            "narrow": int(narrow) if narrow == int(narrow) else narrow}
-
-
-def build_stylegan2_discriminator(sd: Tensors, options: dict) -> Built:
-    hp = {**stylegan2_discriminator_hyperparameters(sd), "stddev_group": options.get("stddev_group", 4)}
-    return Built(StyleGAN2Discriminator(**hp), hp, dict(sd))
-
-
-def stylegan2_discriminator_contract(hp: dict) -> ModelContract:
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=3, out_channels=1, value_range=(-1.0, 1.0),
-        size=SizeRule(fixed=hp["out_size"]), tiling=TilingPolicy(margin=0),
-        activation_elements=4 * discriminator_widths(hp["channel_multiplier"], hp["narrow"])[hp["out_size"]],
-        fp16_safe=False, bf16_safe=True,
-    )
-
-
-COMPONENT_KEYS = frozenset(f"{layer}.{index}.{name}" for layer, index, name in (
-    ("conv1", 0, "weight"), ("conv1", 1, "bias"), ("conv2", 1, "weight"), ("conv2", 2, "bias"),
-    ("conv3", 0, "weight"), ("conv3", 1, "bias"), ("conv4", 1, "weight"), ("conv4", 2, "bias"),
-    ("conv5", 0, "weight"), ("conv5", 1, "bias"), ("final_conv", 0, "weight"), ("final_conv", 0, "bias")))
-
-
-def looks_like_component_discriminator(sd: Tensors) -> bool:
-    return set(sd) == COMPONENT_KEYS
-
-
-def build_component_discriminator(sd: Tensors, options: dict) -> Built:
-    hp = {"num_feat": sd["conv1.0.weight"].shape[0]}
-    return Built(FacialComponentDiscriminator(**hp), hp, dict(sd))
-
-
-def component_discriminator_contract(hp: dict) -> ModelContract:
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=3, out_channels=1, value_range=(-1.0, 1.0),
-        size=SizeRule(multiple=4, minimum=8), tiling=TilingPolicy(margin=0),
-        activation_elements=4 * hp["num_feat"], fp16_safe=False, bf16_safe=True,
-        output_adapter=_logits_of,
-    )
-
-
-def _logits_of(output) -> torch.Tensor:
-    """The patch logits out of ``(logits, features)``."""
-    return output[0]
-
-
-STYLEGAN2_DISCRIMINATOR = FamilyEntry(
-    architecture="StyleGAN2Discriminator", family="gfpgan", detect=looks_like_stylegan2_discriminator,
-    build=build_stylegan2_discriminator, contract=stylegan2_discriminator_contract, create=StyleGAN2Discriminator,
-    options=("stddev_group",),
-)
-FACIAL_COMPONENT_DISCRIMINATOR = FamilyEntry(
-    architecture="FacialComponentDiscriminator", family="gfpgan", detect=looks_like_component_discriminator,
-    build=build_component_discriminator, contract=component_discriminator_contract,
-    create=FacialComponentDiscriminator,
-)

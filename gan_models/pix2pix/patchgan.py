@@ -1,8 +1,7 @@
 """pix2pix's PatchGAN discriminators, official keys: the N-layer one (``model.N``; 70×70 receptive
 field at 3 layers) and the 1×1 PixelGAN (``net.N``). Both give logits per patch, no sigmoid.
 
-The N-layer one's ``model.N`` keys look like legacy ESRGAN's, so the registry tests it after
-RRDBNet (whose detection needs ``model.1.sub.…``); a 4×4 first convolution tells it apart.
+Their registry entries (detection, shapes, contracts) are in ``registration.py``.
 """
 
 from __future__ import annotations
@@ -10,11 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..contract import ModelContract, SizeRule, Task, TilingPolicy
-from ..family import Built, FamilyEntry, Tensors
-from .norms import NORMS, check_norm, conv_bias, init_weights, norm_layer
+from .norms import NORMS, check_norm, conv_bias, norm_layer
 
-__all__ = ["NORMS", "NLayerDiscriminator", "PixelDiscriminator", "NLAYER_DISCRIMINATOR", "PIXEL_DISCRIMINATOR"]
+__all__ = ["NORMS", "NLayerDiscriminator", "PixelDiscriminator"]
 
 
 class NLayerDiscriminator(nn.Module):
@@ -54,67 +51,3 @@ class PixelDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-
-def _norm_from_tensors(sd: Tensors, norm_prefix: str, conv_prefix: str) -> str:
-    # Batch norm keeps running statistics; instance norm (no affine) leaves no tensors but its
-    # convolution keeps a bias, which the official code drops for batch norm and for no norm.
-    if f"{norm_prefix}.running_mean" in sd:
-        return "batch"
-    return "instance" if f"{conv_prefix}.bias" in sd else "none"
-
-
-def _nlayer_shape(sd: Tensors) -> dict:
-    convs = sorted(int(k.split(".")[1]) for k, v in sd.items() if k.endswith(".weight") and v.ndim == 4)
-    first = sd[f"model.{convs[0]}.weight"]
-    norm = _norm_from_tensors(sd, f"model.{convs[1] + 1}", f"model.{convs[1]}")
-    return dict(in_channels=first.shape[1], num_feat=first.shape[0], num_layers=len(convs) - 2, norm=norm)
-
-
-def looks_like_nlayer_discriminator(sd: Tensors) -> bool:
-    first = sd.get("model.0.weight")
-    return (first is not None and first.ndim == 4 and tuple(first.shape[-2:]) == (4, 4)
-            and all(k.startswith("model.") for k in sd))
-
-
-def build_nlayer_discriminator(sd: Tensors, options: dict) -> Built:
-    hp = _nlayer_shape(sd)
-    return Built(NLayerDiscriminator(**hp), hp, dict(sd))
-
-
-def nlayer_discriminator_contract(hp: dict) -> ModelContract:
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=hp["in_channels"], out_channels=1, value_range=(-1.0, 1.0),
-        size=SizeRule(minimum=2 ** (hp["num_layers"] + 2)), tiling=TilingPolicy(margin=0),
-        activation_elements=2 * hp["num_feat"], fp16_safe=True, bf16_safe=True, init_weights=init_weights,
-    )
-
-
-def looks_like_pixel_discriminator(sd: Tensors) -> bool:
-    first = sd.get("net.0.weight")
-    return (first is not None and first.ndim == 4 and tuple(first.shape[-2:]) == (1, 1)
-            and "net.2.weight" in sd and all(k.startswith("net.") for k in sd))
-
-
-def build_pixel_discriminator(sd: Tensors, options: dict) -> Built:
-    first = sd["net.0.weight"]
-    hp = dict(in_channels=first.shape[1], num_feat=first.shape[0], norm=_norm_from_tensors(sd, "net.3", "net.2"))
-    return Built(PixelDiscriminator(**hp), hp, dict(sd))
-
-
-def pixel_discriminator_contract(hp: dict) -> ModelContract:
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=hp["in_channels"], out_channels=1, value_range=(-1.0, 1.0),
-        size=SizeRule(), tiling=TilingPolicy(margin=0, exact=hp["norm"] != "instance"),
-        activation_elements=4 * hp["num_feat"], fp16_safe=True, bf16_safe=True, init_weights=init_weights,
-    )
-
-
-NLAYER_DISCRIMINATOR = FamilyEntry(
-    architecture="NLayerDiscriminator", family="pix2pix", detect=looks_like_nlayer_discriminator,
-    build=build_nlayer_discriminator, contract=nlayer_discriminator_contract, create=NLayerDiscriminator,
-)
-PIXEL_DISCRIMINATOR = FamilyEntry(
-    architecture="PixelDiscriminator", family="pix2pix", detect=looks_like_pixel_discriminator,
-    build=build_pixel_discriminator, contract=pixel_discriminator_contract, create=PixelDiscriminator,
-)

@@ -1,8 +1,10 @@
 """Real-ESRGAN: RRDBNet (ESRGAN / Real-ESRGAN ×1/×2/×4) and SRVGGNetCompact, with the official key names."""
 
-from .discriminator import UNET_DISCRIMINATOR, UNetDiscriminatorSN
-from .entry import COMPACT, RRDBNET
+from .discriminator import UNetDiscriminatorSN
+from .known_files import KNOWN_FILES
+from .registration import COMPACT, ENTRIES, RRDBNET, UNET_DISCRIMINATOR
 from .rrdbnet import RRDBNet
 from .srvgg import SRVGGNetCompact
 
-__all__ = ["COMPACT", "RRDBNET", "RRDBNet", "SRVGGNetCompact", "UNET_DISCRIMINATOR", "UNetDiscriminatorSN"]
+__all__ = ["COMPACT", "ENTRIES", "KNOWN_FILES", "RRDBNET", "RRDBNet", "SRVGGNetCompact", "UNET_DISCRIMINATOR",
+           "UNetDiscriminatorSN"]

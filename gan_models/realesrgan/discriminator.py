@@ -11,8 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..contract import ModelContract, SizeRule, Task, TilingPolicy
-from ..family import Built, FamilyEntry, Tensors
 
 
 class UNetDiscriminatorSN(nn.Module):
@@ -55,28 +53,3 @@ class UNetDiscriminatorSN(nn.Module):
         out = act(self.conv7(x6))
         out = act(self.conv8(out))
         return self.conv9(out)
-
-
-def looks_like_unet_discriminator(sd: Tensors) -> bool:
-    return "conv0.weight" in sd and "conv1.weight_orig" in sd and "conv9.weight" in sd
-
-
-def build_unet_discriminator(sd: Tensors, options: dict) -> Built:
-    hp = {"num_in_ch": sd["conv0.weight"].shape[1], "num_feat": sd["conv0.weight"].shape[0],
-          "skip_connection": options.get("skip_connection", True)}  # the file cannot tell: official is True
-    return Built(UNetDiscriminatorSN(**hp), hp, dict(sd))
-
-
-def unet_discriminator_contract(hp: dict) -> ModelContract:
-    return ModelContract(
-        task=Task.DISCRIMINATOR, scale=1, in_channels=hp["num_in_ch"], out_channels=1, value_range=(0.0, 1.0),
-        size=SizeRule(multiple=8), tiling=TilingPolicy(margin=0), activation_elements=12 * hp["num_feat"],
-        fp16_safe=True, bf16_safe=True,
-    )
-
-
-UNET_DISCRIMINATOR = FamilyEntry(
-    architecture="UNetDiscriminatorSN", family="realesrgan", detect=looks_like_unet_discriminator,
-    build=build_unet_discriminator, contract=unet_discriminator_contract, create=UNetDiscriminatorSN,
-    options=("skip_connection",),
-)
