@@ -47,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_faces_parser(sub)
     add_translate_parser(sub)
     add_models_parser(sub)
-    from ..training.cli_train import add_train_parser  # lazily: `ganpost upscale` never pays for training imports
+    from .train_command import add_train_parser  # lazily: `ganpost upscale` never pays for training imports
+    from .train_tools import add_train_tool_parsers
 
     add_train_parser(sub)
+    add_train_tool_parsers(sub)
     return parser
 
 

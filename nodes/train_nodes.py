@@ -1,9 +1,11 @@
-"""Fine-tuning an upscale model inside ComfyUI (V3 schema).
+"""The training nodes (V3 schema), one per recipe node form in ``training.recipes.RECIPES`` (``Recipe.node``).
 
-The whole run happens in this node's execution, step by step, with ComfyUI's progress bar,
-previews and Cancel wired in. A cancelled run saves its state first, so running the same node
-again (resume on) continues where it stopped. The trained model also lands in
-``models/upscale_models`` so both our loader and ComfyUI core's can pick it up.
+Every node is built here from what its recipe declares (inputs, output, where the model is
+published, how inputs become settings); no recipe is named in this file. The whole run happens in
+the node's execution, step by step, with ComfyUI's progress bar, a preview at each validation and
+Cancel wired in. A cancelled run saves its state first, so running the same node again (resume on)
+continues where it stopped. A published model lands in its ComfyUI folder (``models/upscale_models``,
+``models/facerestore_models``, ...) under the run's name, for our loaders and ComfyUI core's.
 """
 
 from __future__ import annotations
@@ -21,14 +23,18 @@ from ..gan_models.atomic import atomic_copy
 from ..training import Callbacks, Trainer
 from ..training.config import load_config
 from ..training.engine.run_folder import RunFolderError
+from ..training.recipes import RECIPES, recipe_named
+from ..training.recipes.front_end import SUMMARY_TOOLTIP, every_tenth
+from . import model_folders
+from .face_nodes import GanpostFaceDetector, GanpostFaceModel
 from .train_run_names import published_path, run_folder
-from .upscale_nodes import GanpostModel, require_ganpost_model
+from .translate_nodes import GanpostTranslator
+from .upscale_nodes import GanpostModel
 
-RECIPES = {"l1 (fast, RealESRNet-style)": "realesrnet-x4plus", "gan (official Real-ESRGAN recipe)": "realesrgan-x4plus"}
-DEGRADATIONS = ("realesrgan", "bicubic")
-# Inputs and outputs every training node has, described once.
-SEED_TOOLTIP = "seeds the crops, degradations and initialisation: the same seed and settings repeat a run"
-SUMMARY_TOOLTIP = "steps done, last losses, where the model was saved and the validation scores"
+CATEGORY = "ganpost/training"
+MODEL_SOCKETS = {"upscaler": GanpostModel, "face_restorer": GanpostFaceModel, "face_detector": GanpostFaceDetector,
+                 "translator": GanpostTranslator}
+WIDGETS = {"int": io.Int, "float": io.Float, "string": io.String, "boolean": io.Boolean, "combo": io.Combo}
 RUN_FOLDER_FIXES = {
     "saved": "Turn resume on to continue it, or give the new run another run_name.",
     "busy": "Wait for that run to finish, or give this one another run_name.",
@@ -67,7 +73,7 @@ class _ComfyProgress(Callbacks):
         return False
 
 
-def train_in_node(make_config, run_name: str, steps: int, resume: bool, **trainer_options):
+def train_in_node(make_config, run_name: str, steps: int, resume: bool, recipe, **trainer_options):
     """One training run inside a node's execution → (result, progress).
 
     ComfyUI's models are unloaded first and autograd is switched back on (nodes run under
@@ -83,7 +89,7 @@ def train_in_node(make_config, run_name: str, steps: int, resume: bool, **traine
         progress = _ComfyProgress(steps)
         has_state = (run_dir / "state" / "latest.state").is_file()
         with torch.inference_mode(False), torch.enable_grad():
-            trainer = Trainer(config, resume=resume and has_state, callbacks=progress,
+            trainer = Trainer(config, recipe=recipe, resume=resume and has_state, callbacks=progress,
                               models_dir=_support_models_dir(), **trainer_options)
             result = trainer.fit()
     except RunFolderError as err:
@@ -97,88 +103,39 @@ def train_in_node(make_config, run_name: str, steps: int, resume: bool, **traine
     return result, progress
 
 
-def losses_text(progress: _ComfyProgress) -> str:
-    return ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
-
-
-class GanpostTrainUpscaleModel(io.ComfyNode):
-    @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="GanpostTrainUpscaleModel",
-            display_name="ganpost: Fine-tune Upscale Model",
-            category="ganpost/training",
-            description="Fine-tune an upscale model on a folder of high-resolution images. Low-resolution inputs "
-                        "are made on the fly (Real-ESRGAN's degradations or a clean bicubic downscale). "
-                        "Cancel keeps the last checkpoint; run again with resume on to continue.",
-            is_output_node=True,
-            inputs=[
-                GanpostModel.Input("model", tooltip="the model to start from ('ganpost: Load Upscale Model')"),
-                io.String.Input("image_folder", default="",
-                                tooltip="folder of high-resolution training images (absolute, or inside ComfyUI's "
-                                        "input folder)"),
-                io.Int.Input("steps", default=1000, min=1, max=10_000_000,
-                             tooltip="training steps in all (a resumed run continues up to this count)"),
-                io.Combo.Input("recipe", options=list(RECIPES), default=next(iter(RECIPES)),
-                               tooltip="l1: pixel loss only, fast and stable; gan: L1 + perceptual + GAN losses with "
-                                       "a fresh U-Net discriminator, sharper (VGG19 weights from models/ganpost, "
-                                       "downloaded there when absent)"),
-                io.Combo.Input("degradation", options=list(DEGRADATIONS), default="realesrgan",
-                               tooltip="realesrgan: blur, resize, noise and JPEG like real-world photos; "
-                                       "bicubic: clean downscales (for clean sources such as renders)"),
-                io.Float.Input("learning_rate", default=1e-4, min=1e-7, max=1e-2, step=1e-5,
-                               tooltip="the generator's (and the discriminator's) Adam learning rate"),
-                io.Int.Input("batch_size", default=4, min=1, max=256,
-                             tooltip="crops per step; lower it when memory runs out"),
-                io.Int.Input("crop_size", default=128, min=32, max=1024, step=16,
-                             tooltip="training crop side at the output resolution"),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
-                             tooltip=SEED_TOOLTIP),
-                io.String.Input("run_name", default="ganpost_finetune",
-                                tooltip="run folder under output/ganpost_training and the saved model's name "
-                                        "(letters, digits, - _ .)"),
-                io.Boolean.Input("resume", default=True, tooltip="continue this run_name's last state if it exists"),
-                io.String.Input("validation_folder", default="", optional=True,
-                                tooltip="held-out images; PSNR against bicubic and a preview every 1/10 of the run"),
-            ],
-            outputs=[GanpostModel.Output(display_name="model",
-                                          tooltip="the fine-tuned model, also saved as models/upscale_models/"
-                                                  "<run_name>.pth"),
-                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)],
-        )
-
-    @classmethod
-    def execute(cls, model, image_folder, steps, recipe, degradation, learning_rate, batch_size, crop_size, seed,
-                run_name, resume, validation_folder="") -> io.NodeOutput:
-        require_ganpost_model(model)
-        run_dir = run_folder(run_name)
-        result, progress = train_in_node(
-            lambda: _config(model, _input_folder(image_folder),
-                            _input_folder(validation_folder) if validation_folder else None, steps, recipe,
-                            degradation, learning_rate, batch_size, crop_size, seed, run_dir, mm.get_torch_device()),
-            run_name, steps, resume, initial_generator=model.module)
-        published = _publish(result.generator, run_name)
-        trained = load_model(published)
-        summary = f"{run_name}: step {result.step}/{steps}; {losses_text(progress)}; saved {published}"
-        if result.validation:
-            v = result.validation
-            summary += f"; PSNR {v['psnr']:.2f} dB vs bicubic {v['psnr_bicubic']:.2f}"
-        return io.NodeOutput(trained, summary)
-
-
-def _config(model, folder, val_folder, steps, recipe, degradation, lr, batch_size, crop_size, seed, run_dir, device):
-    scale = model.scale
-    crop = max(scale * 4, crop_size // (scale * 4) * (scale * 4))
-    sets = {
-        "data": {"train_dir": str(folder), "degradation": degradation, "gt_size": crop, "batch_size": batch_size,
-                 "pool_size": 0 if batch_size < 4 else batch_size * 4,
-                 **({"val_dir": str(val_folder), "val_crop": 512} if val_folder else {})},
-        "generator": {"arch": model.architecture, "scale": scale, "pretrained": None},
-        "optim": {"lr_g": lr, "lr_d": lr},
-        "run": {"output_dir": str(run_dir), "total_steps": steps, "seed": seed, "log_every": 10, "device": str(device),
-                "save_every": max(50, steps // 10), "val_every": max(50, steps // 10)},
-    }
-    return load_config(preset=RECIPES[recipe], overrides=sets)
+def execute_form(form, values: dict) -> io.NodeOutput:
+    """The run section every training node shares: check, configure, train, publish, load, summarise."""
+    values = {i.id: values.get(i.id, i.default) for i in form.inputs}
+    run_name, steps = values["run_name"], values["steps"]
+    try:  # before anything is unloaded: the recipe knows what it can train
+        if form.check is not None:
+            form.check(values)
+    except GanpostError as err:
+        raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+    run_dir = run_folder(run_name)
+    for spec in form.inputs:
+        if spec.folder:
+            text = values[spec.id]
+            values[spec.id] = _input_folder(text) if text or not spec.optional else None
+    planned = form.run(values)
+    recipe = recipe_named(planned.recipe)
+    every = every_tenth(steps)
+    overrides = {**planned.overrides, "run": {
+        "output_dir": str(run_dir), "total_steps": steps, "seed": values["seed"], "log_every": 10,
+        "device": str(mm.get_torch_device()), "save_every": every, "val_every": every}}
+    result, progress = train_in_node(
+        lambda: load_config(recipe=planned.recipe, preset=planned.preset, overrides=overrides),
+        run_name, steps, values["resume"], recipe, **planned.options)
+    saved = _publish(result.generator, run_dir.name, form.publish) if form.publish else result.generator
+    try:
+        trained = load_model(saved)
+    except GanpostError as err:
+        raise RuntimeError(f"ganpost training ({run_name}): {err}") from err
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in progress.last_losses.items())
+    summary = f"{run_name}: step {result.step}/{steps}; {losses}; saved {saved}"
+    if result.validation:
+        summary += f"; {recipe.validation_text(result.validation)}"
+    return io.NodeOutput(trained, summary)
 
 
 def _input_folder(text: str) -> Path:
@@ -189,14 +146,65 @@ def _input_folder(text: str) -> Path:
 
 
 def _support_models_dir() -> Path:
-    """Where the GAN recipe's VGG19 weights are looked for (and downloaded to): models/ganpost."""
+    """Where loss networks' weights (VGG19, ArcFace) are looked for (and downloaded to): models/ganpost."""
     return Path(folder_paths.models_dir) / "ganpost"
 
 
-def _publish(generator: Path, run_name: str) -> Path:
-    """Copy the newest generator into models/upscale_models (atomically) under the run's name."""
-    folder = Path(folder_paths.get_folder_paths("upscale_models")[0])
-    target = published_path(folder, run_name, ".pth")
+def _publish(model_file: Path, run_name: str, publish) -> Path:
+    """Copy the newest model (its companions first, so it is never found without them) into
+    ``models/<publish.folder>`` under the run's name, atomically."""
+    model_folders.ensure_registered(publish.folder)
+    folder = Path(folder_paths.get_folder_paths(publish.folder)[0])
+    target = published_path(folder, run_name, publish.suffix)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_copy(generator, target)
+    for name, suffix in publish.companions.items():
+        atomic_copy(model_file.with_name(name), target.with_suffix(suffix))
+    atomic_copy(model_file, target)
     return target
+
+
+# ----------------------------------------------------------------------------- the node classes
+def _socket_input(spec):
+    if spec.kind in MODEL_SOCKETS:
+        return MODEL_SOCKETS[spec.kind].Input(spec.id, tooltip=spec.tooltip, optional=spec.optional)
+    keywords = {k: getattr(spec, k) for k in ("default", "min", "max", "step") if getattr(spec, k) is not None}
+    if spec.options is not None:
+        keywords["options"] = list(spec.options)
+    if spec.optional:
+        keywords["optional"] = True
+    return WIDGETS[spec.kind].Input(spec.id, tooltip=spec.tooltip, **keywords)
+
+
+def node_class(form) -> type[io.ComfyNode]:
+    """The ComfyUI node of a recipe's :class:`~..training.recipes.front_end.NodeForm`."""
+
+    def define_schema(cls):
+        return io.Schema(
+            node_id=form.node_id, display_name=form.display_name, category=CATEGORY, description=form.description,
+            is_output_node=True, inputs=[_socket_input(spec) for spec in form.inputs],
+            outputs=[MODEL_SOCKETS[form.output.kind].Output(display_name=form.output.display_name,
+                                                            tooltip=form.output.tooltip),
+                     io.String.Output(display_name="summary", tooltip=SUMMARY_TOOLTIP)])
+
+    def execute(cls, **values) -> io.NodeOutput:
+        return execute_form(form, values)
+
+    return type(form.node_id, (io.ComfyNode,), {
+        "__module__": __name__, "__doc__": form.description, "form": form,
+        "define_schema": classmethod(define_schema), "execute": classmethod(execute)})
+
+
+def _forms() -> list:
+    """Each recipe's node form once (one form may serve several recipes), in the recipe table's order."""
+    forms = {}
+    for recipe in RECIPES.values():
+        if recipe.node is not None:
+            forms.setdefault(recipe.node.node_id, recipe.node)
+    return list(forms.values())
+
+
+TRAIN_NODES: list[type[io.ComfyNode]] = [node_class(form) for form in _forms()]
+globals().update({node.__name__: node for node in TRAIN_NODES})  # GanpostTrainUpscaleModel, ... importable by name
+
+__all__ = ["TRAIN_NODES", "node_class", "execute_form", "train_in_node",
+           *(node.__name__ for node in TRAIN_NODES)]

@@ -1,4 +1,4 @@
-"""Run under ``accelerate launch`` by tests/test_train_distributed_gans.py: any recipe for a few steps,
+"""Run under ``accelerate launch`` by tests/training/recipes/test_train_distributed_gans.py: any recipe for a few steps,
 then each rank writes its networks and averages (at the start and the end) and the losses of every
 step, so the test can compare the ranks.
 

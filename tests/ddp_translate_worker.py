@@ -1,4 +1,4 @@
-"""Run by tests/test_train_cyclegan.py under ``accelerate launch``: a few CycleGAN steps, then each
+"""Run by tests/training/recipes/test_train_cyclegan.py under ``accelerate launch``: a few CycleGAN steps, then each
 rank writes its networks so the test can compare them."""
 
 import sys

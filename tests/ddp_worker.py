@@ -1,4 +1,4 @@
-"""Run by tests/test_train_distributed.py under ``accelerate launch``: a few steps, then each rank
+"""Run by tests/training/engine/test_train_distributed.py under ``accelerate launch``: a few steps, then each rank
 writes its own generator weights so the test can compare them."""
 
 import sys

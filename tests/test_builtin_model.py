@@ -32,8 +32,8 @@ def test_it_beats_bicubic_on_held_out_photos():
     pytest.importorskip("skimage")
     import torch
 
-    from ganpost.training.sample_data import HELD_OUT, skimage_data_dir
-    from ganpost.training.validation import validate
+    from ganpost.training.components.sample_photos import HELD_OUT, skimage_data_dir
+    from ganpost.training.components.sr_validation import validate
 
     images = []
     for name in HELD_OUT:

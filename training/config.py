@@ -1,6 +1,6 @@
 """Loading a recipe's config: its preset, then a file (TOML or YAML), then overrides and ``--set``s.
 
-A run is described by one config of its recipe's type (Real-ESRGAN's is :class:`TrainConfig`).
+A run is described by one config of its recipe's type (each recipe folder has its ``config.py``).
 Presets are plain dicts layered under the user's file, so ``--preset realesrnet-x4plus --config
 mine.toml --set optim.lr_g=5e-5`` reads left to right.
 """
@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from .config_schema import ConfigError, from_dict, merge, parse_override, set_dotted, toml_module
-from .recipes import recipe_named
-from .recipes.realesrgan import PRESETS, TrainConfig  # the default recipe's, for existing imports
+from .recipes import RECIPES, recipe_named
+from .recipes.realesrgan import PRESETS, TrainConfig  # compatibility: the Real-ESRGAN recipe's, imported from here before
 
 
 def load_config(
@@ -44,10 +44,10 @@ def load_config(
 def saved_config(output_dir):
     """The config a run folder was started with (for ``--resume`` without ``--config``)."""
     from .engine.run_files import RunFiles
-    from .engine.state import LEGACY_RECIPE
 
     state = RunFiles(output_dir).load_state()
-    return from_dict(recipe_named(state.get("recipe", LEGACY_RECIPE)).config_type, state["config"]).validate()
+    name = state.get("recipe") or next(r.name for r in RECIPES.values() if r.reads_unnamed_states)
+    return from_dict(recipe_named(name).config_type, state["config"]).validate()
 
 
 def read_config_file(path: str | os.PathLike) -> dict:

@@ -1,7 +1,7 @@
 """The pix2pix and CycleGAN recipes on fixed inputs, for checking them against the official trainer.
 
 Shared by ``bench/translate_train_parity.py`` (which runs the official code beside ours and writes
-``tests/fixtures/translate_train_parity.json``) and ``tests/test_train_translate_parity.py`` (which
+``tests/fixtures/translate_train_parity.json``) and ``tests/training/recipes/test_train_translate_parity.py`` (which
 runs ours alone against that file). Everything random is pinned:
 
 - initial weights: the run's seed (our init draws exactly what the official ``init_weights`` draws);

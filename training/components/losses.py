@@ -34,7 +34,7 @@ class PixelLoss(nn.Module):
         return self.weight * loss
 
 
-def _gram(features: torch.Tensor) -> torch.Tensor:
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     b, c, h, w = features.shape
     flat = features.reshape(b, c, h * w)
     return flat @ flat.transpose(1, 2) / (c * h * w)
@@ -70,7 +70,7 @@ class PerceptualLoss(nn.Module):
             percep = sum(self.criterion(out_features[k], target_features[k]) * w
                          for k, w in self.layer_weights.items()) * self.perceptual_weight
         if self.style_weight > 0:
-            style = sum(self.criterion(_gram(out_features[k]), _gram(target_features[k])) * w
+            style = sum(self.criterion(gram_matrix(out_features[k]), gram_matrix(target_features[k])) * w
                         for k, w in self.layer_weights.items()) * self.style_weight
         return percep, style
 

@@ -1,14 +1,13 @@
 """The training engine: steps, accumulation, AMP, NaN skips, EMA, checkpoints, validation, resume.
 
-What is trained, on what and against which losses comes from a :class:`~..recipes.base.Recipe`;
-this module runs any recipe. Every source of randomness is either seeded from (seed, step, rank)
-or saved in the state, so a run resumed from its state continues exactly as if it had never stopped.
+What is trained, on what and against which losses comes from the recipe it is given (a subclass of
+``training.recipes.base.Recipe``); this module runs any recipe and imports none. Every source of
+randomness is either seeded from (seed, step, rank) or saved in the state, so a run resumed from its state continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import shutil
 import time
@@ -18,20 +17,20 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from ...gan_models.errors import GanpostError
 from ..config_schema import to_dict
-from ..data import SampleIds
 from .distributed import Processes, start_processes, unwrap
 from .ema import EMA
 from .precision import amp_dtype
 from .run_files import RunFiles
 from .run_folder import RunFolder, RunFolderError
 from .run_log import RunLog
+from .sampling import SampleIds
 from .schedule import build_scheduler
+from .seeding import seed_everything
 from .state import collect_state, restore_state
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class StepReport:
 class TrainingResult:
     step: int
     generator: Path | None
-    """The newest file of the recipe's main output (Real-ESRGAN: net_g_latest.pth)."""
+    """The newest file of the recipe's main output (e.g. net_g_latest.pth)."""
     interrupted: bool
     validation: dict = field(default_factory=dict)
 
@@ -94,20 +93,17 @@ class Timings:
 
 
 class Trainer:
-    """Runs ``recipe`` (by default the one whose config type ``config`` is) for ``config.run.total_steps``.
+    """Runs ``recipe`` (a ``Recipe`` class taking ``config``) for ``config.run.total_steps``.
 
-    ``recipe_options`` go to the recipe (Real-ESRGAN: ``initial_generator``). For a recipe:
+    ``training.Trainer`` finds the recipe from the config's type; the engine is always given it.
+    ``recipe_options`` go to the recipe (e.g. ``initial_generator``). For a recipe:
     ``networks`` (possibly DDP-wrapped, for forward passes that train), ``network(name)`` (the bare
     module), ``emas``, ``device``, ``step``, ``processes``, ``autocast()`` and ``models_dir``.
     """
 
-    def __init__(self, config, *, recipe=None, resume: bool = False, callbacks: Callbacks | None = None,
+    def __init__(self, config, *, recipe, resume: bool = False, callbacks: Callbacks | None = None,
                  processes: Processes | None = None, models_dir=None, synchronize_timings: bool = False,
                  **recipe_options):
-        if recipe is None:
-            from ..recipes import recipe_for_config
-
-            recipe = recipe_for_config(config)
         self.config = config
         self.callbacks = callbacks or Callbacks()
         self.processes = processes or start_processes()
@@ -143,7 +139,7 @@ class Trainer:
         state = self.files.load_state() if resume else None
         self.step = 0
         self.bad_steps = 0
-        _seed_everything(self.config.run.seed)  # the same on every rank: identical initial networks
+        seed_everything(self.config.run.seed)  # the same on every rank: identical initial networks
         self.recipe = recipe(self.config, self, **recipe_options)
         self._build(resuming=state is not None)
         if state is not None:
@@ -294,8 +290,7 @@ class Trainer:
         if self.bad_steps >= self.config.run.max_bad_steps:
             raise TrainingDivergedError(
                 f"{self.bad_steps} steps in a row had a NaN or infinite loss (last at step {self.step + 1}); "
-                f"the run stopped. The last good checkpoint is in {self.files.models}. Lower optim.lr_g / lr_d "
-                "(e.g. halve them), set optim.grad_clip, or use precision bf16/fp32 instead of fp16.")
+                f"the run stopped. The last good checkpoint is in {self.files.models}. {self.recipe.divergence_advice}")
 
     def _tick(self) -> float:
         if self.synchronize_timings and self.device.type == "cuda":
@@ -419,12 +414,7 @@ class Trainer:
                 "are intact: free some space (or fix the folder) and resume the run")
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (1 << 32))
-    torch.manual_seed(seed)
-
-
-def train(config, *, resume: bool = False, callbacks: Callbacks | None = None, models_dir=None) -> TrainingResult:
-    """Run (or resume) a training run described by ``config``."""
-    return Trainer(config, resume=resume, callbacks=callbacks, models_dir=models_dir).fit()
+def train(config, *, recipe, resume: bool = False, callbacks: Callbacks | None = None,
+          models_dir=None) -> TrainingResult:
+    """Run (or resume) ``recipe`` on ``config``."""
+    return Trainer(config, recipe=recipe, resume=resume, callbacks=callbacks, models_dir=models_dir).fit()

@@ -1,9 +1,11 @@
-"""Small helpers recipes use on their networks: a fresh one from the registry, a frozen pass."""
+"""Small helpers recipes use on their networks: a fresh one from the registry, a trainable copy, a frozen pass."""
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 
 from ...gan_models import registry
@@ -17,6 +19,16 @@ def fresh_network(architecture: str, hyperparameters: dict) -> nn.Module:
     if init is not None:
         init(module)
     return module
+
+
+def trainable(module: nn.Module) -> nn.Module:
+    """A float32 copy with fresh tensors (weights loaded under inference_mode, as ComfyUI loads them,
+    cannot join autograd), requiring gradients, in train mode; ``module`` itself stays untouched."""
+    module = copy.deepcopy(module).float()
+    with torch.inference_mode(False), torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            tensor.data = tensor.data.clone()
+    return module.requires_grad_(True).train()
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Where a run keeps its files, and writing them so a kill at any moment leaves the last good one.
 
-    <output>/models/<prefix>_<step>.pth  each of the recipe's outputs (Real-ESRGAN: net_g_, net_d_)
+    <output>/models/<prefix>_<step>.pth  each of the recipe's outputs (e.g. net_g_, net_d_)
     <output>/models/<prefix>_latest.pth  the same, newest
         (pix2pix / CycleGAN name them as their official code does: iter_<step>_net_G.pth, latest_net_G.pth)
     <output>/state/latest.state          everything a resume needs (networks, optimizers, EMA, step…)

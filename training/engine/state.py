@@ -4,9 +4,10 @@
     <network name>          each network's weights ("generator", "discriminator", ...)
     <EMA name>              each average's weights ("ema")
     opt_<k>, sched_<k>, scaler_<k>   per optimizer k ("g", "d", ...)
-    ...                     the recipe's own parts (Real-ESRGAN: "pool")
+    ...                     the recipe's own parts (e.g. a pair pool)
 
-Real-ESRGAN's names make this the same layout the single-recipe trainer wrote, so its states still load.
+States written before recipes existed name none; the recipe whose ``reads_unnamed_states`` is set
+(Real-ESRGAN, the single-recipe trainer's) resumes them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from ..config_schema import to_dict
 from .run_files import ResumeError
 
 FORMAT = "ganpost-train-state/1"
-LEGACY_RECIPE = "realesrgan"
-"""States written before recipes existed do not name one."""
 
 
 def _parts(engine) -> dict:
@@ -45,7 +44,9 @@ def restore_state(engine, state: dict) -> None:
     where = engine.files.state
     if state.get("format") != FORMAT:
         raise ResumeError(f"{where}: not a ganpost training state")
-    saved_recipe = state.get("recipe", LEGACY_RECIPE)
+    saved_recipe = state.get("recipe")
+    if saved_recipe is None and engine.recipe.reads_unnamed_states:
+        saved_recipe = engine.recipe.name
     if saved_recipe != engine.recipe.name:
         raise ResumeError(f"{where}: was saved by the {saved_recipe!r} recipe, not {engine.recipe.name!r}; "
                           "resume it with its own recipe or start a new run folder")

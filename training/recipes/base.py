@@ -7,6 +7,10 @@ and how it validates. It gets the engine at construction and reads ``engine.netw
 ``engine.network(name)``, ``engine.emas``, ``engine.device``, ``engine.step``,
 ``engine.processes``, ``engine.autocast()`` and ``engine.models_dir`` from it, and may call
 ``engine.step_optimizer(key)`` to step one optimizer inside a step.
+
+It also declares, once, what the front-ends show of it (see ``front_end``): its ``ganpost train``
+flags (:attr:`Recipe.command_line`), its ComfyUI node (:attr:`Recipe.node`), the start line
+(:meth:`Recipe.describe`) and how its validation scores read (:meth:`Recipe.validation_text`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..engine.run_files import OutputNames
+from .front_end import CommandLine, NodeForm
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,27 @@ class Recipe:
     """How the output files are named (BasicSR's ``net_g_latest.pth`` unless the recipe says otherwise)."""
     input_folder_settings: ClassVar[tuple[str, ...]] = ()
     """The ``data`` settings that name folders the run reads: the run folder may not overlap them."""
+    reads_unnamed_states: ClassVar[bool] = False
+    """Resumes states written before states named their recipe (only the first recipe's)."""
+    divergence_advice: ClassVar[str] = ("Lower optim.lr_g / lr_d (e.g. halve them), set optim.grad_clip, or use "
+                                        "precision bf16/fp32 instead of fp16.")
+    """Said when the run stops for too many non-finite losses in a row."""
+
+    # --- the front-ends ---------------------------------------------------------------------------
+    command_line: ClassVar[CommandLine | None] = None
+    """``ganpost train <name>``'s flags; None: no command."""
+    node: ClassVar[NodeForm | None] = None
+    """The ComfyUI training node (one node may run several recipes); None: no node."""
+
+    @classmethod
+    def describe(cls, config) -> str:
+        """What this run trains, for the line the CLI prints as it starts (``RRDBNet ×4``)."""
+        return cls.name
+
+    @classmethod
+    def validation_text(cls, metrics: dict) -> str:
+        """The validation scores in words, for the CLI's progress and the node's summary."""
+        return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
 
     @classmethod
     def input_folders(cls, config) -> list[Path]:
@@ -98,7 +124,7 @@ class Recipe:
     num_workers: int = 0
 
     def dataset(self) -> Dataset:
-        """Indexed by global sample number (:class:`~..data.SampleIds`); collated into ``make_batch``'s samples."""
+        """Indexed by global sample number (:class:`~..engine.sampling.SampleIds`); collated into ``make_batch``'s samples."""
         raise NotImplementedError
 
     def make_batch(self, samples: dict, micro: int) -> dict:

@@ -23,11 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...data import HighResolutionCrops, validation_images
+from ...components.sr_data import HighResolutionCrops, validation_images
+from ...components.sr_validation import scores_text, validate
 from ...degradation import bicubic_downscale
 from ...engine.networks import frozen
 from ...engine.run_files import OutputNames
 from ..base import Optimizer, Phase, Recipe
+from . import front_end
 from .config import AURASR_PRESETS, SCALE, AuraSRConfig
 from .networks import build_discriminator, build_generator, write_config
 
@@ -54,6 +56,17 @@ class AuraSR(Recipe):
     main_output = "model"
     output_names = AuraSRNames()
     input_folder_settings = ("train_dir", "val_dir")
+    command_line = front_end.COMMAND_LINE
+    node = front_end.NODE
+
+    @classmethod
+    def describe(cls, config: AuraSRConfig) -> str:
+        start = config.generator.pretrained or f"a fresh network ({config.generator.config})"
+        return f"fine-tuning from {start}, discriminator warm-up to step {config.discriminator.warmup_steps}"
+
+    @classmethod
+    def validation_text(cls, metrics: dict) -> str:
+        return scores_text(metrics)
 
     def __init__(self, config: AuraSRConfig, engine, *, initial_generator=None):
         """``initial_generator`` (a loaded AuraSR model descriptor) replaces ``generator.pretrained``; it is copied."""
@@ -203,8 +216,6 @@ class AuraSR(Recipe):
         return bool(self.val_images)
 
     def validate(self, preview: Path) -> dict:
-        from ...validation import validate
-
         network = self.engine.emas["ema"].network if self.config.generator.ema else self.engine.network("generator")
         return validate(network, self.val_images, SCALE, self.engine.device, preview, config=self.hyperparameters)
 

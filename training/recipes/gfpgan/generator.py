@@ -23,7 +23,7 @@ from torch import nn
 from ....gan_models.gfpgan import GFPGANv1Clean
 from ....gan_models.loader import load_model
 from ...config_schema import ConfigError
-from ..translation.networks import trainable
+from ...engine.networks import trainable
 
 STYLE_MLP_LR_MUL = 0.01
 DECODER = "stylegan_decoder."

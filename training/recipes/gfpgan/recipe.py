@@ -25,15 +25,15 @@ from torch import nn
 from ....gan_models.gfpgan import FacialComponentDiscriminator, StyleGAN2Discriminator
 from ....gan_models.gfpgan.arcface import EMBEDDING_INPUT
 from ....gan_models.loader import load_model
-from ...components.losses import GANLoss, PerceptualLoss, _gram
+from ...components.losses import GANLoss, PerceptualLoss, gram_matrix
 from ...config_schema import ConfigError
 from ...degradation.face import FaceDegradation
-from ...engine.networks import frozen
-from ...face_data import FaceCrops, crop_boxes, prepare_faces
+from ...engine.networks import frozen, trainable
+from ...engine.seeding import mix_seeds
 from ..base import Optimizer, Phase, Recipe
-from ..realesrgan.recipe import _mix
-from ..translation.common import write_strip
-from ..translation.networks import trainable
+from ...components.previews import write_strip
+from .data import FaceCrops, crop_boxes, prepare_faces
+from . import front_end
 from .config import DEFAULT_PRESET, PRESETS, GFPGANConfig
 from .generator import equalised_lr_scale, fresh_generator, freeze_untrained, is_trained, load_generator
 
@@ -52,6 +52,18 @@ class GFPGAN(Recipe):
     presets = PRESETS
     default_preset = DEFAULT_PRESET
     main_output = "net_g"
+    command_line = front_end.COMMAND_LINE
+    node = front_end.NODE
+
+    @classmethod
+    def describe(cls, config: GFPGANConfig) -> str:
+        g = config.generator
+        return f"fine-tuning {g.pretrained or 'a fresh GFPGANv1Clean'} ({g.train})"
+
+    @classmethod
+    def validation_text(cls, metrics: dict) -> str:
+        return (f"PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f} (degraded input "
+                f"{metrics['psnr_input']:.2f} dB, {metrics['ssim_input']:.4f})")
 
     def __init__(self, config: GFPGANConfig, engine, *, initial_generator: nn.Module | None = None, detector=None):
         """``initial_generator`` (a GFPGANv1Clean) replaces ``generator.pretrained``; it is copied.
@@ -192,7 +204,7 @@ class GFPGAN(Recipe):
     def make_batch(self, samples: dict, micro: int) -> dict:
         """``lq`` and ``gt`` in [-1, 1], ``boxes`` (B×3×3) and the seed of the generator's noise."""
         engine = self.engine
-        seed = _mix(self.config.run.seed, engine.step, micro, engine.processes.rank)
+        seed = mix_seeds(self.config.run.seed, engine.step, micro, engine.processes.rank)
         gt = samples["gt"].to(engine.device, non_blocking=True)
         lq, gt = self.degrade(gt, torch.Generator().manual_seed(seed))
         return {"lq": lq * 2 - 1, "gt": gt * 2 - 1, "boxes": samples["boxes"].to(engine.device),
@@ -267,7 +279,7 @@ class GFPGAN(Recipe):
                     with torch.no_grad():
                         _, real_features = critic(reals[part], return_feats=True)
                     for weight, fake_f, real_f in zip(FEATURE_STYLE_WEIGHTS, fake_features, real_features, strict=True):
-                        style = style + weight * F.l1_loss(_gram(fake_f.float()), _gram(real_f.float()))
+                        style = style + weight * F.l1_loss(gram_matrix(fake_f.float()), gram_matrix(real_f.float()))
         if losses.component_style_weight > 0:
             out["l_g_comp_style"] = style * losses.component_style_weight
         return out

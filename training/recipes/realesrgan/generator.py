@@ -5,16 +5,14 @@ Architectures come from the registry's ``realesrgan`` family; nothing here lists
 
 from __future__ import annotations
 
-import copy
 import inspect
 
-import torch
 from torch import nn
 
 from ....gan_models import registry
 from ....gan_models.loader import load_model
 from ...config_schema import ConfigError
-from ...engine.networks import fresh_network
+from ...engine.networks import fresh_network, trainable
 
 FAMILY = "realesrgan"
 
@@ -60,11 +58,7 @@ def build_generator(cfg, models_dir=None, initial: nn.Module | None = None) -> n
     ``initial`` (an already loaded network) is deep-copied, so the caller's model stays untouched.
     """
     if initial is not None:
-        module = copy.deepcopy(initial).float()
-        with torch.inference_mode(False), torch.no_grad():
-            # Weights loaded under inference_mode (ComfyUI) cannot join autograd; fresh copies can.
-            for tensor in [*module.parameters(), *module.buffers()]:
-                tensor.data = tensor.data.clone()
+        module = trainable(initial)
     elif cfg.pretrained:
         act = cfg.act_type if cfg.act_type != "prelu" else None
         model = load_model(cfg.pretrained, act_type=act, models_dir=models_dir)

@@ -15,10 +15,13 @@ from torch import nn
 
 from ....gan_models.errors import GanpostError
 from ...components.losses import GANLoss, PerceptualLoss, PixelLoss
-from ...data import HighResolutionCrops, PairedCrops, validation_images
+from ...components.sr_data import HighResolutionCrops, PairedCrops, validation_images
+from ...components.sr_validation import scores_text, validate
 from ...degradation import bicubic_downscale, usm_sharpen
 from ...engine.networks import frozen
+from ...engine.seeding import mix_seeds
 from ..base import Optimizer, Phase, Recipe
+from . import front_end
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
 from .generator import build_generator
 
@@ -30,6 +33,17 @@ class RealESRGAN(Recipe):
     presets = PRESETS
     default_preset = DEFAULT_PRESET
     main_output = "net_g"
+    reads_unnamed_states = True
+    command_line = front_end.COMMAND_LINE
+    node = front_end.NODE
+
+    @classmethod
+    def describe(cls, config: TrainConfig) -> str:
+        return f"{config.generator.arch} ×{config.generator.scale}"
+
+    @classmethod
+    def validation_text(cls, metrics: dict) -> str:
+        return scores_text(metrics)
 
     def __init__(self, config: TrainConfig, engine, *, initial_generator: nn.Module | None = None):
         """``initial_generator`` (a module with official names) replaces ``generator.pretrained``; it is copied."""
@@ -120,7 +134,7 @@ class RealESRGAN(Recipe):
             lq = samples["lq"].to(device, non_blocking=True)
         elif self.degrade is not None:
             engine = self.engine
-            seed = _mix(self.config.run.seed, engine.step, micro, engine.processes.rank)
+            seed = mix_seeds(self.config.run.seed, engine.step, micro, engine.processes.rank)
             rng = torch.Generator().manual_seed(seed)
             with torch.no_grad():
                 sharp = usm_sharpen(gt)  # the official recipe degrades the sharpened target
@@ -198,15 +212,5 @@ class RealESRGAN(Recipe):
         return bool(self.val_images)
 
     def validate(self, preview: Path) -> dict:
-        from ...validation import validate
-
         return validate(self.engine.emas["ema"].network, self.val_images, self.config.generator.scale,
                         self.engine.device, preview)
-
-
-def _mix(*numbers: int) -> int:
-    """A 63-bit seed from several integers (the degradation RNG of one micro-batch)."""
-    value = 0x9E3779B97F4A7C15
-    for n in numbers:
-        value = (value ^ (n + 0x632BE59BD9B4E019 + (value << 6) + (value >> 2))) & ((1 << 64) - 1)
-    return value & ((1 << 63) - 1)

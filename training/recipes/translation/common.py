@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ....runtime.imaging.files import write_image
+from ...components.images import DatasetError
 from ...components.metrics import psnr_rgb
-from ...data import DatasetError
+from ...components.previews import write_strip
 from ...engine.run_files import OfficialPix2PixNames
-from ...translation_data import PairedImages
 from ..base import Recipe
+from . import front_end
+from .data import PairedImages
 
 VALIDATION_SEED = 0
 
@@ -27,6 +28,15 @@ VALIDATION_SEED = 0
 class TranslationRecipe(Recipe):
     output_names = OfficialPix2PixNames()
     input_folder_settings = ("dir", "dir_a", "dir_b", "val_dir", "val_dir_a", "val_dir_b")
+    node = front_end.NODE  # one node trains both translation recipes
+
+    @classmethod
+    def describe(cls, config) -> str:
+        return front_end.describe(config)
+
+    @classmethod
+    def validation_text(cls, metrics: dict) -> str:
+        return front_end.validation_text(metrics)
 
     def __init__(self, config, engine):
         super().__init__(config, engine)
@@ -93,14 +103,6 @@ def upcast(x: torch.Tensor) -> torch.Tensor:
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-
-
-def write_strip(path: Path, panels: list[torch.Tensor]) -> Path:
-    """Panels side by side with a white gap: input | translation | target (| the way back)."""
-    gap = torch.ones(3, panels[0].shape[-2], 4)
-    strip = torch.cat([x for p in panels for x in (p[0], gap)][:-1], dim=2)
-    pixels = (strip.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return write_image(path, pixels)
 
 
 def require(condition: bool, message: str) -> None:

@@ -17,16 +17,18 @@ from torch import nn
 
 from ...components.image_pool import ImagePool
 from ...components.losses import GANLoss, gradient_penalty
-from ...engine.networks import frozen
-from ...translation_data import UnpairedImages
+from ...engine.networks import frozen, trainable
 from ..base import Optimizer, Phase
+from . import front_end
 from .common import TranslationRecipe, require, upcast
+from .data import UnpairedImages
 from .config import CYCLEGAN_PRESETS, CycleGANConfig
-from .networks import discriminator, fresh_generator, fresh_like, load_generator, trainable
+from .networks import discriminator, fresh_generator, fresh_like, load_generator
 
 
 class CycleGAN(TranslationRecipe):
     name = "cyclegan"
+    command_line = front_end.command_line(name)
     config_type = CycleGANConfig
     presets = CYCLEGAN_PRESETS
     default_preset = "cyclegan"

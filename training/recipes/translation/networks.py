@@ -18,6 +18,7 @@ from ....gan_models.loader import load_model
 from ....gan_models.pix2pix import build_resnet, build_unet, init_weights
 from ...components.discriminators import load_discriminator
 from ...config_schema import ConfigError
+from ...engine.networks import trainable
 
 UNET_MIN_SIDE = 32  # five levels: the U-Net's smallest form
 RESNET_MULTIPLE = 4
@@ -72,15 +73,6 @@ def load_generator(path: str, cfg, crop_size: int, models_dir=None):
     if "dropout" in registry.entry_for(model.architecture).options and model.hyperparameters["dropout"] != cfg.dropout:
         model = load_model(path, models_dir=models_dir, dropout=cfg.dropout)
     return trainable(model.module), model
-
-
-def trainable(module: nn.Module) -> nn.Module:
-    """A copy with fresh tensors (weights loaded under inference_mode cannot join autograd), in train mode."""
-    module = copy.deepcopy(module).float()
-    with torch.inference_mode(False), torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            tensor.data = tensor.data.clone()
-    return module.requires_grad_(True).train()
 
 
 def train_only_decoder(generator: nn.Module) -> nn.Module:

@@ -19,16 +19,18 @@ from torch import nn
 
 from ...components.image_pool import ImagePool
 from ...components.losses import GANLoss, gradient_penalty
-from ...engine.networks import frozen
-from ...translation_data import PairedImages
+from ...engine.networks import frozen, trainable
 from ..base import Optimizer, Phase
+from . import front_end
 from .common import TranslationRecipe, require, upcast
+from .data import PairedImages
 from .config import PIX2PIX_PRESETS, Pix2PixConfig
-from .networks import discriminator, fresh_generator, load_generator, train_only_decoder, trainable
+from .networks import discriminator, fresh_generator, load_generator, train_only_decoder
 
 
 class Pix2Pix(TranslationRecipe):
     name = "pix2pix"
+    command_line = front_end.command_line(name)
     config_type = Pix2PixConfig
     presets = PIX2PIX_PRESETS
     default_preset = "pix2pix"

@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import natural_image, shared_weight
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Trainer
+from ganpost.training import Trainer
 from helpers.training import StopAt, two_process_ranks
 
 TINY = ["generator.net=resnet_2blocks", "generator.num_feat=4", "discriminator.num_feat=4", "data.load_size=36",

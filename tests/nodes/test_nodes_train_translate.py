@@ -17,7 +17,7 @@ from helpers.fake_comfy import Interrupted
 def comfy(tmp_path, monkeypatch):
     state = fake_comfy.install(monkeypatch, tmp_path)
     fake_comfy.forget_modules()
-    state.train = importlib.import_module("ganpost.nodes.train_translate_nodes")
+    state.train = importlib.import_module("ganpost.nodes.train_nodes")
     yield state
     fake_comfy.forget_modules()
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganpost.training.engine import OptimConfig, RunConfig, Trainer
+from ganpost.training import Trainer
+from ganpost.training.engine import OptimConfig, RunConfig
 from ganpost.training.engine.networks import frozen
 from ganpost.training.recipes import Optimizer, Phase, Recipe
 

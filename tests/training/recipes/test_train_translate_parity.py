@@ -99,7 +99,7 @@ def test_pil_resize_is_the_official_transform(tmp_path):
     from PIL import Image
 
     from conftest import natural_image
-    from ganpost.training.translation_data import PairedImages
+    from ganpost.training.recipes.translation.data import PairedImages
 
     a = natural_image(40, 50, seed=1)
     Image.fromarray(np.concatenate([a, 255 - a], axis=1)).save(tmp_path / "0.png")

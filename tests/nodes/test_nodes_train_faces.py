@@ -12,7 +12,7 @@ import torch
 
 from conftest import shared_weight
 from ganpost import load_model
-from ganpost.training.sample_data import skimage_data_dir
+from ganpost.training.components.sample_photos import skimage_data_dir
 from helpers import fake_comfy
 from helpers.fake_comfy import Interrupted
 from helpers.gfpgan import tiny_gfpgan
@@ -24,7 +24,7 @@ def comfy(tmp_path, monkeypatch):
     state = fake_comfy.install(monkeypatch, tmp_path)
     fake_comfy.forget_modules()
     state.folder_paths.folder_names_and_paths["facerestore_models"] = ([str(tmp_path / "models/faces")], {".pth"})
-    state.train = importlib.import_module("ganpost.nodes.train_face_nodes")
+    state.train = importlib.import_module("ganpost.nodes.train_nodes")
     real_load = state.train.load_config
 
     def tiny(**kwargs):  # the official widths, cut down to keep the test fast

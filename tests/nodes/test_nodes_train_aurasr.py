@@ -24,7 +24,7 @@ def comfy(tmp_path, monkeypatch):
     state = fake_comfy.install(monkeypatch, tmp_path)
     fake_comfy.forget_modules()
     state.nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
-    state.train = importlib.import_module("ganpost.nodes.train_aurasr_nodes")
+    state.train = importlib.import_module("ganpost.nodes.train_nodes")
     importlib.import_module("ganpost.nodes.model_cache").clear()
     real_load = state.train.load_config
 

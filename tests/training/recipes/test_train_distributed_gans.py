@@ -18,7 +18,7 @@ from helpers.aurasr import TINY_D as AURASR_TINY_D
 from helpers.aurasr import TINY_RUN as AURASR_TINY_RUN
 from helpers.gfpgan import TRAIN_TINY as GFPGAN_TINY
 from ganpost.training.config import load_config
-from ganpost.training.engine import Trainer
+from ganpost.training import Trainer
 from helpers.training import two_process_ranks
 
 # Three steps: 0 is the warm-up (discriminators only) with the penalty, 1 an ordinary step, 2 both

@@ -15,12 +15,7 @@ from ganpost.gan_models.errors import InvalidOptionError
 from ganpost.gan_models.loader import describe_state_dict
 from helpers import fake_comfy
 
-NODES = {  # module → node class
-    "train_nodes": "GanpostTrainUpscaleModel",
-    "train_aurasr_nodes": "GanpostTrainAuraSR",
-    "train_face_nodes": "GanpostTrainFaceModel",
-    "train_translate_nodes": "GanpostTrainTranslator",
-}
+NODES = ("GanpostTrainUpscaleModel", "GanpostTrainAuraSR", "GanpostTrainFaceModel", "GanpostTrainTranslator")
 REFUSED = {
     "": "is empty", "   ": "is empty", ".": "only dots", "..": "only dots", " .. ": "only dots", "...": "only dots",
     "../escape": "is a path", "a/b": "is a path", "a\\b": "is a path", "/tmp/run": "is a path",
@@ -40,7 +35,7 @@ def comfy(tmp_path, monkeypatch):
 
 
 def _node(name):
-    return getattr(importlib.import_module(f"ganpost.nodes.{name}"), NODES[name])
+    return getattr(importlib.import_module("ganpost.nodes.train_nodes"), name)
 
 
 def _execute(name, run_name):
@@ -49,13 +44,13 @@ def _execute(name, run_name):
     upscaler = describe_state_dict(tiny_compact().state_dict())
     common = dict(steps=2, learning_rate=1e-4, batch_size=1, seed=0, run_name=run_name, resume=True)
     args = {
-        "train_nodes": dict(model=upscaler, image_folder="photos", recipe="l1 (fast, RealESRNet-style)",
+        "GanpostTrainUpscaleModel": dict(model=upscaler, image_folder="photos", recipe="l1 (fast, RealESRNet-style)",
                             degradation="bicubic", crop_size=32),
-        "train_aurasr_nodes": dict(model=types.SimpleNamespace(architecture="UnetUpsampler"), image_folder="photos",
+        "GanpostTrainAuraSR": dict(model=types.SimpleNamespace(architecture="UnetUpsampler"), image_folder="photos",
                                    warmup_steps=0, losses=None, degradation="bicubic", crop_size=64),
-        "train_face_nodes": dict(face_model=types.SimpleNamespace(contract=types.SimpleNamespace(task=face)),
+        "GanpostTrainFaceModel": dict(face_model=types.SimpleNamespace(contract=types.SimpleNamespace(task=face)),
                                  detector=None, image_folder="photos", train="all", warmup_steps=0),
-        "train_translate_nodes": dict(recipe="pix2pix (two folders, pairs by file name)", folder_a="A", folder_b="B",
+        "GanpostTrainTranslator": dict(recipe="pix2pix (two folders, pairs by file name)", folder_a="A", folder_b="B",
                                       direction="AtoB", crop_size=32),
     }[name]
     with torch.inference_mode():
@@ -95,7 +90,7 @@ def test_names_keep_their_old_folders_and_publish_under_their_own_name(comfy, tm
     train_nodes = importlib.import_module("ganpost.nodes.train_nodes")
     generator = tmp_path / "net_g.pth"
     torch.save({"params": {}}, generator)
-    assert train_nodes._publish(generator, "v2.final") == comfy.folder / "v2.final.pth"
+    assert train_nodes._publish(generator, "v2.final", train_nodes.GanpostTrainUpscaleModel.form.publish) == comfy.folder / "v2.final.pth"
     assert (comfy.folder / "v2.final.pth").is_file()
 
 

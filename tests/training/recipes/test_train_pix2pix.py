@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import natural_image
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Trainer
+from ganpost.training import Trainer
 from helpers.training import StopAt
 
 TINY = ["generator.net=unet_32", "generator.num_feat=4", "discriminator.num_feat=4", "data.load_size=36",

@@ -12,7 +12,7 @@ import torch
 
 from ganpost.cli import main
 from ganpost.runtime import precision as runtime_precision
-from ganpost.training.cli_train import ProgressLine, format_duration
+from ganpost.cli.train_command import ProgressLine, format_duration
 from ganpost.training.engine.loop import StepReport
 from ganpost.training.engine.precision import amp_dtype
 
@@ -96,7 +96,7 @@ def test_the_eta_follows_the_recent_speed_not_one_step(monkeypatch):
     import io
 
     clock = iter([0.0, 1.0, 2.0, 3.0, 13.0])  # four steps of 1 s, then one of 10 s (a save)
-    monkeypatch.setattr("ganpost.training.cli_train.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("ganpost.cli.train_command.time.monotonic", lambda: next(clock))
     stream = io.StringIO()
     line = ProgressLine(stream=stream)
     for step, seconds in zip(range(96, 101), [1.0, 1.0, 1.0, 1.0, 10.0]):  # a log drawn at step 100

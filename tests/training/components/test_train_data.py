@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from conftest import natural_image
-from ganpost.training.data import (DatasetError, HighResolutionCrops, PairedCrops, SampleIds, list_images,
-                                   validation_images)
+from ganpost.training.components.images import DatasetError, list_images
+from ganpost.training.components.sr_data import HighResolutionCrops, PairedCrops, validation_images
+from ganpost.training.engine.sampling import SampleIds
 
 
 def _write(folder, name, array):

@@ -11,11 +11,11 @@ from PIL import Image
 from conftest import natural_image
 from ganpost.training.components.image_pool import ImagePool
 from ganpost.training.components.losses import GANLoss, gradient_penalty
-from ganpost.training.data import DatasetError
+from ganpost.training.components.images import DatasetError
 from ganpost.training.engine.config import OptimConfig
 from ganpost.training.engine.run_files import OfficialPix2PixNames, RunFiles
 from ganpost.training.engine.schedule import lr_factor
-from ganpost.training.translation_data import PairedImages, UnpairedImages
+from ganpost.training.recipes.translation.data import PairedImages, UnpairedImages
 
 
 def _save(folder, name, array):

@@ -13,7 +13,7 @@ from conftest import natural_image
 from ganpost.gan_models.loader import load_model
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
-from ganpost.training.engine import Trainer
+from ganpost.training import Trainer
 from helpers.aurasr import TINY, TINY_D, TINY_RUN
 from helpers.training import StopAt
 from helpers.tolerance import assert_close_to_scale

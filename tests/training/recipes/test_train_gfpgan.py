@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import natural_image
 from ganpost.gan_models import load_model
 from ganpost.training.config import load_config
-from ganpost.training.engine import Trainer
+from ganpost.training import Trainer
 from ganpost.training.recipes.gfpgan.generator import equalised_lr_scale
 from helpers.gfpgan import TRAIN_TINY
 from helpers.training import StopAt

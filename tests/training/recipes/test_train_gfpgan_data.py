@@ -14,9 +14,9 @@ from helpers.models import shared_weight
 from PIL import Image
 
 from ganpost.runtime.faces.template import face_template
-from ganpost.training.data import DatasetError
+from ganpost.training.components.images import DatasetError
 from ganpost.training.degradation.face import FaceDegradation, FaceDegradationSettings, color_jitter
-from ganpost.training.face_data import FaceCrops, component_boxes, crop_boxes, flip_boxes, prepare_faces
+from ganpost.training.recipes.gfpgan.data import FaceCrops, component_boxes, crop_boxes, flip_boxes, prepare_faces
 
 
 def test_boxes_on_the_template_follow_the_documented_rule():
@@ -86,7 +86,7 @@ def test_a_face_dropped_for_its_size_is_reported_as_too_small_not_as_missing(tmp
     """The detector finds the astronaut (a 95 px face); data.min_face_size above that drops her: the log and the
     error say it was the size, give the face's size and the value that keeps her, not "lower the threshold"."""
     from ganpost.gan_models import load_model
-    from ganpost.training.sample_data import skimage_data_dir
+    from ganpost.training.components.sample_photos import skimage_data_dir
 
     detector_path = shared_weight("retinaface_mobilenet0.25.pth")
     folder = tmp_path / "faces"
@@ -135,7 +135,7 @@ def test_the_astronaut_is_found_aligned_and_boxed(tmp_path):
     """The real detector on scikit-image's astronaut: one face, its eye and mouth boxes where the template puts
     eyes and mouth (the alignment maps her landmarks within a few pixels of it)."""
     from ganpost.gan_models import load_model
-    from ganpost.training.sample_data import skimage_data_dir
+    from ganpost.training.components.sample_photos import skimage_data_dir
 
     detector_path = shared_weight("retinaface_mobilenet0.25.pth")
     folder = tmp_path / "faces"
