@@ -1,14 +1,11 @@
-"""diffusers integration: one post-processor per task for ``pipe(...).images``, ModelMixin wrappers, modular blocks.
+"""diffusers integration: a post-processor per task for ``pipe(...).images``, ModelMixin wrappers, modular blocks.
 
-``UpscaleProcessor``, ``FaceRestoreProcessor`` and ``TranslateProcessor`` sit after a pipeline as its
-``VaeImageProcessor`` sits inside it: images in, images out, in the pipeline's form. Their keywords are
-the task's options (``tasks/*.py``: ``OPTIONS``) and the forward options its families declare, checked
-when the processor is built. ``GANPostProcessor`` is the older one-class shorthand that builds one of them.
-
-diffusers is optional (``pip install ganpost[diffusers]``); it is imported only when a wrapper or block
-is first used. One wrapper class is made per registry entry that names one (``wrapper_name``): it holds
-the official network's sub-modules directly, so its saved safetensors carry the official key names and
-``ganpost.load_model`` reads them too.
+``UpscaleProcessor``, ``FaceRestoreProcessor`` and ``TranslateProcessor`` follow a pipeline as its
+``VaeImageProcessor`` works inside it: images in, images out, in the pipeline's form. Their keywords are
+the task's ``OPTIONS`` and its families' forward options, checked when the processor is built. diffusers
+is optional (``pip install ganpost[diffusers]``), imported when a wrapper or block is first used. Each
+registry entry with a ``wrapper_name`` gets a ModelMixin wrapper holding the official network's
+sub-modules, so its saved safetensors carry the official key names and ``ganpost.load_model`` reads them.
 """
 
 from __future__ import annotations
@@ -22,7 +19,8 @@ from ..gan_models.errors import InvalidOptionError
 from ..gan_models.loader import as_model, describe_state_dict, load_model
 from ..gan_models.options import DIFFUSERS, Options
 from ..runtime.imaging.convert import to_output_type
-from ..tasks.restore_faces import DEFAULT_FACE_MODEL, OPTIONS as FACE_OPTIONS, check_options as check_faces, restore_faces
+from ..tasks.restore_faces import DEFAULT_FACE_MODEL, OPTIONS as FACE_OPTIONS, restore_faces
+from ..tasks.restore_faces import check_options as check_faces
 from ..tasks.shared_options import forward_options, model_for
 from ..tasks.translate import OPTIONS as TRANSLATE_OPTIONS, _generator, check_options as check_translate, translate
 from ..tasks.upscale import OPTIONS as UPSCALE_OPTIONS, check_options as check_upscale, upscale
@@ -47,9 +45,7 @@ class _TaskProcessor:
     def __init__(self, model, options: dict, **models):
         self.model = model_for(type(self).__name__, model)
         self.models = {k: None if m is None else model_for(type(self).__name__, m, k) for k, m in models.items()}
-        """The other models by keyword: ``detector``, ``parser``, ``upscaler``; ``model_b``."""
-        self.options = self._checked(options)
-        """The options given, checked and normalised; a call's keywords override them for that call."""
+        self.options = self._checked(options)  # as given, checked and normalised; a call's keywords override them
 
     @classmethod
     def accepted_options(cls) -> Options:
@@ -58,12 +54,11 @@ class _TaskProcessor:
         return Options(*cls.declared.offered_to(DIFFUSERS), *forward_options(cls.task))
 
     def _checked(self, options: dict) -> dict:
-        accepted = self.accepted_options().names()
-        unknown = sorted(set(options) - set(accepted))
+        unknown = sorted(set(options) - set(accepted := self.accepted_options().names()))
         if unknown:
             raise InvalidOptionError(f"{type(self).__name__} takes no {', '.join(unknown)} option; "
                                      f"it takes: {', '.join(accepted)}")
-        checked = self._check(options)  # the task's check_options: the models and every value
+        checked = type(self).check(self.model, **self.models, **options)  # the task's: the models and every value
         return {name: checked.get(name, value) for name, value in options.items()}
 
     def __call__(self, images, output_type: str | None = None, **overrides):
@@ -74,15 +69,11 @@ class _TaskProcessor:
         result = type(self).run(getattr(images, "images", images), self.model, **self.models, **options)
         return result if output_type is None else to_output_type(result, output_type)
 
-    def _check(self, options: dict) -> dict:
-        return type(self).check(self.model, **self.models, **options)
-
 
 class UpscaleProcessor(_TaskProcessor):
-    """Upscales what a pipeline returns, as :func:`ganpost.upscale`: ``UpscaleProcessor(model, tile=, outscale=,
-    size=, precision=, device=, alpha_mode=, seed=)``. ``model`` is a ``load_model`` result, a file or known
-    name, or a ModelMixin wrapper (``RealESRGANModel``, ``AuraSRModel``, ...). ``seed`` reaches upscalers that
-    draw noise (AuraSR); the others ignore it, so a chain of processors can share one."""
+    """Upscales what a pipeline returns, as :func:`ganpost.upscale` (tile, outscale, size, alpha_mode, seed, ...).
+    Models are a ``load_model`` result, a file or known name, or a wrapper below (``RealESRGANModel``, ...);
+    ``seed`` reaches upscalers that draw noise (AuraSR), the others ignore it."""
 
     task, declared, check, run = Task.UPSCALE, UPSCALE_OPTIONS, check_upscale, upscale
 
@@ -92,10 +83,8 @@ class UpscaleProcessor(_TaskProcessor):
 
 class FaceRestoreProcessor(_TaskProcessor):
     """Restores the faces in what a pipeline returns, as :func:`ganpost.restore_faces` (strength, color_fix,
-    threshold, max_faces, face_index, seed, ...). ``detector`` defaults to ``retinaface_resnet50``; ``parser``
-    (ParseNet/BiSeNet, e.g. ``"parsing_parsenet"``) limits each pasted face to face parts and hair; given an
-    ``upscaler``, the background is upscaled by it and the faces pasted at that size (``upscale`` defaults to
-    the upscaler's scale here)."""
+    threshold, face_index, seed, ...; ``parser``, e.g. ``"parsing_parsenet"``, shapes the paste mask). Given an
+    ``upscaler``, the background is upscaled by it and ``upscale`` defaults to its scale."""
 
     task, declared, check, run = Task.FACE_RESTORE, FACE_OPTIONS, check_faces, restore_faces
 
@@ -106,36 +95,32 @@ class FaceRestoreProcessor(_TaskProcessor):
         super().__init__(model, options, detector=detector, parser=parser, upscaler=upscaler)
 
 
+def _check_translate(model, model_b, **options) -> dict:
+    """translate's check_options for the generator that runs (``_generator`` refuses a wrong pair, BtoA alone)."""
+    return check_translate(_generator(model, model_b, options.get("direction", "AtoB")), **options)
+
+
 class TranslateProcessor(_TaskProcessor):
     """Translates what a pipeline returns with a pix2pix/CycleGAN generator, as :func:`ganpost.translate`
-    (direction, size_mode, train_size, test_time, tile, seed, ...); ``model_b`` is a CycleGAN's B→A generator,
-    run for ``direction="BtoA"``. Each image keeps its size."""
+    (direction, size_mode, test_time, seed, ...); ``model_b``, a CycleGAN's B→A generator, runs for ``BtoA``."""
 
-    task, declared, run = Task.TRANSLATE, TRANSLATE_OPTIONS, translate
+    task, declared, check, run = Task.TRANSLATE, TRANSLATE_OPTIONS, _check_translate, translate
 
     def __init__(self, model, *, model_b=None, **options):
         super().__init__(model, options, model_b=model_b)
 
-    def _check(self, options: dict) -> dict:
-        generator = _generator(self.model, self.models["model_b"], options.get("direction", "AtoB"))  # a wrong pair too
-        return check_translate(generator, **options)
-
 
 class GANPostProcessor:
-    """The one-class shorthand kept from before the per-task processors: its keywords name one task, and it
-    builds that processor and calls it. ``GANPostProcessor(upscaler)`` (or ``model=``) is an
-    :class:`UpscaleProcessor`; ``GANPostProcessor([upscaler], faces=, detector=, parser=)`` a
-    :class:`FaceRestoreProcessor` (the upscaler upscales the background); ``GANPostProcessor(translator=,
-    translator_b=)`` a :class:`TranslateProcessor` (a translator works alone: chain two processors to
-    translate and then upscale). The options are that processor's; its attributes are reached through it.
-    """
+    """The one-class shorthand from before the per-task processors: like diffusers' ``AutoPipeline`` classes it
+    returns the processor its keywords name. ``(upscaler)`` or ``(model=)``: :class:`UpscaleProcessor`;
+    ``([upscaler], faces=, detector=, parser=)``: :class:`FaceRestoreProcessor` (the upscaler upscales the
+    background); ``(translator=, translator_b=)``: :class:`TranslateProcessor`, which works alone."""
 
-    def __init__(self, upscaler=None, *, faces=None, detector=None, parser=None, model=None, translator=None,
-                 translator_b=None, **options):
-        if model is not None:  # the keyword of the upscaler-only processor
-            if upscaler is not None:
-                raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
-            upscaler = model
+    def __new__(cls, upscaler=None, *, faces=None, detector=None, parser=None, model=None, translator=None,
+                translator_b=None, **options) -> _TaskProcessor:
+        if model is not None and upscaler is not None:  # model= is the keyword of the upscaler-only processor
+            raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
+        upscaler = upscaler if model is None else model
         if translator is None and translator_b is not None:
             raise InvalidOptionError("translator_b is a CycleGAN's second generator: give the first as translator=")
         if translator is not None and (upscaler is not None or faces is not None):
@@ -145,22 +130,13 @@ class GANPostProcessor:
             raise InvalidOptionError("a face detector or parser (detector=, parser=) serves face restoration: give "
                                      "a face model (faces=...) too")
         if translator is not None:
-            self.processor = TranslateProcessor(translator, model_b=translator_b, **options)
-        elif faces is not None:
-            self.processor = FaceRestoreProcessor(faces, detector=detector, parser=parser, upscaler=upscaler, **options)
-        elif upscaler is not None:
-            self.processor = UpscaleProcessor(upscaler, **options)
-        else:
-            raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), both, "
-                                     "or a translator (translator=...)")
-
-    def __getattr__(self, name):  # model, options, upscaler, ...: the processor's
-        if name == "processor":
-            raise AttributeError(name)
-        return getattr(self.processor, name)
-
-    def __call__(self, images, output_type: str | None = None, **overrides):
-        return self.processor(images, output_type, **overrides)
+            return TranslateProcessor(translator, model_b=translator_b, **options)
+        if faces is not None:
+            return FaceRestoreProcessor(faces, detector=detector, parser=parser, upscaler=upscaler, **options)
+        if upscaler is not None:
+            return UpscaleProcessor(upscaler, **options)
+        raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), both, "
+                                 "or a translator (translator=...)")
 
 
 @functools.cache
@@ -184,9 +160,7 @@ def _model_classes() -> dict[str, type]:
         def __getattr__(self, name):
             # Child modules before config values: AuraSR's ``style_network`` is both.
             modules = self.__dict__.get("_modules", {})
-            if name in modules:
-                return modules[name]
-            return super().__getattr__(name)
+            return modules[name] if name in modules else super().__getattr__(name)
 
         def forward(self, x, **options):
             """The official forward, keywords included (GFPGAN's ``noise``, AuraSR's ``seed``)."""
@@ -236,8 +210,7 @@ def _block_classes() -> dict[str, type]:
         input per option it accepts (its name in ``renamed`` where a pipeline's own input would clash)."""
 
         processor: type[_TaskProcessor]
-        component_for: dict[str, str] = {}  # processor keyword → component
-        input_for: dict[str, str] = {}  # processor keyword → input (a model given per run)
+        component_for, input_for = {}, {}  # processor keyword → component; → input (a model given per run)
         renamed: dict[str, str] = {}  # option → input
 
         @property
@@ -248,24 +221,22 @@ def _block_classes() -> dict[str, type]:
         def expected_components(self):
             return [ComponentSpec(name) for name in self.component_for.values()]
 
-        def _option_inputs(self) -> dict:
-            return {option: self.renamed.get(option.name, option.name) for option in self.processor.accepted_options()}
+        def _option_inputs(self) -> list:
+            return [(option, self.renamed.get(option.name, option.name)) for option in self.processor.accepted_options()]
 
         @property
         def inputs(self):
             return [InputParam("images", required=True), InputParam("output_type", default="pil"),
                     *(InputParam(name, default=None) for name in self.input_for.values()),
-                    *(InputParam(name, default=o.default, description=o.help) for o, name in self._option_inputs().items())]
+                    *(InputParam(name, default=o.default, description=o.help) for o, name in self._option_inputs())]
 
-        @property
-        def intermediate_outputs(self):
-            return [OutputParam("images")]
+        intermediate_outputs = [OutputParam("images")]
 
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
             models = {key: getattr(components, name, None) for key, name in self.component_for.items()}
             models |= {key: getattr(block_state, name) for key, name in self.input_for.items()}
-            options = {o.name: getattr(block_state, name) for o, name in self._option_inputs().items()}
+            options = {o.name: getattr(block_state, name) for o, name in self._option_inputs()}
             processor = self.processor(**models, **options)
             block_state.images = processor(block_state.images, output_type=block_state.output_type)
             self.set_block_state(state, block_state)
@@ -278,25 +249,19 @@ def _block_classes() -> dict[str, type]:
         processor, component_for, renamed = UpscaleProcessor, {"model": "upscaler"}, {"seed": "upscale_seed"}
 
     class GANFaceRestoreStep(ProcessorStep):
-        """Restores the faces in ``images`` with the ``face_restorer`` component (a ``GFPGANModel``).
-
-        Place it after a decode step, or after :class:`GANUpscaleStep` so the faces are restored and pasted
-        at the final resolution. ``face_detector`` is a RetinaFace file, known name or loaded model
-        (default ``retinaface_resnet50``); ``face_parser`` an optional ParseNet/BiSeNet for the paste mask.
-        The other inputs are :class:`FaceRestoreProcessor`'s options, with ``strength``, ``threshold`` and
-        ``seed`` as ``face_strength``, ``face_threshold`` and ``face_seed``.
-        """
+        """Restores the faces in ``images`` with the ``face_restorer`` component (a ``GFPGANModel``), after a
+        decode step or after :class:`GANUpscaleStep` (faces pasted at the final size). ``face_detector``
+        (default ``retinaface_resnet50``) and ``face_parser`` are models given per run; the other inputs are
+        :class:`FaceRestoreProcessor`'s options, ``strength``, ``threshold``, ``seed`` prefixed ``face_``."""
 
         processor, component_for = FaceRestoreProcessor, {"model": "face_restorer"}
         input_for = {"detector": "face_detector", "parser": "face_parser"}
         renamed = {"strength": "face_strength", "threshold": "face_threshold", "seed": "face_seed"}
 
     class GANTranslateStep(ProcessorStep):
-        """Translates ``images`` with the ``translator`` component (``ResnetGeneratorModel`` or
-        ``UnetGeneratorModel``, or any ganpost translator); ``translator_b``, a CycleGAN's B→A generator,
-        runs instead when ``direction`` is ``"BtoA"``. The input size is kept. Can follow any decode step.
-        Its inputs are :class:`TranslateProcessor`'s options, ``seed`` as ``translate_seed``.
-        """
+        """Translates ``images`` with the ``translator`` component (``ResnetGeneratorModel``, ``UnetGeneratorModel``);
+        ``translator_b``, a CycleGAN's B→A generator, runs for ``direction="BtoA"``. The input size is kept.
+        Its inputs are :class:`TranslateProcessor`'s options, ``seed`` as ``translate_seed``."""
 
         processor, component_for = TranslateProcessor, {"model": "translator", "model_b": "translator_b"}
         renamed = {"seed": "translate_seed"}
