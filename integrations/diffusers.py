@@ -212,10 +212,8 @@ def _block_classes() -> dict[str, type]:
         processor: type[_TaskProcessor]
         component_for, input_for = {}, {}  # processor keyword → component; → input (a model given per run)
         renamed: dict[str, str] = {}  # option → input
-
-        @property
-        def description(self) -> str:
-            return inspect.cleandoc(type(self).__doc__)
+        intermediate_outputs = [OutputParam("images")]
+        description = property(lambda self: inspect.cleandoc(type(self).__doc__))  # its docstring in ``.doc``
 
         @property
         def expected_components(self):
@@ -229,8 +227,6 @@ def _block_classes() -> dict[str, type]:
             return [InputParam("images", required=True), InputParam("output_type", default="pil"),
                     *(InputParam(name, default=None) for name in self.input_for.values()),
                     *(InputParam(name, default=o.default, description=o.help) for o, name in self._option_inputs())]
-
-        intermediate_outputs = [OutputParam("images")]
 
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
