@@ -1,26 +1,31 @@
-"""diffusers integration: a post-processor for ``pipe(...).images``, ModelMixin wrappers, modular blocks
-(upscale, restore faces, translate).
+"""diffusers integration: a post-processor per task for ``pipe(...).images``, ModelMixin wrappers, modular blocks.
 
-diffusers is optional (``pip install ganpost[diffusers]``); it is imported only when one of these
-is first used. One wrapper class is made per registry entry that names one (``wrapper_name``):
-it holds the official network's sub-modules directly, so its saved safetensors carry the
-official key names and ``ganpost.load_model`` reads them too.
+``UpscaleProcessor``, ``FaceRestoreProcessor`` and ``TranslateProcessor`` follow a pipeline as its
+``VaeImageProcessor`` works inside it: images in, images out, in the pipeline's form. Their keywords are
+the task's ``OPTIONS`` and its families' forward options, checked when the processor is built. diffusers
+is optional (``pip install ganpost[diffusers]``), imported when a wrapper or block is first used. Each
+registry entry with a ``wrapper_name`` gets a ModelMixin wrapper holding the official network's
+sub-modules, so its saved safetensors carry the official key names and ``ganpost.load_model`` reads them.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
 
 from ..gan_models import registry
-from ..gan_models.contract import ModelDescriptor
+from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import InvalidOptionError
-from ..gan_models.loader import describe_state_dict, load_model
+from ..gan_models.loader import as_model, describe_state_dict, load_model
+from ..gan_models.options import DIFFUSERS, Options
 from ..runtime.imaging.convert import to_output_type
-from ..tasks.restore_faces import restore_faces as _restore_faces
-from ..tasks.translate import translate as _translate
-from ..tasks.upscale import takes_seed, upscale as _upscale
+from ..tasks.restore_faces import DEFAULT_FACE_MODEL, OPTIONS as FACE_OPTIONS, restore_faces
+from ..tasks.restore_faces import check_options as check_faces
+from ..tasks.shared_options import forward_options, model_for
+from ..tasks.translate import OPTIONS as TRANSLATE_OPTIONS, _generator, check_options as check_translate, translate
+from ..tasks.upscale import OPTIONS as UPSCALE_OPTIONS, check_options as check_upscale, upscale
+
+as_descriptor = as_model  # the name this module's resolver had before gan_models.loader.as_model
 
 
 def _require_diffusers():
@@ -31,86 +36,107 @@ def _require_diffusers():
     return diffusers
 
 
+class _TaskProcessor:
+    """What the per-task processors share: options checked when built, the pipeline's form kept when called."""
+
+    task: Task
+    declared: Options
+
+    def __init__(self, model, options: dict, **models):
+        self.model = model_for(type(self).__name__, model)
+        self.models = {k: None if m is None else model_for(type(self).__name__, m, k) for k, m in models.items()}
+        self.options = self._checked(options)  # as given, checked and normalised; a call's keywords override them
+
+    @classmethod
+    def accepted_options(cls) -> Options:
+        """Its keywords: the task's options offered to diffusers, then the forward options the task's families
+        declare (read from the registry when asked, so a family's new option needs no edit here)."""
+        return Options(*cls.declared.offered_to(DIFFUSERS), *forward_options(cls.task))
+
+    def _checked(self, options: dict) -> dict:
+        unknown = sorted(set(options) - set(accepted := self.accepted_options().names()))
+        if unknown:
+            raise InvalidOptionError(f"{type(self).__name__} takes no {', '.join(unknown)} option; "
+                                     f"it takes: {', '.join(accepted)}")
+        checked = type(self).check(self.model, **self.models, **options)  # the task's: the models and every value
+        return {name: checked.get(name, value) for name, value in options.items()}
+
+    def __call__(self, images, output_type: str | None = None, **overrides):
+        """``images`` (a pipeline output or its ``.images``: PIL list, ``np`` B×H×W×C, ``pt`` B×C×H×W) processed,
+        in the same form (``pt`` keeps its dtype and device; alpha and 16-bit data are kept) unless
+        ``output_type`` names another; ``overrides`` replace the built options for this call."""
+        options = self._checked(self.options | overrides) if overrides else self.options
+        result = type(self).run(getattr(images, "images", images), self.model, **self.models, **options)
+        return result if output_type is None else to_output_type(result, output_type)
+
+
+class UpscaleProcessor(_TaskProcessor):
+    """Upscales what a pipeline returns, as :func:`ganpost.upscale` (tile, outscale, size, alpha_mode, seed, ...).
+    Models are a ``load_model`` result, a file or known name, or a wrapper below (``RealESRGANModel``, ...);
+    ``seed`` reaches upscalers that draw noise (AuraSR), the others ignore it."""
+
+    task, declared, check, run = Task.UPSCALE, UPSCALE_OPTIONS, check_upscale, upscale
+
+    def __init__(self, model, **options):
+        super().__init__(model, options)
+
+
+class FaceRestoreProcessor(_TaskProcessor):
+    """Restores the faces in what a pipeline returns, as :func:`ganpost.restore_faces` (strength, color_fix,
+    threshold, face_index, seed, ...; ``parser``, e.g. ``"parsing_parsenet"``, shapes the paste mask). Given an
+    ``upscaler``, the background is upscaled by it and ``upscale`` defaults to its scale."""
+
+    task, declared, check, run = Task.FACE_RESTORE, FACE_OPTIONS, check_faces, restore_faces
+
+    def __init__(self, model=DEFAULT_FACE_MODEL, *, detector=None, parser=None, upscaler=None, **options):
+        if upscaler is not None:
+            upscaler = model_for(type(self).__name__, upscaler, "upscaler")
+            options.setdefault("upscale", upscaler.scale)
+        super().__init__(model, options, detector=detector, parser=parser, upscaler=upscaler)
+
+
+def _check_translate(model, model_b, **options) -> dict:
+    """translate's check_options for the generator that runs (``_generator`` refuses a wrong pair, BtoA alone)."""
+    return check_translate(_generator(model, model_b, options.get("direction", "AtoB")), **options)
+
+
+class TranslateProcessor(_TaskProcessor):
+    """Translates what a pipeline returns with a pix2pix/CycleGAN generator, as :func:`ganpost.translate`
+    (direction, size_mode, test_time, seed, ...); ``model_b``, a CycleGAN's B→A generator, runs for ``BtoA``."""
+
+    task, declared, check, run = Task.TRANSLATE, TRANSLATE_OPTIONS, _check_translate, translate
+
+    def __init__(self, model, *, model_b=None, **options):
+        super().__init__(model, options, model_b=model_b)
+
+
 class GANPostProcessor:
-    """Upscale and/or restore faces in what a pipeline returns, in the same form: PIL list, ``np`` (B×H×W×C)
-    or ``pt`` (B×C×H×W).
+    """The one-class shorthand from before the per-task processors: like diffusers' ``AutoPipeline`` classes it
+    returns the processor its keywords name. ``(upscaler)`` or ``(model=)``: :class:`UpscaleProcessor`;
+    ``([upscaler], faces=, detector=, parser=)``: :class:`FaceRestoreProcessor` (the upscaler upscales the
+    background); ``(translator=, translator_b=)``: :class:`TranslateProcessor`, which works alone."""
 
-    ``GANPostProcessor(upscaler)`` upscales, with the options of :func:`ganpost.upscale` (tile, outscale,
-    size, precision, seed, ...; ``seed`` reaches only upscalers that draw noise, such as AuraSR).
-    ``GANPostProcessor(faces=GFPGAN, detector=RetinaFace)`` restores faces, with the
-    options of :func:`ganpost.restore_faces` (strength, color_fix, threshold, max_faces, seed, ...); given an
-    upscaler too, the background is upscaled by it and the faces are pasted at that size (``upscale``
-    defaults to the upscaler's scale). Models are a ``load_model`` result, a file or known name, or one of
-    the ModelMixin wrappers below (``GFPGANModel``, ``RealESRGANModel``, ...). The detector defaults to
-    ``retinaface_resnet50``; ``parser`` (ParseNet/BiSeNet, e.g. ``"parsing_parsenet"``) limits each pasted
-    face to face parts and hair.
-
-    ``GANPostProcessor(translator=G)`` translates with a pix2pix/CycleGAN generator, with the options of
-    :func:`ganpost.translate` (direction, size_mode, test_time, seed, ...); ``translator_b`` is a
-    CycleGAN's B→A generator for ``direction="BtoA"``. A translator works alone: chain two
-    processors to translate and then upscale.
-
-    ``pt`` keeps the pipeline's dtype and device; alpha and 16-bit data are kept. ``output_type``
-    converts instead.
-    """
-
-    def __init__(self, upscaler=None, *, faces=None, detector=None, parser=None, model=None, translator=None,
-                 translator_b=None, **options):
-        if model is not None:  # the keyword of the upscaler-only processor
-            if upscaler is not None:
-                raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
-            upscaler = model
+    def __new__(cls, upscaler=None, *, faces=None, detector=None, parser=None, model=None, translator=None,
+                translator_b=None, **options) -> _TaskProcessor:
+        if model is not None and upscaler is not None:  # model= is the keyword of the upscaler-only processor
+            raise InvalidOptionError("give the upscaler once: positionally or as model=, not both")
+        upscaler = upscaler if model is None else model
         if translator is None and translator_b is not None:
             raise InvalidOptionError("translator_b is a CycleGAN's second generator: give the first as translator=")
         if translator is not None and (upscaler is not None or faces is not None):
             raise InvalidOptionError("a translator works alone: chain two processors, e.g. "
-                                     "GANPostProcessor(upscaler)(GANPostProcessor(translator=G)(images))")
-        if upscaler is None and faces is None and translator is None:
-            raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), both, "
-                                     "or a translator (translator=...)")
-        self.translator = None if translator is None else as_descriptor(translator)
-        self.translator_b = None if translator_b is None else as_descriptor(translator_b)
-        self.upscaler = None if upscaler is None else as_descriptor(upscaler)
-        self.faces = None if faces is None else as_descriptor(faces)
-        self.detector = None if detector is None else as_descriptor(detector)
-        self.parser = None if parser is None else as_descriptor(parser)
-        if self.parser is not None and self.faces is None:
-            raise InvalidOptionError("a face parser (parser=...) shapes the face paste-back: give a face model "
-                                     "(faces=...) too")
-        if self.faces is not None and self.upscaler is not None:
-            options.setdefault("upscale", self.upscaler.scale)
-        self.options = options
-
-    @property
-    def model(self) -> ModelDescriptor:
-        """The upscaler (the one model of an upscale-only processor)."""
-        return self.upscaler
-
-    def __call__(self, images, output_type: str | None = None, **overrides):
-        images = getattr(images, "images", images)  # a pipeline output object
-        options = self.options | overrides
-        if self.translator is not None:
-            result = _translate(images, self.translator, model_b=self.translator_b, **options)
-        elif self.faces is None:
-            if not takes_seed(self.upscaler):
-                options.pop("seed", None)  # a seed shared by a chain of processors: this model draws no noise
-            result = _upscale(self.upscaler, images, **options)
-        else:
-            result = _restore_faces(images, self.faces, detector=self.detector, parser=self.parser,
-                                    upscaler=self.upscaler, **options)
-        return result if output_type is None else to_output_type(result, output_type)
-
-
-def as_descriptor(model) -> ModelDescriptor:
-    """A ganpost model from a descriptor, a file or known name, or a ModelMixin wrapper."""
-    if isinstance(model, ModelDescriptor):
-        return model
-    if isinstance(model, (str, os.PathLike)):
-        return load_model(model)
-    if hasattr(model, "to_descriptor"):  # one of the ModelMixin wrappers below
-        return model.to_descriptor()
-    raise InvalidOptionError(f"a {type(model).__name__} is not a ganpost model: pass a file, a known name, "
-                             "a load_model result or a ganpost ModelMixin wrapper")
+                                     "UpscaleProcessor(upscaler)(TranslateProcessor(G)(images))")
+        if faces is None and (parser is not None or detector is not None):
+            raise InvalidOptionError("a face detector or parser (detector=, parser=) serves face restoration: give "
+                                     "a face model (faces=...) too")
+        if translator is not None:
+            return TranslateProcessor(translator, model_b=translator_b, **options)
+        if faces is not None:
+            return FaceRestoreProcessor(faces, detector=detector, parser=parser, upscaler=upscaler, **options)
+        if upscaler is not None:
+            return UpscaleProcessor(upscaler, **options)
+        raise InvalidOptionError("GANPostProcessor needs an upscaler, a face model (faces=...), both, "
+                                 "or a translator (translator=...)")
 
 
 @functools.cache
@@ -134,12 +160,11 @@ def _model_classes() -> dict[str, type]:
         def __getattr__(self, name):
             # Child modules before config values: AuraSR's ``style_network`` is both.
             modules = self.__dict__.get("_modules", {})
-            if name in modules:
-                return modules[name]
-            return super().__getattr__(name)
+            return modules[name] if name in modules else super().__getattr__(name)
 
-        def forward(self, x):
-            return self._net_forward(self, x)
+        def forward(self, x, **options):
+            """The official forward, keywords included (GFPGAN's ``noise``, AuraSR's ``seed``)."""
+            return self._net_forward(self, x, **options)
 
         @classmethod
         def from_single_file(cls, path_or_name, torch_dtype=None, **load_options):
@@ -180,90 +205,62 @@ def _block_classes() -> dict[str, type]:
     _require_diffusers()
     from diffusers.modular_pipelines import ComponentSpec, InputParam, ModularPipelineBlocks, OutputParam
 
-    class GANUpscaleStep(ModularPipelineBlocks):
-        """Upscales ``images`` with the ``upscaler`` component (any ganpost wrapper); can follow any decode step."""
+    class ProcessorStep(ModularPipelineBlocks):
+        """A processor as a block: ``images`` and ``output_type``, its models (components, or inputs), and one
+        input per option it accepts (its name in ``renamed`` where a pipeline's own input would clash)."""
+
+        processor: type[_TaskProcessor]
+        component_for, input_for = {}, {}  # processor keyword → component; → input (a model given per run)
+        renamed: dict[str, str] = {}  # option → input
+        intermediate_outputs = [OutputParam("images")]
+        description = property(lambda self: inspect.cleandoc(type(self).__doc__))  # its docstring in ``.doc``
 
         @property
         def expected_components(self):
-            return [ComponentSpec("upscaler")]
+            return [ComponentSpec(name) for name in self.component_for.values()]
+
+        def _option_inputs(self) -> list:
+            return [(option, self.renamed.get(option.name, option.name)) for option in self.processor.accepted_options()]
 
         @property
         def inputs(self):
             return [InputParam("images", required=True), InputParam("output_type", default="pil"),
-                    InputParam("upscale_seed", default=None)]
-
-        @property
-        def intermediate_outputs(self):
-            return [OutputParam("images")]
+                    *(InputParam(name, default=None) for name in self.input_for.values()),
+                    *(InputParam(name, default=o.default, description=o.help) for o, name in self._option_inputs())]
 
         def __call__(self, components, state):
             block_state = self.get_block_state(state)
-            processor = GANPostProcessor(components.upscaler, seed=block_state.upscale_seed)
+            models = {key: getattr(components, name, None) for key, name in self.component_for.items()}
+            models |= {key: getattr(block_state, name) for key, name in self.input_for.items()}
+            options = {o.name: getattr(block_state, name) for o, name in self._option_inputs()}
+            processor = self.processor(**models, **options)
             block_state.images = processor(block_state.images, output_type=block_state.output_type)
             self.set_block_state(state, block_state)
             return components, state
 
-    class GANFaceRestoreStep(ModularPipelineBlocks):
-        """Restores the faces in ``images`` with the ``face_restorer`` component (a ``GFPGANModel``).
+    class GANUpscaleStep(ProcessorStep):
+        """Upscales ``images`` with the ``upscaler`` component (any ganpost upscaler wrapper); can follow any
+        decode step. Its inputs are :class:`UpscaleProcessor`'s options, ``seed`` as ``upscale_seed``."""
 
-        Place it after a decode step, or after :class:`GANUpscaleStep` so the faces are restored and pasted
-        at the final resolution. ``face_detector`` is a RetinaFace file, known name or loaded model
-        (default ``retinaface_resnet50``); ``face_parser`` an optional ParseNet/BiSeNet for the paste mask.
-        """
+        processor, component_for, renamed = UpscaleProcessor, {"model": "upscaler"}, {"seed": "upscale_seed"}
 
-        @property
-        def expected_components(self):
-            return [ComponentSpec("face_restorer")]
+    class GANFaceRestoreStep(ProcessorStep):
+        """Restores the faces in ``images`` with the ``face_restorer`` component (a ``GFPGANModel``), after a
+        decode step or after :class:`GANUpscaleStep` (faces pasted at the final size). ``face_detector``
+        (default ``retinaface_resnet50``) and ``face_parser`` are models given per run; the other inputs are
+        :class:`FaceRestoreProcessor`'s options, ``strength``, ``threshold``, ``seed`` prefixed ``face_``."""
 
-        @property
-        def inputs(self):
-            return [InputParam("images", required=True), InputParam("output_type", default="pil"),
-                    InputParam("face_detector", default=None), InputParam("face_strength", default=1.0),
-                    InputParam("color_fix", default="none"), InputParam("face_threshold", default=0.97),
-                    InputParam("face_parser", default=None)]
+        processor, component_for = FaceRestoreProcessor, {"model": "face_restorer"}
+        input_for = {"detector": "face_detector", "parser": "face_parser"}
+        renamed = {"strength": "face_strength", "threshold": "face_threshold", "seed": "face_seed"}
 
-        @property
-        def intermediate_outputs(self):
-            return [OutputParam("images")]
+    class GANTranslateStep(ProcessorStep):
+        """Translates ``images`` with the ``translator`` component (``ResnetGeneratorModel``, ``UnetGeneratorModel``);
+        ``translator_b``, a CycleGAN's B→A generator, runs for ``direction="BtoA"``. The input size is kept.
+        Its inputs are :class:`TranslateProcessor`'s options, ``seed`` as ``translate_seed``."""
 
-        def __call__(self, components, state):
-            block_state = self.get_block_state(state)
-            processor = GANPostProcessor(faces=components.face_restorer, detector=block_state.face_detector,
-                                         parser=block_state.face_parser, strength=block_state.face_strength,
-                                         color_fix=block_state.color_fix, threshold=block_state.face_threshold)
-            block_state.images = processor(block_state.images, output_type=block_state.output_type)
-            self.set_block_state(state, block_state)
-            return components, state
-
-    class GANTranslateStep(ModularPipelineBlocks):
-        """Translates ``images`` with the ``translator`` component (``ResnetGeneratorModel`` or
-        ``UnetGeneratorModel``, or any ganpost translator); ``translator_b``, a CycleGAN's B→A generator,
-        runs instead when ``direction`` is ``"BtoA"``. The input size is kept. Can follow any decode step.
-        """
-
-        @property
-        def expected_components(self):
-            return [ComponentSpec("translator"), ComponentSpec("translator_b")]
-
-        @property
-        def inputs(self):
-            return [InputParam("images", required=True), InputParam("output_type", default="pil"),
-                    InputParam("direction", default="AtoB"), InputParam("size_mode", default="pad"),
-                    InputParam("test_time", default=None), InputParam("translate_seed", default=0)]
-
-        @property
-        def intermediate_outputs(self):
-            return [OutputParam("images")]
-
-        def __call__(self, components, state):
-            block_state = self.get_block_state(state)
-            processor = GANPostProcessor(translator=components.translator,
-                                         translator_b=getattr(components, "translator_b", None),
-                                         direction=block_state.direction, size_mode=block_state.size_mode,
-                                         test_time=block_state.test_time, seed=block_state.translate_seed)
-            block_state.images = processor(block_state.images, output_type=block_state.output_type)
-            self.set_block_state(state, block_state)
-            return components, state
+        processor, component_for = TranslateProcessor, {"model": "translator", "model_b": "translator_b"}
+        renamed = {"seed": "translate_seed"}
 
     return {"GANUpscaleStep": GANUpscaleStep, "GANFaceRestoreStep": GANFaceRestoreStep,
             "GANTranslateStep": GANTranslateStep}
