@@ -1,6 +1,7 @@
 """``restore_faces(image, model)``: detect, align, restore in batches, colour-match and paste back.
 
-Every face of every image goes through the restorer in memory-sized chunks; the background is
+Every face of every image goes through the restorer as the runner's equal windows (memory-sized
+batches, halved on out-of-memory, fp32 where half overflows, cancellable); the background is
 resized (or upscaled by a model, tiled) once per image; faces are pasted with a soft mask that
 scales with the face. ``strength`` scales that mask instead of mixing the restored crop with a
 resampled original: at 0 the input comes back bit for bit, and in between the untouched pixels
@@ -152,7 +153,8 @@ def restore_faces_detailed(
                 result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
     model_options: options the restorer's family declares for its forward (a fidelity weight).
     progress:   called as ``progress(done, total)`` over the background's upscale tiles, then the faces;
-    cancel:     checked after every tile and face chunk (raises CancelledError).
+    cancel:     checked after every forward of the detector, the upscaler, the restorer and the parser
+                (raises CancelledError).
 
     An image without faces comes back unchanged (resized when ``upscale`` > 1), with a logged note.
     """
