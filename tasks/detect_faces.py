@@ -4,10 +4,12 @@ The detector family's contract decodes the network's output (``ModelContract.dec
 module keeps the policy: thresholds, suppression, order and picks. Images of the same size go
 through the runner together as one batch of windows (sized from memory, halved on out-of-memory,
 cancellable; fp32 unless the contract says half is safe). An image whose long side exceeds
-``detection_size`` is detected on a copy shrunk to that long side (antialiased bilinear) and its
-boxes are mapped back, so a huge photo costs no more than one of that size and faces larger than
-the detector's biggest prior (512 px for RetinaFace) are still found. Images at or below it are
-detected as they are, exactly as facexlib's ``detect_faces(use_origin_size=True)`` does.
+``detection_size`` (default 2048) is detected on a copy shrunk to that long side (antialiased
+bilinear) and its boxes are mapped back, so a huge photo costs no more than one of that size and
+faces far larger than the detector's biggest prior (512 px for RetinaFace) are still found. Images
+at or below it, every SD output included, are detected as they are, exactly as facexlib's
+``detect_faces(use_origin_size=True)`` does: a shrunk copy moves boxes and landmarks by several
+pixels (bench/face_detection_size.py).
 
 Also here, for every front-end: :func:`face_masks` (box or feathered ellipse masks of the faces
 found) and :func:`aligned_crops` (the faces cut out and aligned to the FFHQ template).
@@ -34,7 +36,11 @@ from .shared_options import DEVICE, model_first, model_for
 from .wrong_model import wrong_model
 
 DEFAULT_DETECTOR = "retinaface_resnet50"
-DEFAULT_DETECTION_SIZE = 1024
+# Images up to this long side are detected as they are, as the official pipeline does: shrinking a 1280 or
+# 1536 px image to 1024 moved boxes by 4-10 px on small faces (and more on large ones) against the official
+# full-size detection; beyond it, full-size detection costs 4x and more and stops finding faces much larger
+# than the detector's biggest prior (bench/face_detection_size.py).
+DEFAULT_DETECTION_SIZE = 2048
 ORDERS = ("largest", "left_to_right", "score")
 MASK_SHAPES = ("box", "ellipse")
 ELLIPSE_FEATHER = 0.15  # share of the ellipse radius that fades out
@@ -54,8 +60,9 @@ DETECTION = Options(
     Option("only_center_face", bool, False, "keep only the face nearest the image centre"),
     Option("face_index", str, None, "only these faces, by place in the largest-first order from 0, e.g. 0,2",
            none="all", convert=_face_index),
-    Option("detection_size", int, DEFAULT_DETECTION_SIZE, "longest side the detector sees; larger finds smaller "
-           "faces in big images, slower", minimum=32, none="the image as it is"),
+    Option("detection_size", int, DEFAULT_DETECTION_SIZE, "longest side the detector sees: a larger image is "
+           "detected on a copy shrunk to it (faster, finds very large faces; small faces move a few px)",
+           minimum=32, none="the image as it is"),
 )
 OPTIONS = DETECTION + (
     Option("nms_threshold", float, 0.4, "overlap above which the weaker of two boxes is dropped",
