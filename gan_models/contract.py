@@ -99,6 +99,12 @@ class ModelContract:
     """Weight init for a fresh network in training; None keeps PyTorch's defaults."""
     labels: tuple[str, ...] = ()
     """What each output channel means, for networks that classify pixels (face parsers); else empty."""
+    decode: Callable[[Any, tuple[int, int]], torch.Tensor] | None = None
+    """For networks whose output is not an image (face detectors): ``decode(raw_output, (height, width))``
+    turns a forward's raw output for a ``B×C×height×width`` input into a ``B×P×D`` float tensor, P candidates
+    per image, each ``x1, y1, x2, y2, score`` then K ``(x, y)`` points (D = 5 + 2K), in the input's pixels,
+    before any threshold or suppression. The runner returns it in place of an image (no range mapping,
+    no crop), so batching, out-of-memory halving and the fp32 fallback work as for images."""
     channels_last: bool = True
     """May the runner run it in channels-last (NHWC) memory on CPU and CUDA? Convolutions are faster
     so, but a layer with no NHWC kernel (instance norm) copies every activation back to NCHW and the

@@ -5,7 +5,9 @@ device in the compute dtype (the loaded module is never touched), the value-rang
 size rules of the model contract, tiling with a discarded context margin, windows of one size
 batched on the device (as many as its free memory holds), out-of-memory retries with halved
 batches then halved tiles, recomputing in fp32 any tile that overflows in half precision,
-progress, cancellation and giving the device memory back.
+progress, cancellation and giving the device memory back. Batches of equal windows that are not
+tiles of one image (aligned face crops, images for a detector) take the same path through
+:meth:`Runner.run_windows`: sized from memory, halved on out-of-memory, fp32 where half overflows.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class _Progress:
     total: int
     done: int = 0
 
-    def step(self) -> None:
-        self.done += 1
+    def step(self, count: int = 1) -> None:
+        self.done += count
         if self.callback:
             self.callback(self.done, self.total)
         if self.cancel and self.cancel():
@@ -140,15 +142,34 @@ class Runner:
 
     def batch_size(self, batch: int | str, tile_side: int) -> int:
         """``"auto"`` → as many tile reads as fit the device's free memory; else checked."""
+        read = self.contract.size.fixed or tile_side + 2 * self.contract.tiling.margin
+        return self._windows_per_forward(batch, (read, read))
+
+    def _windows_per_forward(self, batch: int | str, window: tuple[int, int]) -> int:
+        """``"auto"`` → as many ``window``-sized reads (h, w) as fit the device's free memory; else checked."""
         if self.contract.test_time == AtInference.AS_TRAINED:
-            return 1  # batch statistics would mix the tiles of a batch (and differ from a tile redone alone)
+            return 1  # batch statistics would mix the windows of a batch (and differ from one redone alone)
         if batch == "auto":
             fixed = self.contract.size.fixed
-            read = fixed or tile_side + 2 * self.contract.tiling.margin
-            return auto_batch(self.model, self.device, self.dtype, (read, read))
+            window = (_padded(window[0], self.contract.size), _padded(window[1], self.contract.size))
+            if fixed:
+                window = (max(window[0], fixed), max(window[1], fixed))
+            return auto_batch(self.model, self.device, self.dtype, window)
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise InvalidOptionError(f"batch must be 'auto' or a positive number of tiles per forward, not {batch!r}")
         return batch
+
+    def _halved_batch(self, err: BaseException, batch: int, what: str) -> int | None:
+        """After an error in a forward of ``batch`` windows: re-raise anything but out-of-memory; else give the
+        device cache back and return the halved batch to retry with (None when one window already failed)."""
+        if not is_out_of_memory(err):
+            raise err
+        self._empty_device_cache()
+        if batch <= 1:
+            return None
+        log.warning("out of memory with %d %s per forward on %s; retrying with %d", batch, what, self.device,
+                    batch // 2)
+        return batch // 2
 
     # ------------------------------------------------------------------------------ running
     def run(self, images: Iterable[torch.Tensor], tile: int | str = "auto", batch: int | str = "auto",
@@ -173,6 +194,59 @@ class Runner:
         if self.fp32_fallbacks:
             log.warning("%d tile(s) overflowed in %s and were recomputed in fp32", self.fp32_fallbacks,
                         self.precision_name)
+
+    def run_windows(self, windows: torch.Tensor, batch: int | str = "auto",
+                    finish: Callable[[torch.Tensor], torch.Tensor] | None = None, **options) -> torch.Tensor:
+        """A batch of equal windows (``N×C×h×w`` in [0, 1], e.g. aligned face crops), not tiles of one image:
+        each goes through the network whole, as many per forward as the device's memory holds.
+
+        The machinery is the tiles': ``batch`` (``"auto"``: sized from free memory) halved after every
+        out-of-memory error down to one window, windows that overflow in half precision recomputed in
+        fp32, progress and the cancel check after every forward. ``finish`` maps each forward's output
+        (``B×C'×sh×sw`` float32 on the device, or a detector's decoded ``B×P×D``) before it is kept, so a
+        large output (a parser's logits) never piles up; ``options`` go to every forward. Returns the
+        results in order, on the windows' device.
+        """
+        if windows.ndim != 4 or windows.shape[1] != self.contract.in_channels:
+            raise ImageInputError(f"{self.model.name} takes N×{self.contract.in_channels}×H×W windows, "
+                                  f"not {tuple(windows.shape)}")
+        count, before = windows.shape[0], self.fp32_fallbacks
+        size = self._windows_per_forward(batch, tuple(windows.shape[-2:])) if count else 1
+        counter = _Progress(self.progress, self.cancel, count)
+        results: list[torch.Tensor] = []
+        start = 0
+        while start < count:
+            try:
+                out = self.forward(windows[start: start + size], **options)
+                if finish is not None:
+                    out = finish(out)
+            except (RuntimeError, torch.OutOfMemoryError) as err:
+                halved = self._halved_batch(err, size, "windows")
+                if halved is None:
+                    raise OutOfMemoryError(
+                        f"out of memory on {self.device} with one {windows.shape[-1]}×{windows.shape[-2]} window "
+                        f"through {self.model.name}. Free memory (close other models), or use device='cpu'."
+                    ) from err
+                size = halved
+                continue
+            results.append(out.to(windows.device))
+            start += out.shape[0]
+            counter.step(out.shape[0])
+        if self.fp32_fallbacks > before:
+            log.warning("%d window(s) overflowed in %s and were recomputed in fp32", self.fp32_fallbacks - before,
+                        self.precision_name)
+        if not results:
+            return self._no_windows(windows, finish, options)
+        return torch.cat(results)
+
+    def _no_windows(self, windows: torch.Tensor, finish, options: dict) -> torch.Tensor:
+        """The result of zero windows, shaped as a forward's: known from the contract for images; a decoded or
+        finished output's shape is found by one forward of a blank window."""
+        h, w, s = *windows.shape[-2:], self.contract.scale
+        if finish is None and self.contract.decode is None:
+            return torch.empty(0, self.contract.out_channels, h * s, w * s, device=windows.device)
+        out = self.forward(windows.new_zeros(1, *windows.shape[1:]), **options)
+        return (out if finish is None else finish(out))[:0].to(windows.device)
 
     def _check(self, image: torch.Tensor) -> None:
         if image.ndim != 4 or image.shape[0] != 1:
@@ -200,14 +274,10 @@ class Runner:
             try:
                 return self._tiled(image, side, batch, out, counter, options), side, batch
             except (RuntimeError, torch.OutOfMemoryError) as err:
-                if not is_out_of_memory(err):
-                    raise
-                self._empty_device_cache()
-                if batch > 1:
-                    log.warning("out of memory with %d tiles per forward on %s; retrying with %d", batch,
-                                self.device, batch // 2)
+                halved = self._halved_batch(err, batch, "tiles")
+                if halved is not None:
                     counter.rewind(start, extra=0)
-                    batch //= 2
+                    batch = halved
                     continue
                 smaller = min(side, max(h, w)) // 2
                 if smaller < MIN_TILE:
@@ -265,7 +335,8 @@ class Runner:
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor, **options) -> torch.Tensor:
-        """A batch of windows through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1].
+        """A batch of windows through the network: ``B×C×h×w`` in [0, 1] → ``B×C×sh×sw`` float32 in [0, 1]
+        (for a model whose contract declares ``decode``, the decoded ``B×P×D`` instead).
 
         ``options`` go to the network's forward; only those its contract lists are accepted.
         """
@@ -297,6 +368,8 @@ class Runner:
             x = _pad(x, target_h - h, target_w - w)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self.contract.decode is not None:  # a detector: its outputs decoded, in the (padded) input's pixels
+            return self.contract.decode(module(x, **options), (target_h, target_w)).float()
         out = self.contract.output_adapter(module(x, **options))[..., : h * s, : w * s].float()
         if (low, high) != (0.0, 1.0):
             out = (out - low) / (high - low)

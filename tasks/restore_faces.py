@@ -1,6 +1,7 @@
 """``restore_faces(image, model)``: detect, align, restore in batches, colour-match and paste back.
 
-Every face of every image goes through the restorer in memory-sized chunks; the background is
+Every face of every image goes through the restorer as the runner's equal windows (memory-sized
+batches, halved on out-of-memory, fp32 where half overflows, cancellable); the background is
 resized (or upscaled by a model, tiled) once per image; faces are pasted with a soft mask that
 scales with the face. ``strength`` scales that mask instead of mixing the restored crop with a
 resampled original: at 0 the input comes back bit for bit, and in between the untouched pixels
@@ -23,20 +24,19 @@ import torch
 import torch.nn.functional as F
 
 from ..gan_models.contract import ModelDescriptor, Task
-from ..gan_models.errors import CancelledError, InvalidOptionError
+from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
-    MaskShape, check_smoothing, crop_faces, crop_mask, face_channels, face_template, invert_affine, paste_back,
-    paste_back_official, parsing_mask, similarity_transform, upscale_affine, warp_affine,
+    MaskShape, align_faces, check_smoothing, crop_mask, face_channels, invert_affine, paste_back, paste_back_official,
+    parsing_mask, upscale_affine, warp_affine,
 )
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
-from ..runtime.memory import CUDA_BUDGET_SHARE, cpu_tile_budget, is_out_of_memory
 from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
-from .detect_faces import DEFAULT_DETECTION_SIZE, DEFAULT_DETECTOR, DETECTION, Face, detect_in_core, detector_network
+from .detect_faces import DEFAULT_DETECTION_SIZE, DEFAULT_DETECTOR, DETECTION, Face, detect_in_core
 from .face_colour import COLOR_FIXES, color_fix
 from .upscale import check_options as check_upscaler, resize_alpha
 from .shared_options import DEVICE, PRECISION, SEED, check_runtime, forward_keywords, forward_options, model_for, takes_seed
@@ -45,8 +45,6 @@ from .wrong_model import wrong_model
 log = logging.getLogger(__name__)
 DEFAULT_FACE_MODEL = "GFPGANv1.4"
 PASTE_MODES = ("soft", "official")
-MAX_FACES_PER_FORWARD = 16
-PARSES_PER_FORWARD = 4
 
 
 @dataclass
@@ -156,7 +154,8 @@ def restore_faces_detailed(
                 result. None: the model's default (GFPGAN: the checkpoint's stored noise, also deterministic).
     model_options: options the restorer's family declares for its forward (a fidelity weight).
     progress:   called as ``progress(done, total)`` over the background's upscale tiles, then the faces;
-    cancel:     checked after every tile and face chunk (raises CancelledError).
+    cancel:     checked after every forward of the detector, the upscaler, the restorer and the parser
+                (raises CancelledError).
 
     An image without faces comes back unchanged (resized when ``upscale`` > 1), with a logged note.
     """
@@ -173,17 +172,23 @@ def restore_faces_detailed(
     keywords = forward_keywords(Task.FACE_RESTORE, model, seed, model_options)
     batch = convert.to_core(image)
     target = resolve_device(device)
-    found = detect_in_core(detector_network(detector, target), [item.rgb for item in batch.items],
-                           threshold=threshold, detection_size=detection_size, max_faces=max_faces,
-                           only_center_face=only_center_face, face_index=face_index)
+    # The detector's precision is its contract's ("auto": fp32 unless half is safe for it), fp32 when asked.
+    found = detect_in_core(detector, [item.rgb for item in batch.items], threshold=threshold,
+                           detection_size=detection_size, max_faces=max_faces, only_center_face=only_center_face,
+                           face_index=face_index, device=target, precision="fp32" if precision == "fp32" else "auto",
+                           cancel=cancel)
     found = smooth_face_landmarks(found, smooth_landmarks)
     steps = _Steps(progress, sum(len(faces) for faces in found))
     backgrounds = _backgrounds(batch, upscale, upscaler, precision, target, steps, cancel)
-    with Runner(model, device=target, precision=precision) as runner:
-        size = model.contract.size.fixed
-        crops, matrices, owners = _aligned_crops(batch, found, size, runner.device)
-        restored = _restore(runner, crops, keywords, seed, steps.on_faces if progress else None, cancel)
-    masks = None if parser is None or not owners else parse_faces(parser, restored, precision, target)
+    size = model.contract.size.fixed
+    crops, matrices, owners = _aligned_crops(batch, found, size, target)
+    with Runner(model, device=target, precision=precision, progress=steps.on_faces if progress else None,
+                cancel=cancel) as runner, seeded_rng(None if takes_seed(model) else seed, runner.device):
+        # The seed reaches a family that takes one under its own keyword (in ``keywords``); the global RNG
+        # is seeded for the others.
+        restored = runner.run_windows(crops, **keywords).clamp_(0, 1) if owners else crops
+    masks = None if parser is None or not owners else parse_faces(parser, restored, precision, target,
+                                                                  cancel=cancel)
     restored = color_fix_faces(restored, crops, color_fix)
 
     outputs, records = [], []
@@ -254,20 +259,17 @@ def check_parser(parser: ModelDescriptor) -> None:
 
 
 def parse_faces(parser: ModelDescriptor, faces: torch.Tensor, precision: str = "auto",
-                device: str | torch.device | None = None) -> torch.Tensor:
-    """``N×1×S×S`` soft face-part masks of ``N×3×S×S`` crops in [0, 1] (each resized to the parser's size)."""
+                device: str | torch.device | None = None,
+                cancel: Callable[[], bool | None] | None = None) -> torch.Tensor:
+    """``N×1×S×S`` soft face-part masks of ``N×3×S×S`` crops in [0, 1] (each resized to the parser's size),
+    as many per forward as memory holds (the runner's windows)."""
     size = faces.shape[-1]
     side = parser.contract.size.fixed or size
     channels = face_channels(parser.contract.labels, parser.name)
-    masks = []
-    with Runner(parser, device=device, precision=precision) as runner:
-        for start in range(0, faces.shape[0], PARSES_PER_FORWARD):
-            chunk = faces[start: start + PARSES_PER_FORWARD]
-            if side != size:
-                chunk = F.interpolate(chunk, size=(side, side), mode="bilinear", align_corners=False)
-            logits = runner.forward(chunk)
-            masks.append(parsing_mask(logits.to(faces.device), channels, size))
-    return torch.cat(masks)
+    if side != size:
+        faces = F.interpolate(faces, size=(side, side), mode="bilinear", align_corners=False)
+    with Runner(parser, device=device, precision=precision, cancel=cancel) as runner:
+        return runner.run_windows(faces, finish=lambda logits: parsing_mask(logits, channels, size))
 
 
 def color_fix_faces(restored: torch.Tensor, crops: torch.Tensor, mode: str) -> torch.Tensor:
@@ -277,58 +279,17 @@ def color_fix_faces(restored: torch.Tensor, crops: torch.Tensor, mode: str) -> t
 # ------------------------------------------------------------------------------ steps
 def _aligned_crops(batch: convert.CoreBatch, found: list[list[Face]], size: int, device: torch.device):
     """All faces as ``N×3×S×S`` crops on the device, their image→crop matrices and owning image index."""
-    template = face_template(size, device=device)
     crops, matrices, owners = [], [], []
     for index, (item, faces) in enumerate(zip(batch.items, found)):
-        if not faces:
-            continue
-        landmarks = torch.tensor([face.landmarks for face in faces], dtype=torch.float32, device=device)
-        to_crop = similarity_transform(landmarks, template)
-        crops.append(crop_faces(item.rgb.to(device), to_crop, [0] * len(faces), size))
-        matrices.append(to_crop)
-        owners += [index] * len(faces)
+        if faces:
+            face_crops, to_crop = align_faces(item.rgb, faces, size, device)
+            crops.append(face_crops)
+            matrices.append(to_crop)
+            owners += [index] * len(faces)
     if not crops:
         empty = torch.empty(0, 3, size, size, device=device)
         return empty, torch.empty(0, 2, 3, device=device), owners
     return torch.cat(crops), torch.cat(matrices), owners
-
-
-def _restore(runner: Runner, crops: torch.Tensor, keywords: dict, seed: int | None, progress,
-             cancel) -> torch.Tensor:
-    """Every crop through the restorer, as many per forward as memory allows (halved on out-of-memory)."""
-    count = crops.shape[0]
-    if count == 0:
-        return crops
-    chunk = _faces_per_forward(runner, crops.shape[-1])
-    out = torch.empty_like(crops)
-    start = 0
-    while start < count:
-        try:
-            with seeded_rng(None if takes_seed(runner.model) else seed, runner.device):
-                result = runner.forward(crops[start: start + chunk], **keywords)  # the seed under the family's keyword
-        except (RuntimeError, torch.OutOfMemoryError) as err:
-            if not is_out_of_memory(err) or chunk == 1:
-                raise
-            chunk //= 2
-            log.warning("out of memory restoring faces on %s; now %d per forward", runner.device, chunk)
-            continue
-        out[start: start + result.shape[0]] = result.to(out).clamp(0, 1)
-        start += result.shape[0]
-        if progress:
-            progress(start, count)
-        if cancel and cancel():
-            raise CancelledError("cancelled")
-    return out
-
-
-def _faces_per_forward(runner: Runner, size: int) -> int:
-    if runner.device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(runner.device)
-        budget = free * CUDA_BUDGET_SHARE
-    else:
-        budget = cpu_tile_budget()
-    per_face = runner.model.contract.activation_bytes_per_pixel(runner.dtype) * size * size
-    return max(1, min(MAX_FACES_PER_FORWARD, int(budget // max(per_face, 1))))
 
 
 class _Steps:

@@ -15,7 +15,7 @@ import types
 import numpy as np
 import pytest
 import torch
-from conftest import shared_weight
+from conftest import SHARED_WEIGHTS, shared_weight
 from helpers.torchvision_stub import greedy_nms, install_torchvision_stub
 from helpers.tolerance import assert_close_to_scale
 
@@ -23,10 +23,15 @@ from ganpost import load_model
 from ganpost.gan_models import InvalidOptionError
 from ganpost.gan_models.catalogue import lookup
 from ganpost.gan_models.facedetect import RetinaFace
-from ganpost.gan_models.facedetect.boxes import nms
-from ganpost.tasks.detect_faces import detect_faces
+from ganpost.gan_models.errors import CancelledError
+from ganpost.runtime.faces import nms
+from ganpost.tasks.detect_faces import (
+    DEFAULT_DETECTION_SIZE, ELLIPSE_FEATHER, Face, aligned_crops, detect_faces, detect_in_core, detector_network,
+    face_masks,
+)
 
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
+KODAK = SHARED_WEIGHTS.parent / "datasets" / "kodak"
 BACKBONES = {"mobile0.25": "mobilenet0.25", "resnet50": "resnet50"}
 
 
@@ -246,3 +251,91 @@ def test_bad_options_and_models_are_refused(detector, tmp_path):
     upscaler = load_model(save_official(tiny_compact(), tmp_path / "compact.pth"))
     with pytest.raises(InvalidOptionError, match="is an upscaler, not a face detector"):
         detect_faces(upscaler, image)
+
+
+def test_detection_runs_through_the_runner_in_fp32_with_cancel(detector):
+    image = collage()
+    assert detector.contract.decode is not None  # the family decodes; the task never names it
+    seen = []
+    found = detect_faces([image, image[:320], image], detector, progress=lambda d, t: seen.append((d, t)))
+    assert [len(f) for f in found] == [4, len(found[1]), 4] and seen[-1] == (3, 3)
+    with pytest.raises(CancelledError):
+        detect_faces(image, detector, cancel=lambda: True)
+    # The two-step form the node and training use still works, and gives the same faces.
+    bound = detector_network(detector, "cpu")
+    assert detect_in_core(bound, [torch.from_numpy(image).permute(2, 0, 1)[None] / 255.0])[0] == found[0]
+
+
+# ------------------------------------------------------------------------------ masks and aligned crops
+def test_box_and_ellipse_masks():
+    faces = [Face((2.0, 3.0, 8.0, 11.0), 0.99, ((0.0, 0.0),) * 5), Face((10.0, 0.0, 16.0, 4.0), 0.98, ((0.0, 0.0),) * 5)]
+    box = face_masks(faces, 12, 16, "box")
+    assert box.shape == (12, 16) and set(box.unique().tolist()) == {0.0, 1.0}
+    assert box[3:11, 2:8].eq(1).all() and box.sum() == 8 * 6 + 4 * 6  # pixel centres inside each box
+    ellipse = face_masks(faces[:1], 12, 16, "ellipse")
+    assert ellipse[7, 5] == 1 and ellipse[0, 0] == 0 and ellipse[3:11, 2:8].sum() == ellipse.sum()
+    assert 0 < ellipse[3, 4] < 1  # the edge fades over the outer ELLIPSE_FEATHER of the radius
+    radius = (((4.5 - 5) / 3) ** 2 + ((3.5 - 7) / 4) ** 2) ** 0.5
+    assert float(ellipse[3, 4]) == pytest.approx((1 - radius) / ELLIPSE_FEATHER, abs=1e-5)
+    assert face_masks([], 5, 6).eq(0).all()
+    with pytest.raises(InvalidOptionError, match="box, ellipse"):
+        face_masks(faces, 12, 16, "circle")
+
+
+def test_aligned_crops_are_the_restorers_crops(detector):
+    from test_restore_faces import toy_restorer
+
+    from ganpost import restore_faces_detailed
+
+    image = collage()
+    faces = detect_faces(image, detector)[0]
+    crops = aligned_crops(image, faces, 512)
+    assert crops.shape == (4, 3, 512, 512) and crops.device.type == "cpu"
+    core = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    torch.testing.assert_close(aligned_crops(core, faces, 512), crops)
+    records = restore_faces_detailed(image, toy_restorer(), detector=detector, precision="fp32").faces[0]
+    torch.testing.assert_close(torch.stack([r.crop for r in records]), crops)
+    eyes = aligned_crops(image, faces[:1], 128)[0]
+    assert eyes.shape == (3, 128, 128) and aligned_crops(image, [], 64).shape == (0, 3, 64, 64)
+
+
+# ------------------------------------------------------------------------------ accuracy at the default size
+def kodak(name: str) -> np.ndarray:
+    path = KODAK / f"{name}.png"
+    if not path.is_file():
+        pytest.skip(f"{path} not present (the Kodak photos are in ../shared/datasets)")
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.LANCZOS))
+
+
+def group_1280x720() -> np.ndarray:
+    """kodim04 | kodim17 | kodim18 side by side (three faces, 48 to 281 px), on grey to 16:9, at 1280×720."""
+    trio = np.concatenate([kodak("kodim04"), kodak("kodim17"), kodak("kodim18")], axis=1)  # 1536×768
+    canvas = np.full((864, 1536, 3), 128, np.uint8)
+    canvas[48:816] = trio
+    return resized(canvas, 1280, 720)
+
+
+@pytest.mark.parametrize("make_image", [
+    group_1280x720,
+    lambda: resized(kodak("kodim12"), 1536, 1024),  # two small faces (about 42 px)
+    lambda: resized(kodak("kodim18"), 1024, 1536),  # one face, about 100 px
+], ids=["group_1280x720", "kodim12_1536x1024", "kodim18_1024x1536"])
+def test_default_detection_equals_the_official_at_full_size(official_detector, detector, make_image):
+    """SD outputs are 1216-1536 px wide: the default detects them as they are, as the official pipeline does
+    (the old 1024 px copy moved boxes by 4-10 px on these, bench/face_detection_size.py)."""
+    image = make_image()
+    assert max(image.shape[:2]) <= DEFAULT_DETECTION_SIZE
+    with torch.no_grad():
+        expected = official_detector.detect_faces(image[..., ::-1].copy(), conf_threshold=0.97)
+    got = as_rows(detect_faces(image, detector, order="score")[0])
+    assert len(got) == len(expected) >= 1
+    assert np.abs(got[:, :4] - expected[:, :4]).max() <= 0.5
+    assert np.abs(got[:, 5:] - expected[:, 5:]).max() <= 0.5

@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from conftest import save_official, tiny_compact, tiny_rrdbnet
 from helpers.tolerance import assert_close_to_scale
 from ganpost import load_model, upscale
 from ganpost.gan_models import InvalidOptionError, UnsupportedModelError, registry
+from ganpost.gan_models.errors import CancelledError, OutOfMemoryError
 from ganpost.gan_models.contract import (
     ModelContract, ModelDescriptor, SizeRule, Task, AtInference, TilingPolicy, first_tensor,
 )
@@ -255,3 +257,109 @@ def test_forward_options_are_only_those_the_contract_lists():
     with Runner(model, device="cpu", precision="fp32") as runner:
         with pytest.raises(InvalidOptionError, match="takes no noise option"):
             runner.forward(torch.rand(1, 3, 8, 8), noise=1)
+
+
+# ------------------------------------------------------------------------------ equal windows (faces)
+class Brightens(nn.Module):
+    """Adds 0.1; records each forward's batch size; runs out of memory above ``limit`` windows; gives inf in
+    half precision for windows whose mean exceeds 0.5 (an overflow the fp32 pass does not have)."""
+
+    def __init__(self, limit: int = 1000):
+        super().__init__()
+        self.limit, self.batches = limit, []
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        self.batches.append(x.shape[0])
+        if x.shape[0] > self.limit:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        out = x * self.scale + 0.1
+        if x.dtype != torch.float32:
+            hot = x.flatten(1).mean(1) > 0.5
+            out = torch.where(hot[:, None, None, None], torch.full_like(out, float("inf")), out)
+        return out
+
+
+def test_run_windows_batches_reports_progress_and_equals_one_forward():
+    windows = torch.rand(5, 3, 16, 16)
+    seen = []
+    model = describe(Brightens())
+    with Runner(model, device="cpu", precision="fp32", progress=lambda d, t: seen.append((d, t))) as runner:
+        out = runner.run_windows(windows, batch=2)
+        copy = runner._module
+    torch.testing.assert_close(out, windows + 0.1)
+    assert copy.batches == [2, 2, 1] and seen == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_run_windows_halves_the_batch_on_out_of_memory_and_gives_up_at_one():
+    windows = torch.rand(7, 3, 8, 8)
+    model = describe(Brightens(limit=2))
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        out = runner.run_windows(windows, batch=8)
+        batches = runner._module.batches
+    torch.testing.assert_close(out, windows + 0.1)
+    assert batches[:3] == [7, 4, 2] and sum(b for b in batches if b <= 2) == 7  # 7 of 8: all there are
+    failing = describe(Brightens(limit=0))
+    with Runner(failing, device="cpu", precision="fp32") as runner, pytest.raises(OutOfMemoryError,
+                                                                                 match="one 8×8 window"):
+        runner.run_windows(windows, batch=4)
+
+
+def test_run_windows_sizes_batches_from_memory_and_runs_as_trained_models_one_by_one(monkeypatch):
+    import ganpost.runtime.runner as runner_module
+
+    asked = []
+    monkeypatch.setattr(runner_module, "auto_batch", lambda model, device, dtype, window: asked.append(window) or 3)
+    with Runner(describe(Brightens(), size=SizeRule(fixed=32)), device="cpu", precision="fp32") as runner:
+        runner.run_windows(torch.rand(4, 3, 16, 16))
+        assert runner._module.batches == [3, 1] and asked == [(32, 32)]  # a fixed window is what it reads
+    with Runner(describe(BatchStats(), test_time=AtInference.AS_TRAINED), device="cpu", precision="fp32") as runner:
+        assert runner._windows_per_forward("auto", (8, 8)) == runner._windows_per_forward(4, (8, 8)) == 1
+
+
+def test_run_windows_recomputes_overflowing_windows_in_fp32_and_cancels():
+    windows = torch.rand(4, 3, 8, 8) * 0.5
+    windows[2] += 0.5  # this one overflows in bf16
+    with Runner(describe(Brightens()), device="cpu", precision="bf16") as runner:
+        out = runner.run_windows(windows, batch=4)
+        assert runner.fp32_fallbacks == 1 and torch.isfinite(out).all()
+    torch.testing.assert_close(out[2], windows[2] + 0.1)
+    calls = []
+    with Runner(describe(Brightens()), device="cpu", precision="fp32", cancel=lambda: calls.append(1) or True) as runner:
+        with pytest.raises(CancelledError):
+            runner.run_windows(windows, batch=1)
+        assert runner._module.batches == [1] and calls == [1]
+
+
+def test_run_windows_finish_and_no_windows():
+    windows = torch.rand(3, 3, 8, 8)
+    with Runner(describe(Brightens()), device="cpu", precision="fp32") as runner:
+        means = runner.run_windows(windows, batch=2, finish=lambda out: out.mean(dim=(1, 2, 3)))
+        torch.testing.assert_close(means, (windows + 0.1).mean(dim=(1, 2, 3)))
+        assert runner.run_windows(windows[:0]).shape == (0, 3, 8, 8)
+        assert runner.run_windows(windows[:0], finish=lambda out: out[:, :1, :2, :2]).shape == (0, 1, 2, 2)
+
+
+class Points(nn.Module):
+    """A toy detector: one candidate per 4×4 cell, its score the cell's mean."""
+
+    def forward(self, x):
+        cells = F.avg_pool2d(x.mean(1, keepdim=True), 4)
+        return cells.flatten(1), cells.shape[-2:]
+
+
+def decode_points(raw, size):
+    scores, (rows, cols) = raw
+    ys, xs = torch.meshgrid(torch.arange(rows) * 4.0, torch.arange(cols) * 4.0, indexing="ij")
+    boxes = torch.stack([xs, ys, xs + 4, ys + 4], -1).reshape(1, -1, 4).expand(scores.shape[0], -1, -1)
+    assert size == (rows * 4, cols * 4)
+    return torch.cat([boxes, scores[..., None]], dim=-1)
+
+
+def test_a_contracts_decode_replaces_the_image_output():
+    model = describe(Points(), task=Task.FACE_DETECT, out_channels=0, decode=decode_points)
+    x = torch.rand(2, 3, 8, 12)
+    with Runner(model, device="cpu", precision="fp32") as runner:
+        found = runner.run_windows(x)
+    assert found.shape == (2, 6, 5)
+    torch.testing.assert_close(found[..., 4], F.avg_pool2d(x.mean(1, keepdim=True), 4).flatten(1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..contract import ModelContract, SizeRule, Task, TilingPolicy
 from ..errors import UnsupportedModelError
 from ..architecture import ArchitectureEntry, Built, Tensors
+from .decode import decode_retinaface
 from .retinaface import RetinaFace
 
 FILES_LOADED_MOST = ("RRDBNet", "SRVGGNetCompact", "GFPGANv1Clean")  # tested before this family's
@@ -47,7 +48,7 @@ def retinaface_contract(hp: dict) -> ModelContract:
         task=Task.FACE_DETECT, scale=1, in_channels=3, out_channels=0, value_range=(0.0, 1.0),
         size=SizeRule(), tiling=TilingPolicy(margin=0), activation_elements=ACTIVATIONS[hp["backbone"]],
         # Half precision is unmeasured on the real detectors: keep fp32 unless asked.
-        fp16_safe=False, bf16_safe=False, auto_half=False,
+        fp16_safe=False, bf16_safe=False, auto_half=False, decode=decode_retinaface,
     )
 
 
