@@ -17,7 +17,7 @@ from ..tasks.restore_faces import OPTIONS as RESTORE_OPTIONS, restore_faces_deta
 from .constants import NO_FACE_SIDE, PLANNING_TILE, SIGNED_MAX_SEED
 from .core_models import as_ganpost_model
 from .image_convert import core_to_comfy
-from .inputs import TaskWidgets, encoding
+from .inputs import MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader
 from .run import run_task
 from .types import GanpostFaceDetector, GanpostFaceModel, GanpostFaceParser, GanpostModel
@@ -28,29 +28,20 @@ TERMS = {"model": "face_model", "upscaler": "upscale_model"}  # the task's keywo
 
 
 class GanpostLoadFaceModel(ModelLoader):
-    task = Task.FACE_RESTORE
-    category = "ganpost/faces"
-    description = ("Load a face restoration checkpoint (GFPGAN v1.3/v1.4 clean, .pth or .safetensors) from "
-                   "models/facerestore_models. Loading never runs pickled code.")
-    output, output_name = GanpostFaceModel, "face_model"
+    task, category, output, output_name = Task.FACE_RESTORE, "ganpost/faces", GanpostFaceModel, "face_model"
+    note = "GFPGAN v1.3/v1.4 clean, .pth or .safetensors. "
     output_tooltip = "into 'ganpost: Restore Faces' or 'ganpost: Fine-tune Face Model'"
 
 
 class GanpostLoadFaceDetector(ModelLoader):
-    task = Task.FACE_DETECT
-    category = "ganpost/faces"
-    description = ("Load a RetinaFace detector (detection_Resnet50_Final.pth or detection_mobilenet0.25_Final.pth) "
-                   "from models/facedetection.")
-    output, output_name = GanpostFaceDetector, "detector"
+    task, category, output, output_name = Task.FACE_DETECT, "ganpost/faces", GanpostFaceDetector, "detector"
+    note = "RetinaFace (ResNet-50 or MobileNet-0.25). "
     output_tooltip = "into Restore Faces, Detect Faces or Fine-tune Face Model"
 
 
 class GanpostLoadFaceParser(ModelLoader):
-    task = Task.FACE_PARSE
-    category = "ganpost/faces"
-    description = ("Load a face parser (parsing_parsenet.pth or parsing_bisenet.pth) from models/facedetection. "
-                   "Into Restore Faces, it limits each pasted face to face parts and hair.")
-    output, output_name = GanpostFaceParser, "parser"
+    task, category, output, output_name = Task.FACE_PARSE, "ganpost/faces", GanpostFaceParser, "parser"
+    note = "Into Restore Faces, it limits each pasted face to face parts and hair. "
     output_tooltip = "into Restore Faces' parser input"
 
 
@@ -58,12 +49,11 @@ class GanpostLoadFaceParser(ModelLoader):
 DETECTION = {"threshold": dict(step=0.01), "max_faces": {}, "only_center_face": {},
              "face_index": dict(optional=True)}
 DETECTION_ENCODINGS = {
-    "threshold": encoding("the score must stay below 1, and a widget's maximum is allowed: 0.999", max=0.999),
-    "max_faces": encoding("0 = all (None): a widget holds a number", lambda count: count or None, default=0, min=0,
-                          max=256, tooltip="keep at most this many faces per image, largest first; 0 = all"),
-    "face_index": encoding("empty = all (None): a text widget holds text", lambda picks: picks or None, default="",
-                           tooltip="only these faces, by place in the largest-first order from 0, e.g. 0,2; "
-                                   "empty = all"),
+    "threshold": Encoding("the score must stay below 1, and a widget's maximum is allowed: 0.999", max=0.999),
+    "max_faces": Encoding("a widget holds a number: 0 stands for None", lambda count: count or None, means="0 = all",
+                          default=0, min=0, max=256),
+    "face_index": Encoding("a text widget holds text: empty stands for None", lambda picks: picks or None,
+                           means="empty = all", default=""),
 }
 NOT_ON_THE_NODES = {"detection_size": "not offered yet: the nodes detect at the default long side (1024 px)"}
 
@@ -75,10 +65,9 @@ class GanpostRestoreFaces(io.ComfyNode):
          "upscale_large_faces": dict(optional=True), "smooth_landmarks": dict(step=0.1, max=10.0, optional=True),
          "seed": {}, "precision": {}},
         encodings=DETECTION_ENCODINGS | {
-            "seed": encoding("0 = the model's own noise (None): a widget holds a number; the signed cap saved "
-                             "workflows have", lambda seed: seed or None, default=0, max=SIGNED_MAX_SEED,
-                             tooltip="0 = the model's own noise (GFPGAN: the noise stored in the file); any other "
-                                     "value draws fresh noise from that seed (same seed, same faces)")},
+            "seed": Encoding("a widget holds a number: 0 stands for None; the signed cap saved workflows have",
+                             lambda seed: seed or None, default=0, max=SIGNED_MAX_SEED,
+                             means="0 = the model's own noise (GFPGAN: the noise stored in the file)")},
         left_out=NOT_ON_THE_NODES)
 
     @classmethod
@@ -101,9 +90,7 @@ class GanpostRestoreFaces(io.ComfyNode):
                 io.MultiType.Input("upscale_model", types=[GanpostModel, io.UpscaleModel], optional=True,
                                    tooltip="background upscaler: 'ganpost: Load Upscale Model' or core's 'Load "
                                            "Upscale Model'. Without it the background is resized (bicubic)"),
-                io.Mask.Input("mask", optional=True,
-                              tooltip="transparency, 1 = transparent (LoadImage's mask); all zeros = opaque. "
-                                      "Ignored when the image already has an alpha channel."),
+                io.Mask.Input("mask", optional=True, tooltip=MASK_TOOLTIP),
                 *cls.WIDGETS.inputs(),
             ],
             outputs=[

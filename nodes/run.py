@@ -1,12 +1,11 @@
-"""One task run the ComfyUI way, for every task node: the rest of a node is converting its inputs and outputs.
+"""One task run the ComfyUI way, for every task node: the rest of a node converts its inputs and outputs.
 
-:func:`run_task` makes room on ComfyUI's device for the models the run will put there, reports
+:func:`run_task` makes room on ComfyUI's device for the models the run puts there, reports
 progress on a ProgressBar (whose update is also ComfyUI's cancel point), passes ComfyUI's interrupt
-check as ``cancel`` (it raises ComfyUI's own exception, which is never caught here), turns our
-errors into a RuntimeError naming the model (ComfyUI shows its message as is) and empties the
-device cache however the run ends. Options are checked by the task, once: nodes do not repeat
-its checks, and its message reaches the user with the task's keywords renamed to the node's
-input names.
+check as ``cancel`` (its exception is never caught here), turns our errors into a RuntimeError
+naming the model (ComfyUI shows its message as is) and empties the device cache however the run
+ends. The task checks the options, once; its message reaches the user with its keywords renamed
+to the node's inputs.
 """
 
 from __future__ import annotations
@@ -24,16 +23,14 @@ from ..runtime.memory import estimate_bytes
 from ..runtime.precision import resolve_device, resolve_dtype
 from .image_convert import image_to_core
 
-Plan = Iterable[tuple[ModelDescriptor | None, int | None]]
 
+def run_task(task: Callable, image: torch.Tensor, mask: torch.Tensor | None, model, *,
+             room: Iterable[tuple[ModelDescriptor | None, int | None]] = (), name: str | None = None,
+             terms: dict[str, str] | None = None, **options):
+    """``task(batch, model, device=, progress=, cancel=, **options)`` on ComfyUI's device.
 
-def run_task(task: Callable, image: torch.Tensor, mask: torch.Tensor | None, model, *, room: Plan = (),
-             name: str | None = None, terms: dict[str, str] | None = None, **options):
-    """``task(batch, model, device=…, progress=…, cancel=…, **options)`` on ComfyUI's device.
-
-    ``room``: (model, tile side) for each model the run puts on the device (side None: its weights
-    only), to make room for before it starts. ``name`` names the run in errors (default: the model's
-    name); ``terms`` renames task keywords to the node's inputs in messages (``model_b`` → ``translator_b``).
+    ``room``: (model, tile side) for each model the run puts on the device (side None: weights only).
+    ``name`` names the run in errors (default: the model's); ``terms``: task keyword → node input.
     """
     device = mm.get_torch_device()
     bar = comfy.utils.ProgressBar(1)
@@ -49,11 +46,11 @@ def run_task(task: Callable, image: torch.Tensor, mask: torch.Tensor | None, mod
 
 
 def node_error(name: str, err: Exception, terms: dict[str, str] | None = None) -> RuntimeError:
-    """``ganpost (<name>): <message>``, the task's keywords named as the node's inputs."""
+    """``ganpost (<name>): <message>``, with the task's keywords as the node's inputs: ``model='x'`` →
+    ``translator 'x'``, a bare ``model=`` → ``translator``, an underscored name (``model_b``) anywhere.
+    A plain word stays one: "the model's default" names no input."""
     message = str(err)
     for keyword, node_input in (terms or {}).items():
-        # model='x' → translator 'x', a bare model= → translator; an underscored name (model_b) anywhere.
-        # A plain word stays: "the model's default" is not an input.
         message = re.sub(rf"(?<![\w.-]){keyword}=('[^']*')?",
                          lambda found: f"{node_input} {found.group(1)}" if found.group(1) else node_input, message)
         if "_" in keyword:
@@ -61,25 +58,17 @@ def node_error(name: str, err: Exception, terms: dict[str, str] | None = None) -
     return RuntimeError(f"ganpost ({name}): {message}")
 
 
-def room_bytes(plan: Plan, precision: str, device) -> int:
-    """Bytes the run needs on ``device``: each model's weights plus one tile's activations.
-
-    Only an estimate to make room with: a precision the model cannot take counts as fp32 here,
-    because the task refuses it with its own message a moment later.
-    """
-    device = resolve_device(device)
-    total = 0
-    for model, side in plan:
-        if not isinstance(model, ModelDescriptor):
-            continue
-        try:
-            dtype = resolve_dtype(model, precision, device)
-        except GanpostError:
-            dtype = torch.float32
-        if side is None:
-            total += model.param_count * torch.empty((), dtype=dtype).element_size()
-        else:
-            total += estimate_bytes(model, dtype, side)
+def room_bytes(room, precision: str, device) -> int:
+    """Bytes to make room for: each model's weights plus one tile's activations. A precision the model cannot
+    take counts as fp32: this only makes room, and the task refuses it with its own message."""
+    device, total = resolve_device(device), 0
+    for model, side in room:
+        if isinstance(model, ModelDescriptor):
+            try:
+                dtype = resolve_dtype(model, precision, device)
+            except GanpostError:
+                dtype = torch.float32
+            total += (model.param_count * dtype.itemsize if side is None else estimate_bytes(model, dtype, side))
     return total
 
 

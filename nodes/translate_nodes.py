@@ -15,7 +15,7 @@ from ..runtime.memory import MIN_TILE
 from ..tasks.translate import DEFAULT_TRAIN_SIZE, OPTIONS, translate
 from .constants import PLANNING_SIDE, SIGNED_MAX_SEED
 from .image_convert import core_to_comfy
-from .inputs import AUTO_TILE, Encoding, TaskWidgets, encoding
+from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader, load_task_model
 from .run import longest_side, run_task
 from .types import GanpostTranslator
@@ -25,12 +25,8 @@ TERMS = {"model_b": "translator_b", "model": "translator"}  # the task's keyword
 
 
 class GanpostLoadTranslator(ModelLoader):
-    task = Task.TRANSLATE
-    category = "ganpost/translate"
-    description = ("Load a pix2pix or CycleGAN generator (latest_net_G.pth, *_net_G_A.pth, a model-zoo file) from "
-                   "models/translation_models. Every option (U-Net or ResNet, depth, width, norm) is read from the "
-                   "file; loading never runs pickled code.")
-    output, output_name = GanpostTranslator, "translator"
+    task, category, output, output_name = Task.TRANSLATE, "ganpost/translate", GanpostTranslator, "translator"
+    note = "pix2pix or CycleGAN: every option (U-Net or ResNet, depth, width, norm) is read from the file. "
     output_tooltip = "into 'ganpost: Translate Image' or, to fine-tune it, 'ganpost: Train Image Translator'"
 
     @classmethod
@@ -57,18 +53,13 @@ class GanpostTranslateImage(io.ComfyNode):
                                       "memory (best: norm statistics then cover the whole image), tiles otherwise"),
          "precision": {}},
         encodings={
-            "train_size": Encoding(
-                "a widget holds a number: it is passed with size_mode resize only (the task refuses it with pad)",
-                lambda side, given: side if given["size_mode"] == "resize" else None,
-                dict(default=DEFAULT_TRAIN_SIZE, min=16, max=4096,
-                     tooltip="the side the network runs at with size_mode resize (ignored with pad)")),
-            "test_time": encoding("a combo cannot hold None: 'model default' stands for it",
+            "train_size": Encoding("a widget holds a number: passed with size_mode resize only (execute)",
+                                   means="ignored with pad", default=DEFAULT_TRAIN_SIZE, min=16, max=4096),
+            "test_time": Encoding("a combo cannot hold None: 'model default' stands for it",
                                   lambda mode: None if mode == MODEL_DEFAULT else mode, default=MODEL_DEFAULT,
                                   options=[MODEL_DEFAULT, *(m.value for m in AtInference)],
-                                  tooltip="as_trained: batch statistics and dropout on, as the official test script; "
-                                          "eval: running statistics, no dropout. model default = as_trained where it "
-                                          "makes a difference (batch norm or dropout)"),
-            "seed": encoding("a widget holds a number: 0 (what None means too); the signed cap saved workflows have",
+                                  means="model default = as_trained where it makes a difference (batch norm or dropout)"),
+            "seed": Encoding("a widget holds a number (None means seed 0 too); the signed cap saved workflows have",
                              default=0, max=SIGNED_MAX_SEED),
             "tile": AUTO_TILE,
         })
@@ -88,9 +79,7 @@ class GanpostTranslateImage(io.ComfyNode):
                 GanpostTranslator.Input("translator_b", optional=True,
                                         tooltip="a CycleGAN's other generator (G_B, *_net_G_B.pth), used when "
                                                 "direction is BtoA"),
-                io.Mask.Input("mask", optional=True,
-                              tooltip="transparency, 1 = transparent (LoadImage's mask); all zeros = opaque. "
-                                      "Ignored when the image already has an alpha channel."),
+                io.Mask.Input("mask", optional=True, tooltip=MASK_TOOLTIP),
                 *cls.WIDGETS.inputs(),
             ],
             outputs=[io.Image.Output(display_name="image", tooltip="the translated batch, at the input's size"),
@@ -100,6 +89,8 @@ class GanpostTranslateImage(io.ComfyNode):
     @classmethod
     def execute(cls, translator, image, translator_b=None, mask=None, **widgets) -> io.NodeOutput:
         options = cls.WIDGETS.to_task(widgets)
+        if options["size_mode"] != "resize":
+            options["train_size"] = None  # the widget always holds a side; the task takes one with resize only
         runs = translator_b if options["direction"] == "BtoA" else translator  # to make room for: the task checks
         side = widgets.get("tile") or min(PLANNING_SIDE, longest_side(image))
         result = run_task(translate, image, mask, translator, model_b=translator_b,

@@ -6,20 +6,18 @@ from comfy_api.latest import io
 
 from ..gan_models.contract import Task
 from ..tasks.upscale import OPTIONS, upscale
-from .constants import MAX_SEED, PLANNING_TILE
+from .constants import PLANNING_TILE
 from .core_models import as_ganpost_model, is_ganpost_model, require_ganpost_model  # noqa: F401 - train nodes
 from .image_convert import core_to_comfy
-from .inputs import AUTO_TILE, TaskWidgets, encoding
+from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader
 from .run import longest_side, run_task
 from .types import GanpostModel
 
 
 class GanpostLoadUpscaleModel(ModelLoader):
-    task = Task.UPSCALE
-    description = ("Load a Real-ESRGAN checkpoint (RRDBNet or SRVGGNetCompact, .pth or .safetensors) or AuraSR "
-                   "from the upscale_models folder. Loading never runs pickled code.")
-    output, output_name = GanpostModel, "model"
+    task, output, output_name = Task.UPSCALE, GanpostModel, "model"
+    note = "Real-ESRGAN (RRDBNet, SRVGGNetCompact) or AuraSR, .pth or .safetensors. "
     output_tooltip = "into 'ganpost: Upscale Image', Restore Faces' upscale_model or a fine-tune node"
 
 
@@ -30,14 +28,11 @@ class GanpostUpscaleImage(io.ComfyNode):
          "seed": dict(optional=True, control_after_generate=True)},
         encodings={
             "tile": AUTO_TILE,
-            "outscale": encoding("0 = the model's own scale (None): a widget holds a number", lambda x: x or None,
-                                 default=0.0, min=0.0, max=16.0, tooltip="final scale relative to the input (e.g. 2 "
-                                 "with a ×4 model); 0 = the model's own scale"),
-            "seed": encoding("a widget holds a number, so 0 is a seed like any other (no None); optional so "
-                             "workflows saved before it still run", default=0, max=MAX_SEED,
-                             tooltip="noise seed for models that draw noise (AuraSR): same seed, same image. Other "
-                                     "models ignore it (set 'control after generate' to fixed so they are not rerun "
-                                     "for a new seed)"),
+            "outscale": Encoding("a widget holds a number: 0 stands for None", lambda scale: scale or None,
+                                 means="0 = the model's own scale", default=0.0, min=0.0, max=16.0),
+            "seed": Encoding("a widget holds a number, so 0 is a seed like any other (no None)", default=0,
+                             means="models without noise ignore it (set 'control after generate' to fixed so they "
+                                   "are not rerun for a new seed)"),
         },
         left_out={"size": "outscale sets the size; an exact size is core's Image Scale after this node"})
 
@@ -55,9 +50,7 @@ class GanpostUpscaleImage(io.ComfyNode):
                                            "(architectures ganpost knows run its own code with the same weights; "
                                            "others run spandrel's network with ganpost's tiling)"),
                 io.Image.Input("image", tooltip="the images to upscale (a batch; RGB, or RGBA from Join Image with Alpha)"),
-                io.Mask.Input("mask", optional=True,
-                              tooltip="transparency, 1 = transparent (LoadImage's mask). All zeros = opaque. "
-                                      "Ignored when the image already has an alpha channel."),
+                io.Mask.Input("mask", optional=True, tooltip=MASK_TOOLTIP),
                 *cls.WIDGETS.inputs(),
             ],
             outputs=[io.Image.Output(display_name="image", tooltip="the upscaled batch; RGBA stays RGBA"),
