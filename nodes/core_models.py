@@ -164,23 +164,19 @@ def is_ganpost_model(model) -> bool:
     return all(hasattr(model, a) for a in ("module", "contract", "architecture"))
 
 
-def require_ganpost_model(model) -> None:
-    """Refuse anything that is not our loader's descriptor (e.g. core's UPSCALE_MODEL wired by mistake)."""
+def require_ganpost_model(model, also: str = "") -> None:
+    """Refuse anything that is not our loader's descriptor (core's UPSCALE_MODEL, a string) with the fix."""
     if not is_ganpost_model(model):
-        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model', "
+        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model'{also}, "
                         f"not {type(model).__name__}.")
 
 
 def as_ganpost_model(model) -> ModelDescriptor:
     """An upscale input: our loader's model as is, core's UPSCALE_MODEL converted (once per loaded model).
-
-    A string or anything else is refused here: the task would read a string as a file or known name.
-    """
-    if is_ganpost_model(model):
-        return model
+    Anything else is refused here (the task would read a string as a file or known name)."""
     if not is_core_upscale_model(model):
-        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model' or core's "
-                        f"'Load Upscale Model', not {type(model).__name__}.")
+        require_ganpost_model(model, also=" or core's 'Load Upscale Model'")
+        return model
     try:
         return from_core(model)
     except GanpostError as err:

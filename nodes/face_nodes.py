@@ -73,9 +73,7 @@ class GanpostRestoreFaces(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="GanpostRestoreFaces",
-            display_name="ganpost: Restore Faces",
-            category="ganpost/faces",
+            node_id="GanpostRestoreFaces", display_name="ganpost: Restore Faces", category="ganpost/faces",
             description="Detect, align and restore every face of an image batch, then paste them back with a "
                         "soft mask; the background is resized or upscaled by an optional model. An image "
                         "without faces comes back unchanged (resized when upscale > 1).",
@@ -134,9 +132,7 @@ class GanpostDetectFaces(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="GanpostDetectFaces",
-            display_name="ganpost: Detect Faces",
-            category="ganpost/faces",
+            node_id="GanpostDetectFaces", display_name="ganpost: Detect Faces", category="ganpost/faces",
             description="Find faces (RetinaFace) in an image batch: a mask of where they are, their aligned "
                         "crops and how many there are, for use elsewhere in the graph.",
             inputs=[

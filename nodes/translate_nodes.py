@@ -67,9 +67,7 @@ class GanpostTranslateImage(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="GanpostTranslateImage",
-            display_name="ganpost: Translate Image",
-            category="ganpost/translate",
+            node_id="GanpostTranslateImage", display_name="ganpost: Translate Image", category="ganpost/translate",
             description="pix2pix / CycleGAN image-to-image translation of an image batch at any size: the output "
                         "has the input's size (no 256 px crop). Keeps transparency and returns it as a mask.",
             inputs=[

@@ -39,9 +39,7 @@ class GanpostUpscaleImage(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="GanpostUpscaleImage",
-            display_name="ganpost: Upscale Image",
-            category="ganpost",
+            node_id="GanpostUpscaleImage", display_name="ganpost: Upscale Image", category="ganpost",
             description="Seam-free tiled upscaling of an image batch; keeps transparency (from an RGBA image "
                         "or the mask) and returns it as a mask.",
             inputs=[

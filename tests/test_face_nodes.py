@@ -78,6 +78,11 @@ def test_a_file_in_the_wrong_loader_is_refused_with_the_fix(comfy):
         comfy.nodes.GanpostLoadFaceModel.execute(model_name=DETECTOR)
     with pytest.raises(RuntimeError, match=r"GFPGANtiny.pth .*not a face detector.*models/facerestore_models"):
         comfy.nodes.GanpostLoadFaceDetector.execute(model_name="GFPGANtiny.pth")
+    os.symlink(comfy.faces_dir / "GFPGANtiny.pth", comfy.folder / "GFPGANtiny.pth")  # models/upscale_models
+    upscale_nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
+    with pytest.raises(RuntimeError, match=r"GFPGANtiny.pth .*is a face restorer, not an upscaler; a face restorer goes "
+                                           r"in models/facerestore_models and into 'ganpost: Load Face Model'"):
+        upscale_nodes.GanpostLoadUpscaleModel.execute(model_name="GFPGANtiny.pth")
     (comfy.faces_dir / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="broken.pth"):
         comfy.nodes.GanpostLoadFaceModel.execute(model_name="broken.pth")
