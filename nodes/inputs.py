@@ -75,8 +75,9 @@ class TaskWidgets:
 
     def forward_options(self) -> list[Option]:
         """The families' options (read from the registry whenever a schema is made)."""
-        return [o for o in forward_options(self.task) if o.offered_to(NODE) and o.name not in self.widgets] \
-            if self.forward else []
+        if not self.forward:
+            return []
+        return [o for o in forward_options(self.task) if o.offered_to(NODE) and o.name not in self.widgets]
 
     def _spec(self, name: str) -> dict:
         encoded = self.encodings.get(name)
