@@ -22,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..gan_models import GanpostError
 from ..gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 from ..gan_models.errors import UnsupportedModelError
 from ..gan_models.loader import describe_state_dict
+from .run import node_error
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +157,27 @@ def _pad_bottom_right(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
     reflect_h, reflect_w = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
     x = F.pad(x, (0, reflect_w, 0, reflect_h), mode="reflect")
     return F.pad(x, (0, pad_w - reflect_w, 0, pad_h - reflect_h), mode="replicate")
+
+
+# ------------------------------------------------------------------------------ the model inputs
+def is_ganpost_model(model) -> bool:
+    return all(hasattr(model, a) for a in ("module", "contract", "architecture"))
+
+
+def require_ganpost_model(model, also: str = "") -> None:
+    """Refuse anything that is not our loader's descriptor (core's UPSCALE_MODEL, a string) with the fix."""
+    if not is_ganpost_model(model):
+        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model'{also}, "
+                        f"not {type(model).__name__}.")
+
+
+def as_ganpost_model(model) -> ModelDescriptor:
+    """An upscale input: our loader's model as is, core's UPSCALE_MODEL converted (once per loaded model).
+    Anything else is refused here (the task would read a string as a file or known name)."""
+    if not is_core_upscale_model(model):
+        require_ganpost_model(model, also=" or core's 'Load Upscale Model'")
+        return model
+    try:
+        return from_core(model)
+    except GanpostError as err:
+        raise node_error("core UPSCALE_MODEL", err) from err

@@ -16,7 +16,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from ..gan_models import GanpostError, load_model
+from ..gan_models import load_model
 from ..gan_models.contract import ModelDescriptor
 
 MAX_CACHED = 16  # files, whatever their size
@@ -75,19 +75,3 @@ def resident_bytes(model: ModelDescriptor) -> int:
                 total += storage.nbytes()
     return total
 
-
-def load_for_node(model_name: str, path: str | os.PathLike, kind: str) -> ModelDescriptor:
-    """:func:`cached_model`, with any failure as a RuntimeError naming the file (ComfyUI shows it as is).
-
-    ``kind`` completes "not <kind> checkpoint" in the message for files no reader could classify.
-    """
-    try:
-        return cached_model(path)
-    except GanpostError as err:
-        raise RuntimeError(f"ganpost could not load {model_name}: {err}") from err
-    except MemoryError:
-        raise
-    except Exception as err:  # a reader error the core did not classify: still name the file
-        raise RuntimeError(
-            f"ganpost could not load {model_name} ({path}): {type(err).__name__}: {err}. The file is probably "
-            f"corrupt, truncated or not {kind} checkpoint; download it again.") from err

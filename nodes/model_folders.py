@@ -12,15 +12,18 @@ import os
 
 import folder_paths
 
-UPSCALE_MODELS = "upscale_models"
-FACE_MODELS = "facerestore_models"
-FACE_DETECTORS = "facedetection"
+from ..gan_models.contract import Task
+from ..tasks.wrong_model import PLACES
+
+UPSCALE_MODELS = PLACES[Task.UPSCALE].folder  # "upscale_models": every folder key is in tasks.wrong_model.PLACES
+FACE_MODELS = PLACES[Task.FACE_RESTORE].folder
+FACE_DETECTORS = PLACES[Task.FACE_DETECT].folder
 # The community AuraSR pack's key (GreenLandisaLie/AuraSR-ComfyUI: models/Aura-SR, or its own entry
 # in extra_model_paths.yaml). Its files are listed with the upscalers; the key is adopted when
 # that folder exists, and no folder is ever created for it.
 AURASR_MODELS = "aura-sr"
 AURASR_DEFAULT_FOLDER = "Aura-SR"
-TRANSLATION_MODELS = "translation_models"  # pix2pix / CycleGAN generators: ours, no core or community key
+TRANSLATION_MODELS = PLACES[Task.TRANSLATE].folder  # pix2pix / CycleGAN generators: ours, no core or community key
 
 
 def ensure_registered(key: str = UPSCALE_MODELS) -> None:

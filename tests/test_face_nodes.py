@@ -73,11 +73,16 @@ def test_loaders_list_their_folders_and_load_the_right_task(comfy):
 def test_a_file_in_the_wrong_loader_is_refused_with_the_fix(comfy):
     os.symlink(comfy.detectors_dir / DETECTOR, comfy.faces_dir / DETECTOR)
     os.symlink(comfy.faces_dir / "GFPGANtiny.pth", comfy.detectors_dir / "GFPGANtiny.pth")
-    with pytest.raises(RuntimeError, match=r"retinaface_mobilenet0.25.pth .*not a face restoration model.*"
+    with pytest.raises(RuntimeError, match=r"retinaface_mobilenet0.25.pth .*is a face detector, not a face restorer.*"
                                            r"models/facedetection.*Load Face Detector"):
         comfy.nodes.GanpostLoadFaceModel.execute(model_name=DETECTOR)
     with pytest.raises(RuntimeError, match=r"GFPGANtiny.pth .*not a face detector.*models/facerestore_models"):
         comfy.nodes.GanpostLoadFaceDetector.execute(model_name="GFPGANtiny.pth")
+    os.symlink(comfy.faces_dir / "GFPGANtiny.pth", comfy.folder / "GFPGANtiny.pth")  # models/upscale_models
+    upscale_nodes = importlib.import_module("ganpost.nodes.upscale_nodes")
+    with pytest.raises(RuntimeError, match=r"GFPGANtiny.pth .*is a face restorer, not an upscaler; a face restorer goes "
+                                           r"in models/facerestore_models and into 'ganpost: Load Face Model'"):
+        upscale_nodes.GanpostLoadUpscaleModel.execute(model_name="GFPGANtiny.pth")
     (comfy.faces_dir / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="broken.pth"):
         comfy.nodes.GanpostLoadFaceModel.execute(model_name="broken.pth")

@@ -1,0 +1,77 @@
+"""One task run the ComfyUI way, for every task node: the rest of a node converts its inputs and outputs.
+
+:func:`run_task` makes room on ComfyUI's device for the models the run puts there, reports
+progress on a ProgressBar (whose update is also ComfyUI's cancel point), passes ComfyUI's interrupt
+check as ``cancel`` (its exception is never caught here), turns our errors into a RuntimeError
+naming the model (ComfyUI shows its message as is) and empties the device cache however the run
+ends. The task checks the options, once; its message reaches the user with its keywords renamed
+to the node's inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import comfy.model_management as mm
+import comfy.utils
+import torch
+
+from ..gan_models import GanpostError
+from ..gan_models.contract import ModelDescriptor
+from ..runtime.memory import estimate_bytes
+from ..runtime.precision import resolve_device, resolve_dtype
+from .image_convert import image_to_core
+
+
+def run_task(task: Callable, image: torch.Tensor, mask: torch.Tensor | None, model, *,
+             room: Iterable[tuple[ModelDescriptor | None, int | None]] = (), name: str | None = None,
+             terms: dict[str, str] | None = None, **options):
+    """``task(batch, model, device=, progress=, cancel=, **options)`` on ComfyUI's device.
+
+    ``room``: (model, tile side) for each model the run puts on the device (side None: weights only).
+    ``name`` names the run in errors (default: the model's); ``terms``: task keyword → node input.
+    """
+    device = mm.get_torch_device()
+    bar = comfy.utils.ProgressBar(1)
+    try:
+        batch = image_to_core(image, mask)
+        mm.free_memory(room_bytes(room, options.get("precision", "auto"), device), device)
+        return task(batch, model, device=device, progress=lambda done, total: bar.update_absolute(done, total),
+                    cancel=mm.throw_exception_if_processing_interrupted, **options)
+    except GanpostError as err:
+        raise node_error(name or getattr(model, "name", None) or "model", err, terms) from err
+    finally:
+        mm.soft_empty_cache()
+
+
+def node_error(name: str, err: Exception, terms: dict[str, str] | None = None) -> RuntimeError:
+    """``ganpost (<name>): <message>``, with the task's keywords as the node's inputs: ``model='x'`` →
+    ``translator 'x'``, a bare ``model=`` → ``translator``, an underscored name (``model_b``) anywhere.
+    A plain word stays one: "the model's default" names no input."""
+    message = str(err)
+    for keyword, node_input in (terms or {}).items():
+        message = re.sub(rf"(?<![\w.-]){keyword}=('[^']*')?",
+                         lambda found: f"{node_input} {found.group(1)}" if found.group(1) else node_input, message)
+        if "_" in keyword:
+            message = re.sub(rf"(?<![\w.-]){keyword}\b", node_input, message)
+    return RuntimeError(f"ganpost ({name}): {message}")
+
+
+def room_bytes(room, precision: str, device) -> int:
+    """Bytes to make room for: each model's weights plus one tile's activations. A precision the model cannot
+    take counts as fp32: this only makes room, and the task refuses it with its own message."""
+    device, total = resolve_device(device), 0
+    for model, side in room:
+        if isinstance(model, ModelDescriptor):
+            try:
+                dtype = resolve_dtype(model, precision, device)
+            except GanpostError:
+                dtype = torch.float32
+            total += (model.param_count * dtype.itemsize if side is None else estimate_bytes(model, dtype, side))
+    return total
+
+
+def longest_side(image: torch.Tensor) -> int:
+    """The longer side of a ComfyUI IMAGE (B×H×W×C, or H×W×C)."""
+    return max(image.shape[-3:-1])
