@@ -10,9 +10,9 @@ import torch
 from comfy_api.latest import io
 
 from ..gan_models.contract import Task
-from ..runtime.faces import crop_faces, face_template, similarity_transform
-from ..runtime.precision import resolve_device
-from ..tasks.detect_faces import OPTIONS as DETECT_OPTIONS, check_detect_options, detect_in_core, detector_network
+from ..tasks.detect_faces import (
+    MASK_SHAPES, OPTIONS as DETECT_OPTIONS, aligned_crops, check_detect_options, detect_in_core, face_masks,
+)
 from ..tasks.restore_faces import OPTIONS as RESTORE_OPTIONS, restore_faces_detailed
 from .constants import NO_FACE_SIDE, PLANNING_TILE, SIGNED_MAX_SEED
 from .core_models import as_ganpost_model
@@ -22,8 +22,6 @@ from .loaders import ModelLoader
 from .run import run_task
 from .types import GanpostFaceDetector, GanpostFaceModel, GanpostFaceParser, GanpostModel
 
-MASK_SHAPES = ("box", "ellipse")
-ELLIPSE_FEATHER = 0.15  # share of the ellipse radius that fades out
 TERMS = {"model": "face_model", "upscaler": "upscale_model"}  # the task's keywords → Restore Faces' inputs
 
 
@@ -159,18 +157,16 @@ class GanpostDetectFaces(io.ComfyNode):
         found, crops = run_task(find_faces, image, None, detector, room=[(detector, None)], crop_size=crop_size,
                                 **cls.WIDGETS.to_task(widgets))
         height, width = image.shape[1:3]
-        masks = torch.stack([_face_mask(faces, height, width, mask_shape) for faces in found])
+        masks = torch.stack([face_masks(faces, height, width, mask_shape) for faces in found])
         return io.NodeOutput(masks, _face_batch(crops), sum(len(faces) for faces in found))
 
 
 def find_faces(batch: torch.Tensor, detector, *, device, progress, cancel, crop_size: int, **options):
     """Detect Faces' task: per image the faces found, and all their aligned crops (3×S×S), on ComfyUI's device."""
     check_detect_options(**options)
-    device = resolve_device(device)
     rgb = [item[None, :3] for item in batch]
-    found = detect_in_core(detector_network(detector, device), rgb, **options)
-    progress(len(rgb), len(rgb))
-    crops = [crop for i, faces in enumerate(found) if faces for crop in _aligned(rgb[i], faces, crop_size, device)]
+    found = detect_in_core(detector, rgb, device=device, progress=progress, cancel=cancel, **options)
+    crops = [crop for i, faces in enumerate(found) if faces for crop in aligned_crops(rgb[i], faces, crop_size, device)]
     return found, crops
 
 
@@ -193,25 +189,3 @@ def _coverage(records, strength: float, shape) -> torch.Tensor:
             untouched *= 1 - (face.mask[0].float().cpu() / strength).clamp(0, 1)
         out[index] = strength * (1 - untouched)
     return out
-
-
-def _face_mask(faces, height: int, width: int, shape: str) -> torch.Tensor:
-    mask = torch.zeros(height, width)
-    ys = torch.arange(height, dtype=torch.float32)[:, None] + 0.5
-    xs = torch.arange(width, dtype=torch.float32)[None, :] + 0.5
-    for face in faces:
-        x1, y1, x2, y2 = face.box
-        if shape == "box":
-            inside = (xs >= x1) & (xs < x2) & (ys >= y1) & (ys < y2)
-            mask = torch.maximum(mask, inside.float())
-        else:
-            rx, ry = max((x2 - x1) / 2, 1e-3), max((y2 - y1) / 2, 1e-3)
-            radius = (((xs - (x1 + x2) / 2) / rx) ** 2 + ((ys - (y1 + y2) / 2) / ry) ** 2).sqrt()
-            mask = torch.maximum(mask, ((1 - radius) / ELLIPSE_FEATHER).clamp(0, 1))
-    return mask
-
-
-def _aligned(rgb: torch.Tensor, faces, size: int, device: torch.device) -> torch.Tensor:
-    landmarks = torch.tensor([face.landmarks for face in faces], dtype=torch.float32, device=device)
-    to_crop = similarity_transform(landmarks, face_template(size, device=device))
-    return crop_faces(rgb.to(device), to_crop, [0] * len(faces), size).cpu()

@@ -161,14 +161,15 @@ def restore_faces_detailed(
     """
     keep_faces = model_options.pop("_keep_faces", True)
     model = model_for("restore_faces", model)
+    options = dict(upscale=upscale, strength=strength, color_fix=color_fix, threshold=threshold, max_faces=max_faces,
+                   detection_size=detection_size, paste=paste, face_index=face_index,
+                   smooth_landmarks=smooth_landmarks, seed=seed, upscale_large_faces=upscale_large_faces,
+                   only_center_face=only_center_face, precision=precision, device=device, **model_options)
+    check_options(model, **options)  # a bad option costs nothing: refused before the companions load
     detector = model_for("restore_faces", DEFAULT_DETECTOR if detector is None else detector, "detector")
     upscaler = None if upscaler is None else model_for("restore_faces", upscaler, "upscaler")
     parser = None if parser is None else model_for("restore_faces", parser, "parser")
-    check_options(model, detector=detector, parser=parser, upscaler=upscaler, upscale=upscale, strength=strength,
-                  color_fix=color_fix, threshold=threshold, max_faces=max_faces, detection_size=detection_size,
-                  paste=paste, face_index=face_index, smooth_landmarks=smooth_landmarks, seed=seed,
-                  upscale_large_faces=upscale_large_faces, only_center_face=only_center_face, precision=precision,
-                  device=device, **model_options)
+    check_options(model, detector=detector, parser=parser, upscaler=upscaler, **options)
     keywords = forward_keywords(Task.FACE_RESTORE, model, seed, model_options)
     batch = convert.to_core(image)
     target = resolve_device(device)

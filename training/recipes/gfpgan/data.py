@@ -34,9 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from ....gan_models.atomic import atomic_target
-from ....runtime.faces.similarity import similarity_transform
+from ....runtime.faces.align import align_faces
 from ....runtime.faces.template import face_template
-from ....runtime.faces.warp import CROP_BORDER, warp_affine
 from ...components.images import DatasetError, Sampled, list_images, load_rgb, sample_generator
 
 log = logging.getLogger(__name__)
@@ -100,21 +99,20 @@ def aligned_crops(image: np.ndarray, detector, face_size: int, *, threshold: flo
                   device: str | torch.device = "cpu") -> tuple[list[tuple[np.ndarray, torch.Tensor]], list[float]]:
     """Every face of ``image`` (H×W×3 float in [0, 1]) aligned to the template, with its boxes; and the
     sides (px) of the faces found but left out for being smaller than ``min_face_size``."""
-    from ....tasks.detect_faces import detect_in_core, detector_network
+    from ....tasks.detect_faces import detect_in_core
 
-    network = detector_network(detector, device)
     rgb = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device)
     # Size filter here, not in the detector: a dropped face must be reported as too small, not as missing.
-    found = detect_in_core(network, [rgb[None]], threshold=threshold)[0]  # largest first
+    found = detect_in_core(detector, [rgb[None]], threshold=threshold, device=device)[0]  # largest first
     kept = [face for face in found if face_side(face) >= min_face_size][:max_faces]
     too_small = [face_side(face) for face in found if face_side(face) < min_face_size]
+    if not kept:
+        return [], too_small
+    crops, matrices = align_faces(rgb[None].cpu().double(), kept, face_size)  # the task's alignment, in float64
     out = []
-    template = face_template(face_size, dtype=torch.float64)
-    for face in kept:
+    for face, crop, matrix in zip(kept, crops, matrices):
         points = torch.tensor(face.landmarks, dtype=torch.float64)
-        matrix = similarity_transform(points[None], template)
-        crop = warp_affine(rgb[None].cpu().to(torch.float64), matrix, face_size, CROP_BORDER)[0]
-        mapped = points @ matrix[0, :, :2].T + matrix[0, :, 2]
+        mapped = points @ matrix[:, :2].T + matrix[:, 2]
         out.append((_to_uint8(crop), component_boxes(mapped, face_size)))
     return out, too_small
 
