@@ -22,7 +22,7 @@ from ..runtime.imaging.convert import to_output_type
 from ..tasks.restore_faces import DEFAULT_FACE_MODEL, OPTIONS as FACE_OPTIONS, restore_faces
 from ..tasks.restore_faces import check_options as check_faces
 from ..tasks.shared_options import forward_options, model_for
-from ..tasks.translate import OPTIONS as TRANSLATE_OPTIONS, _generator, check_options as check_translate, translate
+from ..tasks.translate import OPTIONS as TRANSLATE_OPTIONS, check_options as check_translate, translate
 from ..tasks.upscale import OPTIONS as UPSCALE_OPTIONS, check_options as check_upscale, upscale
 
 as_descriptor = as_model  # the name this module's resolver had before gan_models.loader.as_model
@@ -96,8 +96,10 @@ class FaceRestoreProcessor(_TaskProcessor):
 
 
 def _check_translate(model, model_b, **options) -> dict:
-    """translate's check_options for the generator that runs (``_generator`` refuses a wrong pair, BtoA alone)."""
-    return check_translate(_generator(model, model_b, options.get("direction", "AtoB")), **options)
+    """translate's check_options for the pair (it refuses a wrong pair, and BtoA without model_b)."""
+    as_model = functools.partial(model_for, "TranslateProcessor")
+    return check_translate(as_model(model), model_b=None if model_b is None else as_model(model_b, "model_b"),
+                           **options)
 
 
 class TranslateProcessor(_TaskProcessor):

@@ -50,7 +50,8 @@ PLACES = {place.task: place for place in (
           "RealESRGAN_x4plus.pth, AuraSR-v2.safetensors"),
     Place(Task.FACE_RESTORE, "ganpost.restore_faces", "ganpost restore-faces", "ganpost: Load Face Model",
           "facerestore_models", "GFPGANv1.4.pth"),
-    Place(Task.FACE_DETECT, "ganpost.detect_faces", None, "ganpost: Load Face Detector", "facedetection",
+    # No "use ganpost.detect_faces" hint: a detector handed to another task belongs as its detector=.
+    Place(Task.FACE_DETECT, None, None, "ganpost: Load Face Detector", "facedetection",
           "detection_Resnet50_Final.pth, detection_mobilenet0.25_Final.pth"),
     # Parsers share models/facedetection with detectors, as the community face packs do.
     Place(Task.FACE_PARSE, None, None, "ganpost: Load Face Parser", "facedetection",

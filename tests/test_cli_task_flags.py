@@ -25,7 +25,7 @@ FIDELITY = Option("fidelity", float, 0.5, "how close to the input the face stays
 @pytest.fixture
 def fidelity_family(monkeypatch):
     """The Compact family, declaring a forward option as a new family (CodeFormer) would."""
-    order = tuple(dataclasses.replace(e, task=Task.UPSCALE, forward_options=(FIDELITY,)) if e is registry.COMPACT else e
+    order = tuple(dataclasses.replace(e, task=Task.UPSCALE, forward_options=(FIDELITY,)) if e.architecture == "SRVGGNetCompact" else e
                   for e in registry.DETECTION_ORDER)
     monkeypatch.setattr(registry, "DETECTION_ORDER", order)
 

@@ -79,7 +79,7 @@ def test_upscale_processor_keeps_each_form_and_matches_the_task(compact):
 def test_bad_options_are_refused_when_built_not_when_called(compact, gfpgan, pair):
     with pytest.raises(InvalidOptionError, match="tile must be"):
         ds.UpscaleProcessor(compact, tile=3)
-    with pytest.raises(InvalidOptionError, match="give outscale or size, not both"):
+    with pytest.raises(InvalidOptionError, match="give outscale= or size=, not both"):
         ds.UpscaleProcessor(compact, outscale=2, size=(64, 64))
     with pytest.raises(InvalidOptionError, match=r"UpscaleProcessor takes no strength option; it takes: tile, "):
         ds.UpscaleProcessor(compact, strength=0.5)

@@ -203,12 +203,15 @@ def test_a_family_folder_dropped_into_gan_models_is_discovered(tmp_path, monkeyp
 
 
 def folder_keys() -> set[str]:
-    """The ComfyUI folder keys ganpost uses: the string constants of nodes/model_folders.py (read, not imported:
-    it imports ComfyUI), and the catalogue's own ``ganpost`` folder for support files."""
+    """The ComfyUI folder keys ganpost uses: one per task in the one table (tasks.wrong_model.PLACES, which
+    nodes/model_folders.py reads), the AuraSR pack's key it adopts, and string constants of model_folders."""
+    from ganpost.tasks.wrong_model import PLACES
+
     tree = ast.parse((PACKAGE / "nodes" / "model_folders.py").read_text(encoding="utf-8"))
-    return {node.value.value for node in tree.body if isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-            and node.targets[0].id.endswith(("_MODELS", "_DETECTORS"))}
+    constants = {node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                 and node.targets[0].id.endswith(("_MODELS", "_DETECTORS"))}
+    return constants | {place.folder for place in PLACES.values() if place.folder}
 
 
 def test_every_known_file_names_a_registered_architecture_and_a_models_folder():

@@ -1,7 +1,7 @@
-"""Discriminators for training: built fresh, or loaded from a file, through the model registry.
+"""Discriminators for training, loaded from a file through the model registry (a recipe builds fresh ones
+from its own family's classes).
 
-The networks live in their families (``gan_models/realesrgan/discriminator.py``,
-``gan_models/pix2pix/patchgan.py``) with the official parameter names, so released ones load
+The networks live in their families with the official parameter names, so released ones load
 strict and what we train loads in the official code.
 """
 
@@ -17,25 +17,14 @@ from ...gan_models.checkpoint_io import read_checkpoint, save_state_dict, unwrap
 from ...gan_models.contract import Task
 from ...gan_models.errors import UnsupportedModelError
 from ...gan_models.loader import describe_state_dict
-from ...gan_models.pix2pix import NLayerDiscriminator
-from ...gan_models.realesrgan import UNetDiscriminatorSN
-
-KINDS = {"unet": UNetDiscriminatorSN, "patchgan": NLayerDiscriminator}
-
-
-def build_discriminator(kind: str, **kwargs) -> nn.Module:
-    if kind not in KINDS:
-        raise ValueError(f"discriminator kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    return KINDS[kind](**kwargs)
 
 
 def describe_discriminator(sd: dict[str, torch.Tensor], label: str = "state dict") -> nn.Module:
     """Detect the discriminator in a flat state dict and build it, loaded strict."""
     model = describe_state_dict(sd, source=Path(label))
     if model.contract.task != Task.DISCRIMINATOR:
-        known = ", ".join(c.__name__ for c in KINDS.values())
-        raise UnsupportedModelError(f"{label}: is a {model.architecture} ({model.task} model), not a discriminator "
-                                    f"({known}). Pass the discriminator's file.")
+        raise UnsupportedModelError(f"{label}: is a {model.architecture} ({model.task} model), not a discriminator. "
+                                    "Pass the discriminator's file.")
     return model.module.requires_grad_(True)
 
 

@@ -92,14 +92,16 @@ class RealESRGAN(Recipe):
         return self.config.run.channels_last and self.engine.device.type in ("cpu", "cuda")
 
     def _discriminator(self, resuming: bool) -> nn.Module:
-        from ...components.discriminators import build_discriminator, load_discriminator
+        from ....gan_models.pix2pix import NLayerDiscriminator
+        from ....gan_models.realesrgan import UNetDiscriminatorSN
+        from ...components.discriminators import load_discriminator
 
         d = self.config.discriminator
         if d.pretrained and not resuming:
             return load_discriminator(d.pretrained)
         if d.kind == "unet":
-            return build_discriminator("unet", num_feat=d.num_feat, skip_connection=d.skip_connection)
-        return build_discriminator("patchgan", num_feat=d.num_feat)
+            return UNetDiscriminatorSN(num_feat=d.num_feat, skip_connection=d.skip_connection)
+        return NLayerDiscriminator(num_feat=d.num_feat)
 
     def averaged(self) -> dict[str, str]:
         return {"ema": "generator"}
