@@ -50,7 +50,7 @@ from helpers.official_faces import (  # noqa: E402
     official_available, official_parsers, official_restorer, official_restorer_with_parser, official_square_mask,
 )
 
-from ganpost import load_model, restore_faces  # noqa: E402
+from ganpost import load_model, restore_faces_detailed  # noqa: E402
 from ganpost.gan_models.gfpgan import GFPGANv1Clean  # noqa: E402
 from ganpost.runtime.faces import (  # noqa: E402
     face_template, invert_affine, seam_strength, similarity_transform, upscale_affine, warp_affine,
@@ -87,9 +87,9 @@ def collage() -> np.ndarray:
 
 # ------------------------------------------------------------------------------------- the two sides
 def ours(image, model, detector, upscale, precision="fp32", paste="soft"):
-    out, records = restore_faces(image, model, detector=detector, upscale=upscale, strength=1, color_fix="none",
-                                 precision=precision, paste=paste, return_faces=True)
-    return out, records[0]
+    result = restore_faces_detailed(image, model, detector=detector, upscale=upscale, strength=1, color_fix="none",
+                                    precision=precision, paste=paste)
+    return result.images, result.faces[0]
 
 
 def official(image, restorer):
@@ -287,8 +287,9 @@ def parse_bench(folder: Path, weights: str, model, detector, args) -> int:
             expected, helper = official(image, restorer)
             row = {"photo": name, "faces_official": len(helper.det_faces)}
             for paste in ("official", "soft"):
-                got, records = restore_faces(image, model, detector=detector, parser=parser, paste=paste,
-                                             precision="fp32", return_faces=True)
+                result = restore_faces_detailed(image, model, detector=detector, parser=parser, paste=paste,
+                                                precision="fp32")
+                got, records = result.images, result.faces
                 row[f"all_{paste}"] = steps(np.abs(got.astype(np.float64) - expected).max(-1))
             row["faces_ours"] = len(records[0])
             row["mask_kept"] = round(float(np.mean([(r.mask > 0.5).float().mean() / max(

@@ -49,7 +49,7 @@ PASTE_MODES = ("soft", "official")
 
 @dataclass
 class RestoredFace:
-    """One face that was restored, for callers that want the pieces (``return_faces=True``)."""
+    """One face that was restored, for callers that want the pieces (``restore_faces_detailed(...).faces``)."""
 
     image_index: int
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in input pixels

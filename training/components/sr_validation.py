@@ -38,7 +38,7 @@ def validate(network: nn.Module, images, scale: int, device: torch.device, previ
     scores = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
     for index, (name, gt, lq) in enumerate(images):
         lq = bicubic_downscale(gt, scale) if lq is None else lq
-        out = upscale(model, lq, tile="auto", precision="fp32", device=device)
+        out = upscale(lq, model, tile="auto", precision="fp32", device=device)
         out = torch.round(out.clamp(0, 1) * 255) / 255
         base = bicubic_upscale(lq, scale)
         scores["psnr"].append(psnr(out, gt, scale))
