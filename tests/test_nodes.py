@@ -64,10 +64,11 @@ def test_extension_lists_both_nodes(comfy):
     assert isinstance(extension, comfy.nodes_pkg.GanpostExtension)
     nodes = asyncio.run(extension.get_node_list())
     ids = [n.define_schema().node_id for n in nodes]
-    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage", "GanpostTrainUpscaleModel",
+    assert ids == ["GanpostLoadUpscaleModel", "GanpostUpscaleImage",
                    "GanpostLoadFaceModel", "GanpostLoadFaceDetector", "GanpostRestoreFaces", "GanpostDetectFaces",
-                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage", "GanpostTrainTranslator",
-                   "GanpostTrainFaceModel", "GanpostTrainAuraSR"]
+                   "GanpostLoadFaceParser", "GanpostLoadTranslator", "GanpostTranslateImage",
+                   # the training nodes, in the recipe table's order (training.recipes.RECIPES)
+                   "GanpostTrainUpscaleModel", "GanpostTrainTranslator", "GanpostTrainAuraSR", "GanpostTrainFaceModel"]
     assert not hasattr(comfy.nodes_pkg, "NODE_CLASS_MAPPINGS") and not hasattr(ganpost, "NODE_CLASS_MAPPINGS")
 
 
