@@ -8,7 +8,6 @@ number to an image; the engine's :class:`~..engine.sampling.SampleIds` hands out
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from torch.utils.data import Dataset
 from ...gan_models.errors import GanpostError
 from ...runtime.imaging.files import READABLE, read_image
 
-log = logging.getLogger(__name__)
 CACHE_BUDGET_BYTES = 2 << 30  # keep decoded images in memory up to this much
 
 
@@ -113,18 +111,6 @@ def pad_to(image: np.ndarray, size: int) -> np.ndarray:
     pad_h, pad_w = max(0, size - h), max(0, size - w)
     mode = "reflect" if pad_h < h and pad_w < w else "symmetric"
     return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
-
-
-def warn_if_padded(folder, files: list[Path], crop: int) -> None:
-    """Say once, when the run starts, which images are smaller than the crop (their mirrored borders teach
-    nothing real), instead of padding them silently at every sample."""
-    small = [(path, size) for path in files if min(size := image_size(path)) < crop]
-    if not small:
-        return
-    named = ", ".join(f"{path.name} ({w}×{h})" for path, (h, w) in small[:3]) + (", …" if len(small) > 3 else "")
-    log.warning("training folder %s: %d of %d images are smaller than the %d px training crop (data.gt_size) "
-                "and are padded by mirroring their edges: %s. Use images at least %d px on each side, or lower "
-                "data.gt_size", folder, len(small), len(files), crop, named, crop)
 
 
 class Sampled(Dataset):

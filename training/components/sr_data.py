@@ -4,6 +4,7 @@ and held-out images for validation. Used by the Real-ESRGAN and AuraSR recipes.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,12 +12,26 @@ import torch
 
 from ...gan_models.errors import ImageInputError
 from .images import (DatasetError, ImageCache, Sampled, augment, centre_crop, image_size, list_images, load_rgb,
-                     pad_to, sample_generator, to_tensor, warn_if_padded)
+                     pad_to, sample_generator, to_tensor)
+
+log = logging.getLogger(__name__)
 
 MADE_INPUTS = ("realesrgan", "bicubic")
 """How inputs are made from high-resolution crops (the SR recipes' ``data.degradation`` without pairs)."""
 MADE_INPUTS_TOOLTIP = ("realesrgan: blur, resize, noise and JPEG like real-world photos; bicubic: clean downscales "
                        "(for clean sources such as renders)")
+
+
+def warn_if_padded(folder, files: list[Path], crop: int) -> None:
+    """Say once, when the run starts, which images are smaller than the crop (their mirrored borders teach
+    nothing real), instead of padding them silently at every sample."""
+    small = [(path, size) for path in files if min(size := image_size(path)) < crop]
+    if not small:
+        return
+    named = ", ".join(f"{path.name} ({w}×{h})" for path, (h, w) in small[:3]) + (", …" if len(small) > 3 else "")
+    log.warning("training folder %s: %d of %d images are smaller than the %d px training crop (data.gt_size) "
+                "and are padded by mirroring their edges: %s. Use images at least %d px on each side, or lower "
+                "data.gt_size", folder, len(small), len(files), crop, named, crop)
 
 
 class HighResolutionCrops(Sampled):

@@ -6,10 +6,8 @@ files are read through the registry, so their architecture comes from their tens
 
 from __future__ import annotations
 
-import copy
 import re
 
-import torch
 from torch import nn
 
 from ....gan_models import registry
