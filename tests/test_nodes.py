@@ -257,7 +257,7 @@ def test_core_errors_are_raised_not_swallowed(comfy):
     bad[0, 0, 0, 0] = float("nan")
     with pytest.raises(RuntimeError, match=r"ganpost \(tiny\): .*NaN"):
         _upscale(comfy, model, bad)
-    with pytest.raises(ValueError, match="tile 16 is too small"):
+    with pytest.raises(RuntimeError, match=r"ganpost \(tiny\): tile must be .* ≥ 32, not 16"):  # the task's check
         _upscale(comfy, model, torch.rand(1, 16, 16, 3), tile=16)
     with pytest.raises(TypeError, match="Load Upscale Model"):
         _upscale(comfy, object(), torch.rand(1, 16, 16, 3))
