@@ -12,8 +12,9 @@ import torch
 from helpers.tolerance import assert_close_to_scale
 
 from ganpost.gan_models.errors import DownloadError, ModelFileError, ModelNotFoundError, UnsupportedModelError
-from ganpost.training.components.discriminators import (NLayerDiscriminator, UNetDiscriminatorSN,
-                                                        load_discriminator, save_discriminator)
+from ganpost.gan_models.pix2pix import NLayerDiscriminator
+from ganpost.gan_models.realesrgan import UNetDiscriminatorSN
+from ganpost.training.components.discriminators import load_discriminator, save_discriminator
 from ganpost.training.components.losses import GANLoss, PerceptualLoss, PixelLoss
 from ganpost.training.components.vgg import VGG19Features, load_vgg19_features, resolve_vgg19_weights
 
