@@ -1,4 +1,4 @@
-"""Shared fixtures; the helpers themselves live in tests/helpers/."""
+"""Shared fixtures. Helpers live in one place, tests/helpers/; the test folders mirror the source tree."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # for tests/reference.py and tests/helpers
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers (and reference.py) from any folder of tests/
 
-from helpers.models import (  # noqa: E402,F401 - re-exported: tests import them from conftest
-    SHARED_WEIGHTS, natural_image, save_official, shared_weight, tiny_compact, tiny_rrdbnet,
-)
+from helpers.models import natural_image  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from helpers import fake_comfy
 from helpers.aurasr import save_tiny_aurasr
 from helpers.fake_comfy import Interrupted
@@ -88,7 +88,7 @@ def test_cancel_saves_and_resume_continues(comfy, tmp_path):
 
 
 def test_an_upscaler_that_is_not_aurasr_is_refused(comfy):
-    from conftest import tiny_compact
+    from helpers.models import tiny_compact
     from ganpost.gan_models.loader import describe_state_dict
 
     with pytest.raises(RuntimeError, match="not AuraSR"):

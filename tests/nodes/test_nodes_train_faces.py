@@ -10,7 +10,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import shared_weight
+from helpers.models import shared_weight
 from ganpost import load_model
 from ganpost.training.components.sample_photos import skimage_data_dir
 from helpers import fake_comfy

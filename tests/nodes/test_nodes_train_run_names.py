@@ -9,7 +9,7 @@ import types
 import pytest
 import torch
 
-from conftest import tiny_compact
+from helpers.models import tiny_compact
 from ganpost.gan_models.contract import Task
 from ganpost.gan_models.errors import InvalidOptionError
 from ganpost.gan_models.loader import describe_state_dict

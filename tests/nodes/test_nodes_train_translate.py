@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from helpers import fake_comfy
 from helpers.fake_comfy import Interrupted
 
@@ -73,7 +73,7 @@ def test_cancel_saves_and_resume_continues(comfy, tmp_path, monkeypatch):
 
 
 def test_an_upscaler_is_refused_as_the_start(comfy, tmp_path):
-    from conftest import tiny_compact
+    from helpers.models import tiny_compact
     from ganpost.gan_models.loader import describe_state_dict
 
     upscaler = describe_state_dict(tiny_compact().state_dict())

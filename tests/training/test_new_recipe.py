@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from helpers import fake_comfy
 
 from ganpost.training.components.sr_data import HighResolutionCrops

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import natural_image, save_official, tiny_compact
+from helpers.models import natural_image, save_official, tiny_compact
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from ganpost.training.components.images import DatasetError, list_images
 from ganpost.training.components.sr_data import HighResolutionCrops, PairedCrops, validation_images
 from ganpost.training.engine.sampling import SampleIds

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from helpers.training import two_process_ranks
 
 

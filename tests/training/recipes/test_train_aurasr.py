@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from ganpost.gan_models.loader import load_model
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError

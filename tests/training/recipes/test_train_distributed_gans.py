@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from helpers.aurasr import TINY as AURASR_TINY
 from helpers.aurasr import TINY_D as AURASR_TINY_D
 from helpers.aurasr import TINY_RUN as AURASR_TINY_RUN

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from ganpost.training.config import load_config
 from ganpost.training.config_schema import ConfigError
 from ganpost.training import Trainer
@@ -156,7 +156,7 @@ def test_cli_trains_from_two_folders_paired_by_name(tmp_path, capsys):
 
 
 def test_a_pretrained_file_that_cannot_be_trained_here_says_why(aligned, tmp_path):
-    from conftest import save_official, tiny_compact
+    from helpers.models import save_official, tiny_compact
     from ganpost.gan_models.pix2pix import build_unet
 
     upscaler = save_official(tiny_compact(), tmp_path / "x4.pth")

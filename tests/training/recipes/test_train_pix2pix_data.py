@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import natural_image
+from helpers.models import natural_image
 from ganpost.training.components.image_pool import ImagePool
 from ganpost.training.components.losses import GANLoss, gradient_penalty
 from ganpost.training.components.images import DatasetError

@@ -98,7 +98,7 @@ def test_pil_resize_is_the_official_transform(tmp_path):
     the float resize (the default) stays within a few levels of it."""
     from PIL import Image
 
-    from conftest import natural_image
+    from helpers.models import natural_image
     from ganpost.training.recipes.translation.data import PairedImages
 
     a = natural_image(40, 50, seed=1)

@@ -1,0 +1,77 @@
+"""Face helpers shared by the task, detector, parser and node tests: a toy restorer (any face-restore family's
+contract, adding a tint), photos with faces, the real detector's file name, random weights for parsers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganpost import restore_faces
+from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
+
+REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
+
+
+class Tint(nn.Module):
+    """Adds a per-channel tint in the network's [-1, 1] range; returns a tuple as GFPGAN does."""
+
+    def __init__(self, tint=(0.0, 0.0, 0.0)):
+        super().__init__()
+        self.tint = nn.Parameter(torch.tensor(tint).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        assert x.min() >= -1.0 - 1e-4 and x.max() <= 1.0 + 1e-4  # the runner mapped [0, 1] to the contract's range
+        return x + self.tint, None
+
+
+def toy_restorer(size: int = 512, tint=(0.0, 0.0, 0.0)) -> ModelDescriptor:
+    contract = ModelContract(task=Task.FACE_RESTORE, scale=1, in_channels=3, out_channels=3, value_range=(-1.0, 1.0),
+                             size=SizeRule(fixed=size), tiling=TilingPolicy(margin=0), activation_elements=16,
+                             fp16_safe=False, bf16_safe=False)
+    return ModelDescriptor("ToyFace", contract, 3, None, Tint(tint).eval())
+
+
+def astronaut() -> np.ndarray:
+    return pytest.importorskip("skimage.data").astronaut()
+
+
+def collage() -> np.ndarray:
+    """Four astronaut faces at three sizes on grey, 640×896 (as in test_facedetect)."""
+    photo = astronaut()
+    canvas = np.full((640, 896, 3), 128, np.uint8)
+    canvas[0:512, 0:384] = photo[:, 64:448]
+    half, third = photo[::2, ::2], photo[::3, ::3]
+    canvas[0:256, 400:656] = half
+    canvas[300:556, 400:656] = half[:, ::-1]
+    canvas[0:171, 680:851] = third
+    return canvas
+
+
+def no_faces() -> np.ndarray:
+    y, x = np.mgrid[0:96, 0:128]
+    return np.stack([x * 255 // 128, y * 255 // 96, np.full_like(x, 90)], -1).astype(np.uint8)
+
+
+def restore(image, model=None, detector=None, **options):
+    return restore_faces(image, model or toy_restorer(), detector=detector, precision="fp32", **options)
+
+
+def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Every parameter and BatchNorm statistic drawn at random, at scales that keep activations finite."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            elif name.endswith("running_mean") or name.endswith("bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
+            elif tensor.ndim == 1:  # BN / PReLU weights
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.5 + 0.75)
+            else:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) / fan_in ** 0.5)
+    return module.eval()
