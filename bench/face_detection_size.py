@@ -14,7 +14,7 @@ fresh process) of ganpost's detection at full size and at each bound.
 Weights: ../shared/weights/retinaface_mobilenet0.25.pth (facexlib layout); photos: the Kodak
 photos with faces (../shared/datasets/kodak: kodim04, 12, 14, 15, 17, 18, used whole, none trained
 on), a montage of three of them (kodim04 | kodim17 | kodim18, 3 faces), the test collage
-(tests/test_facedetect.py, 4 faces) and the bench collage (bench/faces.py), each resized (PIL
+(tests/gan_models/test_facedetect.py, 4 faces) and the bench collage (bench/faces.py), each resized (PIL
 Lanczos) to every long side. Needs facexlib, cv2 and scikit-image (tests/helpers/official_faces.py).
 
     python bench/face_detection_size.py --threads 2

@@ -11,7 +11,7 @@ declared in the folder's ``registration.py`` with their ``before``/``after`` det
 constraints) and ``KNOWN_FILES`` (``known_files.py``: files known by name, each naming its
 architecture and its ComfyUI models folder). ``registry`` finds such folders by itself: adding a
 family is adding a folder. Outside its folder nothing imports a family; code goes through the
-registry (``tests/test_layering.py`` checks it).
+registry (``tests/gan_models/test_layering.py`` checks it).
 """
 
 from .contract import ModelContract, ModelDescriptor, Task

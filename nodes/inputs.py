@@ -4,7 +4,7 @@ Each widget is the task :class:`Option` of the same name: a choice → Combo, bo
 Int, float → Float, str → String, with the option's default, range, choices and help (as tooltip).
 Where a node's saved-workflow contract differs from the API (a widget cannot hold None or
 "auto", so ``tile`` 0 means auto), the node declares an :class:`Encoding` with its reason; options a
-node does not offer are listed with theirs. ``tests/test_nodes_contract.py`` holds every node to
+node does not offer are listed with theirs. ``tests/nodes/test_nodes_contract.py`` holds every node to
 that, so a new task option fails it until the node decides. Forward options (a family's fidelity
 weight) become optional widgets at the end, passed to the task only when given: a new family's
 option reaches the nodes with no edit here.

@@ -102,7 +102,7 @@ def aurasr_contract(hp: dict) -> ModelContract:
         tiling=TilingPolicy(margin=4, overlap=2),
         activation_elements=activation_elements(hp),
         # Measured against fp32 on a natural 64 px window, random weights at the released depth
-        # and reduced width (`python tests/test_aurasr.py DIM`; modulation is fp32 in both):
+        # and reduced width (`PYTHONPATH=tests python tests/gan_models/test_aurasr.py DIM`; modulation is fp32 in both):
         #   dim 16: bf16 mean 0.083/255, max 1.5/255; fp16 mean 0.009/255, max 0.19/255
         #   dim 32 (fp32 output spans -21..13): bf16 mean 2.1/255, p99.9 99/255, max 203/255;
         #                                        fp16 mean 0.29/255, p99.9 15/255, max 26/255; all finite

@@ -120,7 +120,8 @@ def gfpgan_contract(hp: dict) -> ModelContract:
         tiling=TilingPolicy(margin=0),  # one window is one face: nothing to stitch
         activation_elements=gfpgan_activation_elements(hp),
         # Measured against fp32 on the astronaut's face resized to 512, random weights
-        # (`python tests/test_gfpgan.py`). bf16, released width: mean 0.25/255, p99.9 1.7/255,
+        # (`PYTHONPATH=tests python tests/gan_models/test_gfpgan.py`).
+        # bf16, released width: mean 0.25/255, p99.9 1.7/255,
         # max 2.6/255, finite; bf16 keeps fp32's range, so trained weights cannot overflow it.
         # fp16 on random weights is fine too (narrow 0.5: mean 0.07/255, max 0.4/255; every
         # fp32 activation of the full net stays below 5), but random weights cannot show the

@@ -1,7 +1,7 @@
 """Every flag of the image commands, pinned: generating them from the tasks' declarations must give
 the same command line people have scripts for (help text may change; names, defaults, choices,
 kinds and metavars may not). Regenerate the fixture only for a deliberate change:
-``python tests/test_cli_flags.py > tests/fixtures/cli_flags.json``."""
+``PYTHONPATH=tests python tests/cli/test_cli_flags.py > tests/fixtures/cli_flags.json``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """AuraSR: the shape from config.json or the tensors, strict loading, clear refusals, the contract through
 the runner and the upscale task, seeded noise.
 
-``python tests/test_aurasr.py`` measures bf16/fp16 against fp32 at a reduced width with random
+``PYTHONPATH=tests python tests/gan_models/test_aurasr.py``
+measures bf16/fp16 against fp32 at a reduced width with random
 weights (the figures behind the contract's precision flags).
 """
 

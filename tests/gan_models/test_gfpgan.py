@@ -1,7 +1,8 @@
 """GFPGANv1Clean: strict loading of the official layout, parity with GFPGAN's own code, shapes → hyper-
 parameters, refusing the original v1, the contract through the runner, deterministic noise.
 
-``python tests/test_gfpgan.py`` measures bf16/fp16 against fp32 on a full-width random network
+``PYTHONPATH=tests python tests/gan_models/test_gfpgan.py``
+measures bf16/fp16 against fp32 on a full-width random network
 (the figures behind the contract's precision flags; too slow for the test run).
 """
 

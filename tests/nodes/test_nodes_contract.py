@@ -6,7 +6,7 @@ order, types, defaults, ranges, combo choices and outputs must not drift when th
 refactored. ``tests/fixtures/node_schemas.json`` was written from the nodes before they were
 thinned; regenerate it only for a deliberate contract change:
 
-    GANPOST_UPDATE_NODE_SCHEMAS=1 pytest tests/test_nodes_contract.py
+    GANPOST_UPDATE_NODE_SCHEMAS=1 pytest tests/nodes/test_nodes_contract.py
 
 Tooltips and descriptions are not part of the contract (they may be reworded). Combos listing the
 files of a models folder (``model_name``) are recorded without their options, which depend on the

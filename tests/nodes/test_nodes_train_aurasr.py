@@ -14,7 +14,7 @@ from helpers import fake_comfy
 from helpers.aurasr import save_tiny_aurasr
 from helpers.fake_comfy import Interrupted
 
-# The discriminator of tests/test_train_aurasr.py: GigaGAN's layout at a few channels.
+# The discriminator of tests/training/recipes/test_train_aurasr.py: GigaGAN's layout at a few channels.
 TINY_D = {"dim_capacity": 4, "dim_max": 16, "attn_resolutions": [8], "attn_heads": 2, "attn_dim_head": 4,
           "excite_skip": 2, "recon_resolution": 8}
 

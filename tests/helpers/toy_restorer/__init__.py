@@ -1,7 +1,7 @@
 """A face-restorer family in one folder, as a new family would arrive: a network, its registry entry
 with a forward option of its own (``fidelity``, like CodeFormer's weight), and nothing else.
 
-``tests/test_new_family.py`` registers it and finds the option in the API, the CLI, the nodes and
+``tests/gan_models/test_new_family.py`` registers it and finds the option in the API, the CLI, the nodes and
 diffusers without any of them being edited. The network passes faces through unchanged and records
 each ``fidelity`` its forward is given, so a test can see the value arrive.
 """
