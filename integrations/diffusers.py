@@ -112,7 +112,14 @@ class TranslateProcessor(_TaskProcessor):
         super().__init__(model, options, model_b=model_b)
 
 
-class GANPostProcessor:
+class _AnyTaskProcessor(type):
+    """``isinstance(p, GANPostProcessor)`` stays true for what it returns (code written before the split checks it)."""
+
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, _TaskProcessor)
+
+
+class GANPostProcessor(metaclass=_AnyTaskProcessor):
     """The one-class shorthand from before the per-task processors: like diffusers' ``AutoPipeline`` classes it
     returns the processor its keywords name. ``(upscaler)`` or ``(model=)``: :class:`UpscaleProcessor`;
     ``([upscaler], faces=, detector=, parser=)``: :class:`FaceRestoreProcessor` (the upscaler upscales the

@@ -127,6 +127,8 @@ def test_gan_post_processor_builds_the_one_processor_its_keywords_name(compact, 
         assert type(translator) is ds.TranslateProcessor and str(translator.models["model_b"].source) == str(pair[1])
     x = torch.rand(1, 3, 8, 8)
     assert torch.equal(ds.GANPostProcessor(compact, tile=0)(x), ds.UpscaleProcessor(compact, tile=0)(x))
+    # code from before the split that checks the type still sees a GANPostProcessor
+    assert isinstance(ds.UpscaleProcessor(compact), ds.GANPostProcessor) and not isinstance(x, ds.GANPostProcessor)
     with pytest.raises(InvalidOptionError, match="tile must be"):
         ds.GANPostProcessor(compact, tile=3)  # checked when built now, as the processors are
     with pytest.raises(InvalidOptionError, match="give a face model"):
