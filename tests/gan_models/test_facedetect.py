@@ -188,7 +188,7 @@ def test_same_faces_as_facexlib_on_photos(official_detector, detector, make_imag
     image = make_image()
     with torch.no_grad():
         expected = official.detect_faces(image[..., ::-1].copy(), conf_threshold=0.97)  # BGR, as cv2 reads
-    got = as_rows(detect_faces(ours, image, order="score", detection_size=None)[0])
+    got = as_rows(detect_faces(image, ours, order="score", detection_size=None)[0])
     assert len(got) == len(expected) == count
     assert np.abs(got[:, :4] - expected[:, :4]).max() <= 0.5
     assert np.abs(got[:, 5:] - expected[:, 5:]).max() <= 0.5
@@ -198,42 +198,42 @@ def test_same_faces_as_facexlib_on_photos(official_detector, detector, make_imag
 def test_a_batch_gives_what_single_images_give(detector):
     ours = detector
     left, right = collage(), np.ascontiguousarray(collage()[:, ::-1])
-    together = detect_faces(ours, [left, right, astronaut()])  # two share a size, one does not
-    alone = [detect_faces(ours, image)[0] for image in (left, right, astronaut())]
+    together = detect_faces([left, right, astronaut()], ours)  # two share a size, one does not
+    alone = [detect_faces(image, ours)[0] for image in (left, right, astronaut())]
     for batched, single in zip(together, alone):
         assert len(batched) == len(single)
         assert np.abs(as_rows(batched) - as_rows(single)).max() <= 1e-3
     stacked = torch.from_numpy(np.stack([left, right])).permute(0, 3, 1, 2)  # a uint8 B×C×H×W tensor
-    assert [len(f) for f in detect_faces(ours, stacked)] == [4, 4]
+    assert [len(f) for f in detect_faces(stacked, ours)] == [4, 4]
 
 
 def test_selection_options(detector):
     ours = detector
     image = collage()
-    faces = detect_faces(ours, image)[0]
+    faces = detect_faces(image, ours)[0]
     areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
     assert areas == sorted(areas, reverse=True)  # largest first by default
-    centres = [(f.box[0] + f.box[2]) / 2 for f in detect_faces(ours, image, order="left_to_right")[0]]
+    centres = [(f.box[0] + f.box[2]) / 2 for f in detect_faces(image, ours, order="left_to_right")[0]]
     assert centres == sorted(centres)
-    assert detect_faces(ours, image, max_faces=2)[0] == faces[:2]
-    centre = detect_faces(ours, image, only_center_face=True)[0]
+    assert detect_faces(image, ours, max_faces=2)[0] == faces[:2]
+    centre = detect_faces(image, ours, only_center_face=True)[0]
     nearest = min(faces, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - 448, (f.box[1] + f.box[3]) / 2 - 320))
     assert centre == [nearest]
-    assert len(detect_faces(ours, image, min_face_size=60)[0]) == sum(
+    assert len(detect_faces(image, ours, min_face_size=60)[0]) == sum(
         min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= 60 for f in faces)
-    strict = detect_faces(ours, image, threshold=0.999)[0]
+    strict = detect_faces(image, ours, threshold=0.999)[0]
     assert 0 < len(strict) < len(faces) and all(f.score > 0.999 for f in strict)
-    lenient = detect_faces(ours, image, threshold=0.9)[0]
+    lenient = detect_faces(image, ours, threshold=0.9)[0]
     assert len(lenient) == 5 and lenient[:4] == faces  # the 23 px face, last as the smallest
-    assert detect_faces(ours, [no_faces(), image])[0] == []
+    assert detect_faces([no_faces(), image], ours)[0] == []
 
 
 def test_a_large_image_is_detected_on_a_smaller_copy(detector):
     ours = detector
     image = collage()
     big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)  # 1280×1792
-    full = detect_faces(ours, image, order="left_to_right")[0]
-    shrunk = detect_faces(ours, big, detection_size=896, order="left_to_right")[0]  # back to the collage's size
+    full = detect_faces(image, ours, order="left_to_right")[0]
+    shrunk = detect_faces(big, ours, detection_size=896, order="left_to_right")[0]  # back to the collage's size
     assert len(shrunk) == len(full)
     for a, b in zip(full, shrunk):  # boxes come back in the big image's pixels
         assert np.abs(np.array(b.box) / 2 - np.array(a.box)).max() < 2.0
@@ -245,12 +245,12 @@ def test_bad_options_and_models_are_refused(detector, tmp_path):
     for options in ({"threshold": 1.5}, {"nms_threshold": -0.1}, {"detection_size": 8}, {"max_faces": 0},
                     {"order": "biggest"}, {"min_face_size": -1}):
         with pytest.raises(InvalidOptionError):
-            detect_faces(ours, image, **options)
+            detect_faces(image, ours, **options)
     from helpers.models import save_official, tiny_compact
 
     upscaler = load_model(save_official(tiny_compact(), tmp_path / "compact.pth"))
     with pytest.raises(InvalidOptionError, match="is an upscaler, not a face detector"):
-        detect_faces(upscaler, image)
+        detect_faces(image, upscaler)
 
 
 def test_detection_runs_through_the_runner_in_fp32_with_cancel(detector):
@@ -339,3 +339,10 @@ def test_default_detection_equals_the_official_at_full_size(official_detector, d
     assert len(got) == len(expected) >= 1
     assert np.abs(got[:, :4] - expected[:, :4]).max() <= 0.5
     assert np.abs(got[:, 5:] - expected[:, 5:]).max() <= 0.5
+
+
+def test_the_old_detector_first_order_still_works_with_a_deprecation_warning(detector):
+    image = astronaut()
+    with pytest.warns(DeprecationWarning, match=r"detect_faces\(image, model\)"):
+        old = detect_faces(detector, image)
+    assert old == detect_faces(image, detector)

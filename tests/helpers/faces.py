@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganpost import restore_faces
+from ganpost import restore_faces_detailed
 from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
@@ -54,8 +54,10 @@ def no_faces() -> np.ndarray:
     return np.stack([x * 255 // 128, y * 255 // 96, np.full_like(x, 90)], -1).astype(np.uint8)
 
 
-def restore(image, model=None, detector=None, **options):
-    return restore_faces(image, model or toy_restorer(), detector=detector, precision="fp32", **options)
+def restore(image, model=None, detector=None, *, return_faces: bool = False, **options):
+    """restore_faces in fp32 with the toy restorer by default; ``return_faces``: (images, faces) as well."""
+    result = restore_faces_detailed(image, model or toy_restorer(), detector=detector, precision="fp32", **options)
+    return (result.images, result.faces) if return_faces else result.images
 
 
 def randomise(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers.models import save_official, shared_weight, tiny_compact
-from ganpost import load_model, restore_faces
+from ganpost import load_model, restore_faces_detailed
 from helpers import fake_comfy
 from helpers.fake_comfy import Interrupted
 from helpers.gfpgan import tiny_gfpgan
@@ -109,8 +109,8 @@ def test_restore_faces_is_the_core_plus_conversions(comfy):
     face, detector = _models(comfy)
     image = _photo()
     out, faces, face_mask, alpha_mask = _restore(comfy, image, face, detector)
-    expected, records = restore_faces(image.movedim(-1, 1), face, detector=detector, precision="fp32", seed=None,
-                                      return_faces=True)
+    result = restore_faces_detailed(image.movedim(-1, 1), face, detector=detector, precision="fp32", seed=None)
+    expected, records = result.images, result.faces
     assert out.shape == image.shape and out.dtype == torch.float32
     torch.testing.assert_close(out, expected.movedim(1, -1).clamp(0, 1))
     assert faces.shape == (1, 64, 64, 3)  # one face, the tiny model's crop size
@@ -171,7 +171,7 @@ def test_detect_faces_masks_crops_and_count(comfy):
     assert ((ellipse[0] > 0) & (ellipse[0] < 1)).any()  # a soft edge
     # the crop is the FFHQ-aligned face the restorer sees
     face, _ = _models(comfy)
-    _, records = restore_faces(image[:1].movedim(-1, 1), face, detector=detector, return_faces=True)
+    records = restore_faces_detailed(image[:1].movedim(-1, 1), face, detector=detector).faces
     torch.testing.assert_close(crops[0], records[0][0].crop.movedim(0, -1), atol=1e-4, rtol=0)
     none_mask, none_crops, none_count = _detect(comfy, image[1:], detector)
     assert none_count == 0 and none_crops.shape == (1, 64, 64, 3) and not none_mask.any()

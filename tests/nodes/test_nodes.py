@@ -167,7 +167,7 @@ def test_mask_becomes_alpha_and_comes_back(comfy, alpha_mode):
     assert image.shape == (1, 40, 48, 3) and out_mask.shape == (1, 40, 48)
     # The node is the core plus conversions: MASK out = 1 − the core's upscaled alpha (alpha = 1 − mask in).
     rgba = torch.cat([rgb.movedim(-1, 1), 1 - mask[:, None]], 1)
-    expected = upscale(model, rgba, tile=0, alpha_mode=alpha_mode)
+    expected = upscale(rgba, model, tile=0, alpha_mode=alpha_mode)
     assert torch.allclose(image, expected[:, :3].movedim(1, -1), atol=1e-6)
     assert torch.allclose(out_mask, 1 - expected[:, 3], atol=1e-6)
     if alpha_mode == "resize":  # bicubic resize of the alpha

@@ -81,12 +81,12 @@ def test_a_parser_must_be_a_parser_with_face_labels(detector):
 # --------------------------------------------------------------------------- pick by index
 def test_face_index_picks_faces_by_their_place(detector):
     image = collage()
-    every = detect_faces(detector, image)[0]
+    every = detect_faces(image, detector)[0]
     assert len(every) == 4
-    picked = detect_faces(detector, image, face_index="0, 2")[0]
+    picked = detect_faces(image, detector, face_index="0, 2")[0]
     assert picked == [every[0], every[2]]
-    assert detect_faces(detector, image, face_index=[3, 9])[0] == [every[3]]  # places it lacks are skipped
-    assert detect_faces(detector, image, face_index="1,2", max_faces=1)[0] == [every[1]]
+    assert detect_faces(image, detector, face_index=[3, 9])[0] == [every[3]]  # places it lacks are skipped
+    assert detect_faces(image, detector, face_index="1,2", max_faces=1)[0] == [every[1]]
     _, records = restore(image, None, detector, face_index="2", return_faces=True)
     assert [r.box for r in records[0]] == [every[2].box]
 

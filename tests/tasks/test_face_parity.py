@@ -15,7 +15,7 @@ from helpers.models import shared_weight
 from helpers.official_faces import official_available, official_face_helper, official_square_mask
 from torch import nn
 
-from ganpost import load_model, restore_faces
+from ganpost import load_model, restore_faces, restore_faces_detailed
 from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
@@ -71,9 +71,9 @@ def official(image: np.ndarray, detector_file: str):
 def test_same_faces_crops_and_face_pixels_as_facexlib(detector_file, make_image, count):
     image = make_image()
     helper, expected = official(image, detector_file)
-    got, records = restore_faces(image, identity_restorer(), detector=load_model(detector_file), strength=1,
-                                 color_fix="none", precision="fp32", return_faces=True)
-    faces = records[0]
+    result = restore_faces_detailed(image, identity_restorer(), detector=load_model(detector_file), strength=1,
+                                    color_fix="none", precision="fp32")
+    got, faces = result.images, result.faces[0]
     assert len(faces) == len(helper.det_faces) == count
     for face in faces:  # orders differ (ours: largest first; facexlib: by score): pair by box
         k = int(np.argmin([np.abs(np.array(face.box) - d[:4]).max() for d in helper.det_faces]))
@@ -132,8 +132,9 @@ def test_parsing_mask_matches_the_official_use_parse(detector_file, make_image, 
         helper.get_inverse_affine(None)
         expected = helper.paste_faces_to_input_image()[..., ::-1]
     detector = load_model(detector_file)
-    got, records = restore_faces(image, tinted, detector=detector, parser=tmp_path / "parsenet.pth", strength=1,
-                                 color_fix="none", paste="official", precision="fp32", return_faces=True)
+    result = restore_faces_detailed(image, tinted, detector=detector, parser=tmp_path / "parsenet.pth", strength=1,
+                                    color_fix="none", paste="official", precision="fp32")
+    got, records = result.images, result.faces
     assert all(float((r.mask > 0.5).float().mean()) > 0 for r in records[0])
     diff = np.abs(got.astype(float) - expected)
     square = restore_faces(image, tinted, detector=detector, strength=1, color_fix="none", paste="official",

@@ -29,7 +29,7 @@ def detector():
 def test_faces_are_found_and_pasted_and_the_rest_is_untouched(detector):
     image = collage()
     result, faces = restore(image, toy_restorer(tint=(0.3, 0.0, -0.3)), detector, return_faces=True)
-    found = detect_faces(detector, image)[0]
+    found = detect_faces(image, detector)[0]
     assert len(faces[0]) == len(found) == 4
     changed = np.abs(result.astype(int) - image.astype(int)).max(-1) > 0
     covered = np.zeros(changed.shape, bool)
@@ -204,7 +204,8 @@ def test_a_real_gfpgan_file_restores_through_the_pipeline(detector, tmp_path):
     torch.save({"params_ema": tiny_gfpgan().state_dict()}, path)
     model = load_model(path)
     image = astronaut()
-    first, records = restore_faces(image, model, detector=detector, return_faces=True)
+    with pytest.warns(DeprecationWarning, match="restore_faces_detailed"):  # the old flag, kept for a release
+        first, records = restore_faces(image, model, detector=detector, return_faces=True)
     again = restore_faces(image, model, detector=detector)
     faces = records[0]  # one list of records per image
     assert first.shape == image.shape and len(faces) == 1
