@@ -56,21 +56,12 @@ def _reader(option: Option):
 
     def read(text: str):
         try:
-            if option.type is tuple:  # sizes: "1920x1080" → (1920, 1080); the option checks the numbers
-                return option.check(_numbers(option, text))
-            return option.parse(text)
+            return option.parse(text)  # sizes: "1920x1080" → (1920, 1080) by the option's own from_text
         except InvalidOptionError as err:  # argparse shows an ArgumentTypeError's text as it is
             raise argparse.ArgumentTypeError(str(err)) from None
 
     read.__name__ = option.name  # argparse names the type in some of its messages
     return read
-
-
-def _numbers(option: Option, text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InvalidOptionError(f"{option.name} must look like 1920x1080, not {text!r}") from None
 
 
 def _help(option: Option) -> str:

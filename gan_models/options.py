@@ -41,8 +41,6 @@ class Option:
     """The CLI flag where it differs from the keyword (``upscaler`` → ``--background-model``)."""
     convert: Callable[[Any], Any] | None = None
     """Normalises a valid value (``face_index="0,2"`` → ``[0, 2]``); raises InvalidOptionError to refuse one."""
-    from_text: Callable[[str], Any] | None = None
-    """Reads the CLI's text where ``type(text)`` cannot (``1920x1080`` → ``(1920, 1080)``)."""
     forward: str | None = None
     """For a family's forward option: the keyword its network's forward takes, if not ``name``."""
     front_ends: frozenset = field(default=EVERYWHERE)
@@ -126,10 +124,11 @@ class Option:
         """A CLI argument's text → the checked value (InvalidOptionError names the option)."""
         if text in self.words or self.type is str:
             return self.check(text)
-        try:
-            value = self.from_text(text) if self.from_text else self.type(text)
+        try:  # a tuple is a size: "1920x1080" → (1920, 1080); check() judges the numbers
+            value = tuple(int(v) for v in text.lower().split("x")) if self.type is tuple else self.type(text)
         except ValueError:
-            raise InvalidOptionError(f"{self.name} must be {self.rule()}, not {text!r}") from None
+            looks = "look like 1920x1080" if self.type is tuple else f"be {self.rule()}"
+            raise InvalidOptionError(f"{self.name} must {looks}, not {text!r}") from None
         return self.check(value)
 
     def offered_to(self, front_end: str) -> bool:

@@ -7,7 +7,7 @@ from comfy_api.latest import io
 from ..gan_models.contract import Task
 from ..tasks.upscale import OPTIONS, upscale
 from .constants import PLANNING_TILE
-from .core_models import as_ganpost_model, is_ganpost_model, require_ganpost_model  # noqa: F401 - train nodes
+from .core_models import as_ganpost_model
 from .image_convert import core_to_comfy
 from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader

@@ -27,7 +27,7 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
-    MaskShape, align_faces, check_smoothing, crop_mask, face_channels, invert_affine, paste_back, paste_back_official,
+    MaskShape, align_faces, crop_mask, face_channels, invert_affine, paste_back, paste_back_official,
     parsing_mask, upscale_affine, warp_affine,
 )
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
@@ -165,11 +165,12 @@ def restore_faces_detailed(
                    detection_size=detection_size, paste=paste, face_index=face_index,
                    smooth_landmarks=smooth_landmarks, seed=seed, upscale_large_faces=upscale_large_faces,
                    only_center_face=only_center_face, precision=precision, device=device, **model_options)
-    check_options(model, **options)  # a bad option costs nothing: refused before the companions load
+    checked = check_options(model, **options)  # a bad option costs nothing: refused before the companions load
     detector = model_for("restore_faces", DEFAULT_DETECTOR if detector is None else detector, "detector")
     upscaler = None if upscaler is None else model_for("restore_faces", upscaler, "upscaler")
     parser = None if parser is None else model_for("restore_faces", parser, "parser")
-    check_options(model, detector=detector, parser=parser, upscaler=upscaler, **options)
+    _check_detector_and_parser(detector, parser)
+    _check_upscaler(upscaler, checked)
     keywords = forward_keywords(Task.FACE_RESTORE, model, seed, model_options)
     batch = convert.to_core(image)
     target = resolve_device(device)
@@ -232,22 +233,29 @@ def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = 
     if model.in_channels != 3 or model.out_channels != 3 or model.scale != 1:
         raise InvalidOptionError(f"{model.name} maps {model.in_channels} to {model.out_channels} channels at "
                                  f"×{model.scale}; a face restorer maps RGB to RGB at ×1.")
+    _check_detector_and_parser(detector, parser)
+    forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.FACE_RESTORE)}
+    checked = OPTIONS.defaults() | OPTIONS.check(options)
+    _check_upscaler(upscaler, checked)
+    check_runtime(model, precision=checked["precision"], device=checked["device"])
+    forward_keywords(Task.FACE_RESTORE, model, None, forward)
+    return checked
+
+
+def _check_detector_and_parser(detector: ModelDescriptor | None, parser: ModelDescriptor | None) -> None:
     if detector is not None and detector.contract.task != Task.FACE_DETECT:
         raise wrong_model(detector, "a face detector", given_as="detector",
                           hints={Task.FACE_RESTORE: "pass it as model="},
                           otherwise="load a RetinaFace file (e.g. detection_Resnet50_Final.pth)")
     if parser is not None:
         check_parser(parser)
-    forward = {k: options.pop(k) for k in list(options) if k in forward_options(Task.FACE_RESTORE)}
-    checked = OPTIONS.defaults() | OPTIONS.check(options)
+
+
+def _check_upscaler(upscaler: ModelDescriptor | None, checked: dict) -> None:
     if upscaler is not None:
         check_upscaler(upscaler, given_as="upscaler", precision=checked["precision"], device=checked["device"])
     elif checked["upscale_large_faces"]:
         log.info("upscale_large_faces needs an upscaler; faces are pasted without it")
-    check_smoothing(checked["smooth_landmarks"])
-    check_runtime(model, precision=checked["precision"], device=checked["device"])
-    forward_keywords(Task.FACE_RESTORE, model, None, forward)
-    return checked
 
 
 def check_parser(parser: ModelDescriptor) -> None:

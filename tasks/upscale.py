@@ -19,20 +19,14 @@ from ..runtime.imaging.resize import resize, target_size
 from ..runtime.memory import image_job_bytes, require_memory
 from ..runtime.runner import Runner
 from .shared_options import (
-    DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_first, model_for, takes_seed,
+    DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_first, model_for,
 )
+from .shared_options import takes_seed  # noqa: F401 - where front-ends imported it from before tasks/shared_options
 from .wrong_model import wrong_model
 
 log = logging.getLogger(__name__)
 ALPHA_MODES = ("network", "resize")
 MEMORY_FIX = "Ask for a smaller output (outscale= or size=), or split the image into parts"
-
-
-def _size_text(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InvalidOptionError(f"size must look like 1920x1080, not {text!r}") from None
 
 
 def _size(value) -> tuple[int, int]:
@@ -47,7 +41,7 @@ OPTIONS = Options(
     Option("outscale", float, None, "final scale relative to the input, e.g. 2 or 1.5 with a ×4 model",
            minimum=0.0001, none="the model's own scale"),
     Option("size", tuple, None, "exact output size (width, height), e.g. 1920x1080; instead of outscale",
-           none="from outscale", convert=_size, from_text=_size_text),
+           none="from outscale", convert=_size),
     PRECISION,
     DEVICE,
     Option("alpha_mode", str, "network", "network: run transparency through the model as grey (sharp edges, one "
