@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from . import catalogue, registry
+from . import catalogue, registry, spandrel_adapter
 from .checkpoint_io import read_checkpoint, unwrap_state_dict
 from .contract import ModelDescriptor
 from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
@@ -104,13 +104,15 @@ def _with_forward_options(contract, options):
 
 
 def as_model(model, **load_options) -> ModelDescriptor:
-    """The one resolver every task uses: a loaded model as is, a file or known name loaded, or anything
-    with ``to_descriptor()`` (the diffusers ModelMixin wrappers) converted."""
+    """The one resolver every task uses: a loaded model as is, a file or known name loaded, anything with
+    ``to_descriptor()`` (the diffusers ModelMixin wrappers) or a spandrel descriptor converted."""
     if isinstance(model, ModelDescriptor):
         return model
     if isinstance(model, (str, os.PathLike)):
         return load_model(model, **load_options)
     if hasattr(model, "to_descriptor"):
         return model.to_descriptor()
+    if spandrel_adapter.is_spandrel_descriptor(model):
+        return spandrel_adapter.from_spandrel(model)
     raise InvalidOptionError(f"a {type(model).__name__} is not a ganpost model: pass a file, a known name, "
-                             "a load_model result or a ganpost diffusers wrapper")
+                             "a load_model result, a ganpost diffusers wrapper or a spandrel model")

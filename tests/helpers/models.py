@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ganpost.gan_models.realesrgan import RRDBNet, SRVGGNetCompact
 
@@ -54,3 +55,24 @@ def shared_weight(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not present (real-weight checks need ../shared/weights)")
     return path
+
+
+class FakeSpandrelDescriptor:
+    """A spandrel-shaped descriptor with the awkward parts: a tuple output, a square-only network."""
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+
+        def forward(self, x):
+            assert x.shape[-1] == x.shape[-2] and x.shape[-1] % 4 == 0
+            return F.pixel_shuffle(self.conv(x), 2), "extra"
+
+    def __init__(self, purpose="SR"):
+        self.model = self.Network().eval()
+        self.scale, self.input_channels, self.output_channels, self.purpose = 2, 3, 3, purpose
+        self.size_requirements = type("Req", (), {"minimum": 8, "multiple_of": 4, "square": True})()
+        self.supports_half = self.supports_bfloat16 = False
+        self.architecture = type("Arch", (), {"name": "Toy", "id": "Toy"})()
+        self._call_fn = lambda model, x: model(x)[0]

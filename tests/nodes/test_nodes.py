@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.paths import REPO
-from helpers.models import save_official, tiny_compact
+from helpers.models import FakeSpandrelDescriptor, save_official, tiny_compact
 from ganpost import load_model, upscale
 from ganpost.runtime.runner import working_copy
 from helpers import fake_comfy
@@ -454,10 +454,11 @@ def test_our_architectures_through_cores_loader_equal_our_loader(comfy, network)
     expected, _ = _upscale(comfy, ours, image, tile=32)
     result, _ = _upscale(comfy, core, image, tile=32)
     assert torch.equal(result, expected)
-    core_models = importlib.import_module("ganpost.nodes.core_models")
-    converted = core_models.from_core(core)
+    from ganpost.gan_models.spandrel_adapter import from_spandrel
+
+    converted = from_spandrel(core)
     assert converted.architecture == ours.architecture and converted.module is not core.model
-    assert core_models.from_core(core) is converted  # the next run reuses the conversion
+    assert from_spandrel(core) is converted  # the next run reuses the conversion
 
 
 def test_real_compact_file_through_cores_loader(comfy):
@@ -492,36 +493,15 @@ def test_foreign_architecture_runs_spandrels_module_with_our_tiling(comfy):
     assert whole.shape == (1, 96, 80, 3) and mask.shape == (1, 96, 80)
     assert_close_to_scale(whole, reference)
     assert (tiled - reference).abs().max() < 1e-3  # a 32 px margin covers SPAN's receptive field
-    converted = importlib.import_module("ganpost.nodes.core_models").from_core(core)
+    converted = importlib.import_module("ganpost.gan_models.spandrel_adapter").from_spandrel(core)
     assert converted.architecture == "spandrel SPAN" and converted.scale == 2
     assert converted.contract.tiling.margin == 32 and not converted.contract.tiling.exact
     assert converted.fp16_safe and converted.bf16_safe
     assert comfy.freed[-1][0] > 0
 
 
-class _Descriptor:
-    """A spandrel-shaped descriptor with the awkward parts: a tuple output, a square-only network."""
-
-    class Network(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
-
-        def forward(self, x):
-            assert x.shape[-1] == x.shape[-2] and x.shape[-1] % 4 == 0
-            return F.pixel_shuffle(self.conv(x), 2), "extra"
-
-    def __init__(self, purpose="SR"):
-        self.model = self.Network().eval()
-        self.scale, self.input_channels, self.output_channels, self.purpose = 2, 3, 3, purpose
-        self.size_requirements = type("Req", (), {"minimum": 8, "multiple_of": 4, "square": True})()
-        self.supports_half = self.supports_bfloat16 = False
-        self.architecture = type("Arch", (), {"name": "Toy", "id": "Toy"})()
-        self._call_fn = lambda model, x: model(x)[0]
-
-
 def test_foreign_call_function_and_square_requirement(comfy):
-    core = _Descriptor()
+    core = FakeSpandrelDescriptor()
     image = torch.rand(1, 10, 6, 3)
     result, _ = _upscale(comfy, core, image, precision="fp32")
     assert result.shape == (1, 20, 12, 3)
@@ -533,8 +513,8 @@ def test_foreign_call_function_and_square_requirement(comfy):
 
 def test_unusable_core_models_are_refused_clearly(comfy):
     with pytest.raises(RuntimeError, match=r"core UPSCALE_MODEL\): spandrel Toy: its purpose is 'Inpainting'"):
-        _upscale(comfy, _Descriptor(purpose="Inpainting"), torch.rand(1, 8, 8, 3))
+        _upscale(comfy, FakeSpandrelDescriptor(purpose="Inpainting"), torch.rand(1, 8, 8, 3))
     with pytest.raises(RuntimeError, match="is a face restorer, not an upscaler"):
-        _upscale(comfy, _Descriptor(purpose="FaceSR"), torch.rand(1, 8, 8, 3))
+        _upscale(comfy, FakeSpandrelDescriptor(purpose="FaceSR"), torch.rand(1, 8, 8, 3))
     with pytest.raises(TypeError, match="core's 'Load Upscale Model', not str"):
         _upscale(comfy, "RealESRGAN_x4plus.pth", torch.rand(1, 8, 8, 3))
