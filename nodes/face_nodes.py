@@ -53,7 +53,8 @@ DETECTION_ENCODINGS = {
     "face_index": Encoding("a text widget holds text: empty stands for None", lambda picks: picks or None,
                            means="empty = all", default=""),
 }
-NOT_ON_THE_NODES = {"detection_size": "not offered yet: the nodes detect at the default long side (1024 px)"}
+NOT_ON_THE_NODES = {"detection_size": "not offered yet: the nodes detect at the task's default "
+                                      "(full size up to a 2048 px long side)"}
 
 
 class GanpostRestoreFaces(io.ComfyNode):
