@@ -29,7 +29,7 @@ SUPPORT_FILES = {f.name: f for f in (
 )}
 KNOWN_MODELS: dict[str, KnownFile] = {f.name: f for f in known_files()}
 
-# Models that ship inside the package (trained by ganpost's own engine; recipe in the README).
+# Models that ship inside the package (trained by ganpost's own engine; recipe in docs/training/builtin-model.md).
 BUILTIN_DIR = Path(__file__).resolve().parent / "weights"
 BUILTIN_MODELS = {"ganpost-compact-x4": BUILTIN_DIR / "ganpost-compact-x4.safetensors"}
 BUILTIN_DESCRIPTIONS = {"ganpost-compact-x4": "SRVGGNetCompact ×4, trained by ganpost (the default; no download)"}

@@ -1,4 +1,4 @@
-"""Fine-tuning the pack's GANs on your own images (see README, "Training").
+"""Fine-tuning the pack's GANs on your own images (docs/training/).
 
 ``engine/`` runs the loop for any recipe it is given; ``recipes/`` declares what is trained (one
 folder per recipe: config, networks, data, validation, front-end); ``components/`` holds what

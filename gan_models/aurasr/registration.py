@@ -98,7 +98,7 @@ def aurasr_contract(hp: dict) -> ModelContract:
         # (smaller inputs are padded up to it by reflection, as the official tool pads).
         size=SizeRule(fixed=window),
         # Windows keep ≤ 54 px (+ a 2 px cross-fade) with ≥ 4 px of context: no seam left and
-        # 0.61× the windows of fal's overlapped mode (bench/aurasr.py; random weights, README).
+        # 0.61× the windows of fal's overlapped mode (bench/aurasr.py; random weights, docs/aurasr.md).
         tiling=TilingPolicy(margin=4, overlap=2),
         activation_elements=activation_elements(hp),
         # Measured against fp32 on a natural 64 px window, random weights at the released depth

@@ -117,7 +117,7 @@ _REALESRNET_X4PLUS: dict = {
     "run": {"total_steps": 1000000},
 }
 
-# The recipe of the model ganpost ships (see README, "The default model"): a small compact ×4
+# The recipe of the model ganpost ships (docs/training/builtin-model.md): a small compact ×4
 # network trained from scratch with L1 on clean bicubic downscales of scikit-image's photos.
 _COMPACT_X4_CLEAN: dict = {
     "data": {"degradation": "bicubic", "gt_size": 128, "batch_size": 16, "use_rot": True, "pool_size": 0,
