@@ -13,8 +13,9 @@ from ..gan_models.contract import Task
 from ..tasks.detect_faces import (
     MASK_SHAPES, OPTIONS as DETECT_OPTIONS, aligned_crops, check_detect_options, detect_in_core, face_masks,
 )
-from ..tasks.restore_faces import OPTIONS as RESTORE_OPTIONS, restore_faces_detailed
-from .constants import NO_FACE_SIDE, PLANNING_TILE, SIGNED_MAX_SEED
+from ..tasks.detect_faces import device_bytes as detection_bytes
+from ..tasks.restore_faces import OPTIONS as RESTORE_OPTIONS, device_bytes as restoration_bytes, restore_faces_detailed
+from .constants import NO_FACE_SIDE, SIGNED_MAX_SEED
 from .core_models import as_ganpost_model
 from .image_convert import core_to_comfy
 from .inputs import MASK_TOOLTIP, Encoding, TaskWidgets
@@ -109,11 +110,8 @@ class GanpostRestoreFaces(io.ComfyNode):
                 **widgets) -> io.NodeOutput:
         upscaler = None if upscale_model is None else as_ganpost_model(upscale_model)
         options = cls.WIDGETS.to_task(widgets)
-        # to make room for: the restorer with one face, the detector's weights, one upscaler tile, the parser
-        room = [(face_model, face_model.contract.size.fixed), (detector, None), (upscaler, PLANNING_TILE),
-                (parser, parser and (parser.contract.size.fixed or 512))]
-        result = run_task(restore_faces_detailed, image, mask, face_model, detector=detector,
-                          parser=parser, upscaler=upscaler, room=room, terms=TERMS, **options)
+        result = run_task(restore_faces_detailed, image, mask, face_model, detector=detector, parser=parser,
+                          upscaler=upscaler, needs=restoration_bytes, terms=TERMS, **options)
         out_image, alpha_mask = core_to_comfy(result.images, keep_alpha_channel=image.shape[-1] == 4)
         faces = [face.restored for per_image in result.faces for face in per_image]
         return io.NodeOutput(out_image, _face_batch(faces), _coverage(result.faces, options["strength"],
@@ -155,7 +153,7 @@ class GanpostDetectFaces(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, detector, mask_shape, crop_size, **widgets) -> io.NodeOutput:
-        found, crops = run_task(find_faces, image, None, detector, room=[(detector, None)], crop_size=crop_size,
+        found, crops = run_task(find_faces, image, None, detector, needs=detection_bytes, crop_size=crop_size,
                                 **cls.WIDGETS.to_task(widgets))
         height, width = image.shape[1:3]
         masks = torch.stack([face_masks(faces, height, width, mask_shape) for faces in found])

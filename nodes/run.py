@@ -1,6 +1,6 @@
 """One task run the ComfyUI way, for every task node: the rest of a node converts its inputs and outputs.
 
-:func:`run_task` makes room on ComfyUI's device for the models the run puts there, reports
+:func:`run_task` makes room on ComfyUI's device for what the task says a run needs, reports
 progress on a ProgressBar (whose update is also ComfyUI's cancel point), passes ComfyUI's interrupt
 check as ``cancel`` (its exception is never caught here), turns our errors into a RuntimeError
 naming the model (ComfyUI shows its message as is) and empties the device cache however the run
@@ -11,32 +11,28 @@ to the node's inputs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import comfy.model_management as mm
 import comfy.utils
 import torch
 
 from ..gan_models import GanpostError
-from ..gan_models.contract import ModelDescriptor
-from ..runtime.memory import estimate_bytes
-from ..runtime.precision import resolve_device, resolve_dtype
 from .image_convert import image_to_core
 
 
 def run_task(task: Callable, image: torch.Tensor, mask: torch.Tensor | None, model, *,
-             room: Iterable[tuple[ModelDescriptor | None, int | None]] = (), name: str | None = None,
-             terms: dict[str, str] | None = None, **options):
+             needs: Callable, name: str | None = None, terms: dict[str, str] | None = None, **options):
     """``task(batch, model, device=, progress=, cancel=, **options)`` on ComfyUI's device.
 
-    ``room``: (model, tile side) for each model the run puts on the device (side None: weights only).
+    ``needs``: the task's ``device_bytes(longest_side, model, device=, **options)``, freed first.
     ``name`` names the run in errors (default: the model's); ``terms``: task keyword → node input.
     """
     device = mm.get_torch_device()
     bar = comfy.utils.ProgressBar(1)
     try:
         batch = image_to_core(image, mask)
-        mm.free_memory(room_bytes(room, options.get("precision", "auto"), device), device)
+        mm.free_memory(needs(max(image.shape[-3:-1]), model, device=device, **options), device)
         return task(batch, model, device=device, progress=lambda done, total: bar.update_absolute(done, total),
                     cancel=mm.throw_exception_if_processing_interrupted, **options)
     except GanpostError as err:
@@ -56,22 +52,3 @@ def node_error(name: str, err: Exception, terms: dict[str, str] | None = None) -
         if "_" in keyword:
             message = re.sub(rf"(?<![\w.-]){keyword}\b", node_input, message)
     return RuntimeError(f"ganpost ({name}): {message}")
-
-
-def room_bytes(room, precision: str, device) -> int:
-    """Bytes to make room for: each model's weights plus one tile's activations. A precision the model cannot
-    take counts as fp32: this only makes room, and the task refuses it with its own message."""
-    device, total = resolve_device(device), 0
-    for model, side in room:
-        if isinstance(model, ModelDescriptor):
-            try:
-                dtype = resolve_dtype(model, precision, device)
-            except GanpostError:
-                dtype = torch.float32
-            total += (model.param_count * dtype.itemsize if side is None else estimate_bytes(model, dtype, side))
-    return total
-
-
-def longest_side(image: torch.Tensor) -> int:
-    """The longer side of a ComfyUI IMAGE (B×H×W×C, or H×W×C)."""
-    return max(image.shape[-3:-1])

@@ -12,12 +12,12 @@ from ..gan_models import registry
 from ..gan_models.contract import AtInference, Task
 from ..gan_models.loader import describe_state_dict
 from ..runtime.memory import MIN_TILE
-from ..tasks.translate import DEFAULT_TRAIN_SIZE, OPTIONS, translate
-from .constants import PLANNING_SIDE, SIGNED_MAX_SEED
+from ..tasks.translate import DEFAULT_TRAIN_SIZE, OPTIONS, device_bytes, translate
+from .constants import SIGNED_MAX_SEED
 from .image_convert import core_to_comfy
 from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader, load_task_model
-from .run import longest_side, run_task
+from .run import run_task
 from .types import GanpostTranslator
 
 MODEL_DEFAULT = "model default"
@@ -89,8 +89,7 @@ class GanpostTranslateImage(io.ComfyNode):
         options = cls.WIDGETS.to_task(widgets)
         if options["size_mode"] != "resize":
             options["train_size"] = None  # the widget always holds a side; the task takes one with resize only
-        runs = translator_b if options["direction"] == "BtoA" else translator  # to make room for: the task checks
-        side = widgets.get("tile") or min(PLANNING_SIDE, longest_side(image))
-        result = run_task(translate, image, mask, translator, model_b=translator_b,
-                          room=[(runs, side)], name=getattr(runs, "name", None), terms=TERMS, **options)
+        runs = translator_b if options["direction"] == "BtoA" else translator  # the model errors name
+        result = run_task(translate, image, mask, translator, model_b=translator_b, needs=device_bytes,
+                          name=getattr(runs, "name", None), terms=TERMS, **options)
         return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))

@@ -5,13 +5,12 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..gan_models.contract import Task
-from ..tasks.upscale import OPTIONS, upscale
-from .constants import PLANNING_TILE
+from ..tasks.upscale import OPTIONS, device_bytes, upscale
 from .core_models import as_ganpost_model
 from .image_convert import core_to_comfy
 from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader
-from .run import longest_side, run_task
+from .run import run_task
 from .types import GanpostModel
 
 
@@ -59,6 +58,5 @@ class GanpostUpscaleImage(io.ComfyNode):
     def execute(cls, model, image, mask=None, **widgets) -> io.NodeOutput:
         model = as_ganpost_model(model)
         options = cls.WIDGETS.to_task(widgets)
-        side = min(widgets.get("tile") or PLANNING_TILE, longest_side(image))
-        result = run_task(upscale, image, mask, model, room=[(model, side)], **options)
+        result = run_task(upscale, image, mask, model, needs=device_bytes, **options)
         return io.NodeOutput(*core_to_comfy(result, keep_alpha_channel=image.shape[-1] == 4))

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..gan_models.contract import ModelDescriptor
-from ..gan_models.errors import OutOfMemoryError
+from ..gan_models.errors import GanpostError, OutOfMemoryError
 
 MIN_TILE = 32
 MAX_AUTO_TILE = 1024
@@ -19,6 +19,7 @@ CPU_BUDGET_SHARE = 0.25  # of available RAM; fewer, larger tiles waste less comp
 CPU_BUDGET_RANGE = (1 << 30, 8 << 30)
 CUDA_BUDGET_SHARE = 0.6  # of free device memory: the allocator's fragmentation and cuDNN workspaces need the rest
 FLOAT_BYTES = 4  # the core's working copies are float32
+PLANNING_TILE = 512  # tile side a run with tile='auto' is planned for before it starts (auto then picks)
 MAX_AUTO_BATCH = 16  # windows per forward: beyond this a GPU gains little and the last batch's idle share grows
 
 
@@ -147,3 +148,20 @@ def is_out_of_memory(err: BaseException) -> bool:
     text = str(err).lower()
     return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
                                               or "defaultcpuallocator" in text)
+
+
+def placed_bytes(placed, precision: str, device) -> int:
+    """Device bytes a run's models need before it starts, for hosts that free memory first (ComfyUI):
+    ``placed`` holds (model, window side) pairs, side None for weights only. A precision a model cannot take
+    counts as fp32 (the task refuses it with its own message); anything not a loaded model counts nothing."""
+    from .precision import resolve_device, resolve_dtype
+
+    device, total = resolve_device(device), 0
+    for model, side in placed:
+        if isinstance(model, ModelDescriptor):
+            try:
+                dtype = resolve_dtype(model, precision, device)
+            except GanpostError:
+                dtype = torch.float32
+            total += model.param_count * dtype.itemsize if side is None else estimate_bytes(model, dtype, side)
+    return total

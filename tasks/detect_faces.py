@@ -30,6 +30,7 @@ from ..gan_models.loader import describe_state_dict
 from ..gan_models.options import Option, Options
 from ..runtime.faces import align_faces, nms
 from ..runtime.imaging.convert import to_core
+from ..runtime.memory import placed_bytes
 from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
 from .shared_options import DEVICE, model_first, model_for
@@ -287,6 +288,12 @@ def aligned_crops(image, faces: Sequence[Face], size: int, device: str | torch.d
         rgb = to_core(image).items[0].rgb
     crops, _ = align_faces(rgb.float(), faces, size, device)
     return crops.cpu()
+
+
+def device_bytes(longest_side: int, model: ModelDescriptor, *, precision: str = "auto", device=None,
+                 **_options) -> int:
+    """What a run needs on the device to start: the detector's weights (its images go one at a time)."""
+    return placed_bytes([(model, None)], precision, device)
 
 
 def check_detect_options(**options) -> dict:

@@ -33,6 +33,7 @@ from ..runtime.faces import (
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
+from ..runtime.memory import PLANNING_TILE, placed_bytes
 from ..runtime.precision import resolve_device
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
@@ -214,6 +215,15 @@ def restore_faces_detailed(
         outputs.append((rgb, alpha))
         records.append(face_records)
     return FaceRestoration(convert.from_core(outputs, batch), records)
+
+
+def device_bytes(longest_side: int, model: ModelDescriptor, *, detector=None, parser=None, upscaler=None,
+                 precision: str = "auto", device=None, **_options) -> int:
+    """What a run needs on the device to start: the restorer with one face, the detector's weights, one
+    upscaler tile and the parser with one face."""
+    placed = [(model, model.contract.size.fixed), (detector, None), (upscaler, PLANNING_TILE),
+              (parser, parser and (parser.contract.size.fixed or model.contract.size.fixed))]
+    return placed_bytes(placed, precision, device)
 
 
 def check_options(model: ModelDescriptor, *, detector: ModelDescriptor | None = None,

@@ -36,7 +36,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import Option, Options
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize
-from ..runtime.memory import MIN_TILE, activation_budget
+from ..runtime.memory import MIN_TILE, activation_budget, placed_bytes
 from ..runtime.runner import Runner
 from ..runtime.seeding import seeded_rng
 from .shared_options import DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_for
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 SIZE_MODES = ("pad", "resize")
 DIRECTIONS = ("AtoB", "BtoA")
 DEFAULT_TRAIN_SIZE = 256  # the official load/crop size at test time
+PLANNING_SIDE = 1024  # the side a tile='auto' run is planned for (auto prefers one pass, from what is free)
 DROPOUT_SEED = 0  # seed=None still gives the same image on every call: dropout draws from this
 NEEDS_MODEL_B = ("direction='BtoA' needs model_b=, the B→A generator (a CycleGAN's *_net_G_B.pth); a single "
                  "generator only translates the way it was trained.")
@@ -158,6 +159,13 @@ def check_options(model: ModelDescriptor, *, model_b: ModelDescriptor | None = N
         raise InvalidOptionError(f"{model.name} writes {model.out_channels} channels; only grey or RGB output "
                                  "can become an image.")
     return checked
+
+
+def device_bytes(longest_side: int, model: ModelDescriptor, *, model_b: ModelDescriptor | None = None,
+                 direction: str = "AtoB", tile="auto", precision: str = "auto", device=None, **_options) -> int:
+    """What a run needs on the device to start: the generator that runs, with one pass or tile's activations."""
+    side = min(PLANNING_SIDE, longest_side) if tile == "auto" else tile or longest_side
+    return placed_bytes([(model_b if direction == "BtoA" else model, side)], precision, device)
 
 
 def with_test_time(model: ModelDescriptor, test_time: str | AtInference | None) -> ModelDescriptor:

@@ -16,7 +16,7 @@ from ..gan_models.errors import ImageInputError, InvalidOptionError
 from ..gan_models.options import Option, Options
 from ..runtime.imaging import convert
 from ..runtime.imaging.resize import resize, target_size
-from ..runtime.memory import image_job_bytes, require_memory
+from ..runtime.memory import PLANNING_TILE, image_job_bytes, placed_bytes, require_memory
 from ..runtime.runner import Runner
 from .shared_options import (
     DEVICE, PRECISION, SEED, TILE, check_runtime, forward_keywords, forward_options, model_first, model_for,
@@ -115,6 +115,13 @@ def upscale(
                 alpha = resize_alpha(item.alpha, out_h, out_w)
             outputs.append((rgb, alpha))
     return convert.from_core(outputs, batch)
+
+
+def device_bytes(longest_side: int, model: ModelDescriptor, *, tile="auto", precision: str = "auto", device=None,
+                 **_options) -> int:
+    """What a run needs on the device to start: the weights and one tile's activations."""
+    side = longest_side if tile == 0 else min(PLANNING_TILE if tile == "auto" else tile, longest_side)
+    return placed_bytes([(model, side)], precision, device)
 
 
 def check_memory(model: ModelDescriptor, width: int, height: int, *, channels: int = 3, sample_bytes: int = 1,
