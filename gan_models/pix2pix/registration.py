@@ -5,7 +5,7 @@ The generators' every option is read from the tensors.
 Released files are plain state dicts (``latest_net_G.pth``, ``*_net_G_A.pth``). The norm kind,
 instance-norm affinity, ResNet dropout, widths, depths and channel counts are all visible in
 their keys and shapes; U-Net dropout is not (it has no weights), so it is a load option whose
-default is pix2pix's (on). Old files whose instance norms tracked running statistics load as the
+default is pix2pix's (on), or the run's own setting for a file in a ganpost training run (run_config.py). Old files whose instance norms tracked running statistics load as the
 official loader loads them: those buffers are dropped.
 """
 
@@ -19,6 +19,7 @@ from ..architecture import ArchitectureEntry, Built, Tensors
 from .norms import drop_instance_statistics, init_weights
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
 from .resnet import SIZE_MULTIPLE, ResnetGenerator, receptive_radius
+from .run_config import dropout_from_run
 from .unet import MIN_DOWNS, UnetGenerator
 
 # --- shared ----------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ RESNET_GENERATOR = ArchitectureEntry(
 UNET_GENERATOR = ArchitectureEntry(
     architecture="UnetGenerator", family="pix2pix", detect=looks_like_unet_generator,
     build=build_unet_generator, contract=unet_contract, create=UnetGenerator, options=("dropout",),
-    wrapper_name="UnetGeneratorModel",
+    wrapper_name="UnetGeneratorModel", sidecar=dropout_from_run,  # a run's files: dropout as the run trained
     # no constraint: model.model.0 (4×4) and model.model.1.model.1: nested, unlike any other
 )
 NLAYER_DISCRIMINATOR = ArchitectureEntry(

@@ -194,3 +194,28 @@ def test_finetune_preset_loads_validates_and_trains_through_the_cli(tmp_path, ca
 def test_decoder_only_training_needs_a_resnet(aligned, tmp_path):
     with pytest.raises(ConfigError, match="needs a ResNet generator"):
         Trainer(_config(aligned, tmp_path / "run", 1, "generator.train=decoder"))
+
+
+def test_a_runs_generator_translates_as_its_validation_showed(aligned, tmp_path):
+    """A U-Net trained without dropout: its file cannot say so, the run's config.json does, so the file in the
+    run's models folder loads without dropout and ``ganpost.translate`` gives what the run's validation gave."""
+    import shutil
+
+    import ganpost
+    from ganpost.gan_models import load_model
+
+    # unet_64: the smallest U-Net with a dropout layer (only the levels below the fifth have one)
+    trainer = Trainer(_config(aligned, tmp_path / "run", 2, "generator.dropout=false", "generator.net=unet_64",
+                              "data.load_size=68", "data.crop_size=64"))
+    result = trainer.fit()
+    assert load_model(result.generator).hyperparameters["dropout"] is False
+    image = torch.from_numpy(natural_image(64, 64, seed=7)).permute(2, 0, 1)[None].float() / 255
+    shown = trainer.recipe.translate(trainer.network("G"), image)  # what validation and its preview use
+    assert torch.allclose(ganpost.translate(image, str(result.generator)), shown, atol=1e-5)
+
+    elsewhere = tmp_path / "copied" / "latest_net_G.pth"  # outside a run folder: the official default, dropout on
+    elsewhere.parent.mkdir()
+    shutil.copy(result.generator, elsewhere)
+    assert load_model(elsewhere).hyperparameters["dropout"] is True
+    assert not torch.allclose(ganpost.translate(image, str(elsewhere)), shown, atol=1e-3)  # what it would have shown
+    assert load_model(result.generator, dropout=True).hyperparameters["dropout"] is True  # an explicit choice wins
