@@ -59,7 +59,10 @@ def describe_state_dict(
     if unknown:
         raise InvalidOptionError(f"{label} is a {entry.architecture}, which takes no {', '.join(sorted(unknown))} option.")
     try:
-        built = entry.build(sd, options)
+        # Building a module runs its default initialisation, which draws from torch's global generator; the
+        # weights are replaced at once, and a caller's seeded stream (a training run's) must not move.
+        with torch.random.fork_rng(devices=[]):
+            built = entry.build(sd, options)
         built.module.load_state_dict(built.state_dict, strict=True)
     except UnsupportedModelError as err:
         raise UnsupportedModelError(f"{label}: looks like {entry.architecture} but is {err}.") from err

@@ -79,3 +79,24 @@ def test_an_upscaler_is_refused_as_the_start(comfy, tmp_path):
     upscaler = describe_state_dict(tiny_compact().state_dict())
     with pytest.raises(RuntimeError, match="not an image translator"):
         _train(comfy, model=upscaler)
+
+
+def test_the_node_trains_what_the_command_line_trains(comfy, tmp_path):
+    """Train Image Translator with a connected model and `ganpost train cyclegan --pretrained` with the same
+    settings and seed write the same generators: the node is the command line inside a graph."""
+    from ganpost.cli.main import main as ganpost
+    from ganpost.gan_models.loader import describe_state_dict
+    from ganpost.gan_models.pix2pix import build_resnet
+
+    _folders(tmp_path)
+    start = build_resnet(num_feat=4, num_blocks=1)
+    torch.save(start.state_dict(), tmp_path / "start.pth")
+    _train(comfy, recipe="cyclegan (two unpaired folders)", model=describe_state_dict(start.state_dict()))
+    assert ganpost(["train", "cyclegan", "--data-a", str(tmp_path / "input/A"), "--data-b", str(tmp_path / "input/B"),
+                    "--pretrained", str(tmp_path / "start.pth"), "--steps", "2", "--batch-size", "1",
+                    "--crop-size", "32", "--load-size", "36", "--set", "optim.lr_g=2e-4", "--set", "optim.lr_d=2e-4",
+                    "--set", "run.seed=0", "--device", "cpu", "--output", str(tmp_path / "cli_run")]) == 0
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        node = torch.load(tmp_path / f"output/ganpost_training/mine/models/latest_net_{name}.pth", weights_only=True)
+        cli = torch.load(tmp_path / f"cli_run/models/latest_net_{name}.pth", weights_only=True)
+        assert node.keys() == cli.keys() and all(torch.equal(node[k], cli[k]) for k in node), name
