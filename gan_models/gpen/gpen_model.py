@@ -130,9 +130,10 @@ class EqualLinear(nn.Module):
         self.lr_mul, self.activate = lr_mul, activate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight.to(x.dtype) * self.scale, self.bias.to(x.dtype) * self.lr_mul
         if self.activate:
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+            return fused_leaky_relu(F.linear(x, weight), bias)
+        return F.linear(x, weight, bias)
 
 
 class PixelNorm(nn.Module):
