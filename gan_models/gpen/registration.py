@@ -97,8 +97,9 @@ def gpen_activation_elements(hp: dict) -> int:
     Alive at the peak (the last decoder level's second style conv): every encoder level's features
     (they are the decoder's noise), the level's concatenated input, its conv output, the
     concatenation and the activation's two temporaries; plus a quarter. GPEN-BFR-512's widths
-    (×2, narrow 1): 461 per pixel; the measured CPU peak above the loaded model at 512² is
-    about 350 MiB in fp32 (``bench/gpen_parity.py --memory``).
+    (×2, narrow 1): 878 per pixel (878 MiB in fp32 at 512²); measured, one 512 px forward takes
+    683 MiB of CPU memory above the loaded weights (the official code: 1548 MiB;
+    ``bench/gpen_parity.py --memory``).
     """
     size = hp["size"]
     widths = channel_widths(hp["channel_multiplier"], hp["narrow"])
@@ -115,7 +116,11 @@ def gpen_contract(hp: dict) -> ModelContract:
         size=SizeRule(fixed=hp["size"]),  # aligned crops of exactly the face size
         tiling=TilingPolicy(margin=0),  # one window is one face
         activation_elements=gpen_activation_elements(hp),
-        # PRECISION
+        # Measured against fp32 on the astronaut's face, released widths, random weights (no real file here;
+        # bench/gpen_parity.py --precision), in 1/255 steps: bf16 at 512: mean 0.66, p99.9 2.95, max 4.3
+        # (256: 0.95 / 3.6 / 3.9), finite; bf16 keeps fp32's range, so trained weights cannot overflow it.
+        # fp16 on random weights is finite and closer (512: mean 0.42, max 1.9), and the modulated convs
+        # (de)modulate in fp32, but without a released file to measure it stays refused, as for GFPGAN.
         fp16_safe=False,
         bf16_safe=True,
         # No noise to seed: GPEN's "noise" is its encoder's features, so the output is deterministic.
