@@ -70,6 +70,18 @@ class TilingPolicy:
 
 
 @dataclass(frozen=True)
+class FaceAlignment:
+    """How a face restorer's official tool aligns faces, where that is not the FFHQ template (GFPGAN's)."""
+
+    points: tuple[tuple[float, float], ...]
+    """The five landmarks' places (eyes, nose tip, mouth corners; pixel centres on integers) in a crop of
+    ``size`` px; other crop sizes scale them about the origin."""
+    size: int
+    robust: bool = True
+    """False: fit all five points by least squares (Umeyama), as tools without OpenCV's LMedS do."""
+
+
+@dataclass(frozen=True)
 class ModelContract:
     task: Task
     scale: int
@@ -105,6 +117,8 @@ class ModelContract:
     per image, each ``x1, y1, x2, y2, score`` then K ``(x, y)`` points (D = 5 + 2K), in the input's pixels,
     before any threshold or suppression. The runner returns it in place of an image (no range mapping,
     no crop), so batching, out-of-memory halving and the fp32 fallback work as for images."""
+    face_alignment: FaceAlignment | None = None
+    """For face restorers: the crop template their official tool aligns faces to; None: the FFHQ template."""
     channels_last: bool = True
     """May the runner run it in channels-last (NHWC) memory on CPU and CUDA? Convolutions are faster
     so, but a layer with no NHWC kernel (instance norm) copies every activation back to NCHW and the

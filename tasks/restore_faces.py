@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..gan_models.contract import ModelDescriptor, Task
+from ..gan_models.contract import FaceAlignment, ModelDescriptor, Task
 from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
@@ -184,7 +184,7 @@ def restore_faces_detailed(
     steps = _Steps(progress, sum(len(faces) for faces in found))
     backgrounds = _backgrounds(batch, upscale, upscaler, precision, target, steps, cancel)
     size = model.contract.size.fixed
-    crops, matrices, owners = _aligned_crops(batch, found, size, target)
+    crops, matrices, owners = _aligned_crops(batch, found, size, target, model.contract.face_alignment)
     with Runner(model, device=target, precision=precision, progress=steps.on_faces if progress else None,
                 cancel=cancel) as runner, seeded_rng(None if takes_seed(model) else seed, runner.device):
         # The seed reaches a family that takes one under its own keyword (in ``keywords``); the global RNG
@@ -296,12 +296,17 @@ def color_fix_faces(restored: torch.Tensor, crops: torch.Tensor, mode: str) -> t
 
 
 # ------------------------------------------------------------------------------ steps
-def _aligned_crops(batch: convert.CoreBatch, found: list[list[Face]], size: int, device: torch.device):
-    """All faces as ``N×3×S×S`` crops on the device, their image→crop matrices and owning image index."""
+def _aligned_crops(batch: convert.CoreBatch, found: list[list[Face]], size: int, device: torch.device,
+                   alignment: FaceAlignment | None = None):
+    """All faces as ``N×3×S×S`` crops on the device, their image→crop matrices and owning image index; aligned
+    to the restorer's own template where its contract gives one."""
+    template = None if alignment is None else torch.tensor(alignment.points, dtype=torch.float64) * (
+        size / alignment.size)
+    robust = True if alignment is None else alignment.robust
     crops, matrices, owners = [], [], []
     for index, (item, faces) in enumerate(zip(batch.items, found)):
         if faces:
-            face_crops, to_crop = align_faces(item.rgb, faces, size, device)
+            face_crops, to_crop = align_faces(item.rgb, faces, size, device, template=template, robust=robust)
             crops.append(face_crops)
             matrices.append(to_crop)
             owners += [index] * len(faces)

@@ -18,7 +18,8 @@ from .warp import CROP_BORDER, crop_faces
 
 def align_faces(rgb: torch.Tensor, faces, size: int, device: str | torch.device | None = None, *,
                 image_index: Sequence[int] | None = None,
-                border_value: float | Sequence[float] = CROP_BORDER) -> tuple[torch.Tensor, torch.Tensor]:
+                border_value: float | Sequence[float] = CROP_BORDER, template: torch.Tensor | None = None,
+                robust: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(crops, matrices)``: each face cut from ``rgb`` and aligned to the template of a ``size`` px crop.
 
     ``rgb`` is ``3×H×W`` or ``B×3×H×W`` (float, [0, 1]); ``faces`` are objects with five ``landmarks``
@@ -27,7 +28,8 @@ def align_faces(rgb: torch.Tensor, faces, size: int, device: str | torch.device 
     first). The crops are ``K×3×size×size`` on ``device`` (default: ``rgb``'s) in ``rgb``'s dtype; the
     matrices ``K×2×3`` map image pixels to crop pixels (pixel centres on integers), fitted as OpenCV's
     LMedS ``estimateAffinePartial2D`` fits them. Where a crop runs off the image it is filled with the
-    official helper's grey (``border_value``).
+    official helper's grey (``border_value``). ``template``: other landmark places for a ``size`` px crop
+    (``5×2``; default the FFHQ template); ``robust=False`` fits all points by plain least squares.
     """
     images = rgb[None] if rgb.ndim == 3 else rgb
     if images.ndim != 4:
@@ -38,7 +40,8 @@ def align_faces(rgb: torch.Tensor, faces, size: int, device: str | torch.device 
     if points.shape[0] == 0:
         return (torch.empty(0, images.shape[1], size, size, dtype=dtype, device=device),
                 torch.empty(0, 2, 3, dtype=dtype, device=device))
-    matrices = similarity_transform(points, face_template(size, device=device, dtype=dtype))
+    places = face_template(size, device=device, dtype=dtype) if template is None else template.to(device, dtype)
+    matrices = similarity_transform(points, places, robust=robust)
     owners = [0] * points.shape[0] if image_index is None else list(image_index)
     crops = crop_faces(images.to(device, dtype), matrices, owners, size, border_value)
     return crops, matrices
