@@ -30,6 +30,7 @@ from .atomic import atomic_write
 from .contract import AtInference, ModelContract, ModelDescriptor, Task
 from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
 from .onnx_load import load_onnx, require
+from .onnx_module import OnnxModule
 from .onnx_metadata import IMAGE, RAW, ExportFacts, to_metadata
 from . import registry
 
@@ -87,6 +88,8 @@ def export_onnx(model, path: str | Path, *, opset: int = DEFAULT_OPSET, dynamic:
     if opset not in OPSETS:
         raise InvalidOptionError(f"opset must be between {OPSETS[0]} and {OPSETS[-1]}, not {opset!r}")
     descriptor = as_model(model)
+    if isinstance(descriptor.module, OnnxModule):
+        raise InvalidOptionError(f"{descriptor.source} is an ONNX file already; export its original weights")
     contract = descriptor.contract
     if contract.task == Task.DISCRIMINATOR:
         raise InvalidOptionError(f"{descriptor.name} is {descriptor.kind}: only inference networks are exported")
@@ -95,7 +98,7 @@ def export_onnx(model, path: str | Path, *, opset: int = DEFAULT_OPSET, dynamic:
     if fixed and side not in (None, fixed):
         raise InvalidOptionError(f"{descriptor.name} reads windows of exactly {fixed} px; it exports at that side")
     network, as_trained = _network(descriptor, fp16)
-    graph = _Graph(network, contract).eval()
+    graph = _Graph(network, contract).train(as_trained)  # batch statistics and dropout stay as at test time
     dtype = torch.float16 if fp16 else torch.float32
     sample = torch.rand(1, contract.in_channels, sample_side, sample_side, dtype=dtype)
     outputs = RAW if contract.decode is not None else IMAGE
@@ -166,7 +169,7 @@ def _trace(graph: nn.Module, sample: torch.Tensor, names: list[str], opset: int,
     out_spatial = {2: "out_height", 3: "out_width"} if dynamic and len(names) == 1 else {}
     for fixed_batch in (False, True):
         axes = None
-        if not fixed_batch or spatial:
+        if dynamic:
             axes = {"image": {**({} if fixed_batch else {0: "batch"}), **spatial}}
             for name in names:
                 axes[name] = {**({} if fixed_batch else {0: "batch"}), **out_spatial}
@@ -181,7 +184,7 @@ def _trace(graph: nn.Module, sample: torch.Tensor, names: list[str], opset: int,
                                   input_names=["image"], output_names=names, dynamic_axes=axes,
                                   training=torch.onnx.TrainingMode.PRESERVE if as_trained
                                   else torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
-            return buffer.getvalue(), fixed_batch
+            return buffer.getvalue(), fixed_batch or not dynamic  # a static graph takes one window
         except Exception as err:  # the exporter raises several unrelated types (SymbolicValueError, ...)
             if fixed_batch or not _batch_dependent(err):
                 raise ModelFileError(f"this network cannot be exported to ONNX opset {opset} "
