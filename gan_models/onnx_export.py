@@ -94,7 +94,7 @@ def export_onnx(model, path: str | Path, *, opset: int = DEFAULT_OPSET, dynamic:
     if contract.task == Task.DISCRIMINATOR:
         raise InvalidOptionError(f"{descriptor.name} is {descriptor.kind}: only inference networks are exported")
     fixed = contract.size.fixed
-    sample_side = fixed or _in_multiple(side or (DEFAULT_STATIC_SIDE if not dynamic else 64), contract)
+    sample_side = fixed or _in_multiple(side or (DEFAULT_STATIC_SIDE if not dynamic else 32), contract)
     if fixed and side not in (None, fixed):
         raise InvalidOptionError(f"{descriptor.name} reads windows of exactly {fixed} px; it exports at that side")
     network, as_trained = _network(descriptor, fp16)
@@ -138,7 +138,7 @@ def _check_sizes(side: int, contract: ModelContract, dynamic: bool) -> tuple[tup
     if not dynamic:
         return ((side, side),)
     step = contract.size.multiple
-    return ((side, side), (side + step * max(1, 16 // step), side + 2 * step * max(1, 16 // step)))
+    return ((side, side), (side + step * max(1, 8 // step), side + 2 * step * max(1, 8 // step)))
 
 
 def _network(descriptor: ModelDescriptor, fp16: bool) -> tuple[nn.Module, bool]:
