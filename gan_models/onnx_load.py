@@ -78,6 +78,8 @@ def _session(ort, path: Path, opset: int, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)  # as many as torch uses, so the two backends compare fairly
     options.log_severity_level = 3
+    # Idle pool threads spin by default, taking the cores from torch (and ComfyUI) between our forwards.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as err:
