@@ -11,18 +11,15 @@ from pathlib import Path
 
 
 def add_train_tool_parsers(sub) -> None:
+    from .export_command import add_export_parser
+
     p = sub.add_parser("sample-data", help="write scikit-image's photos as a train/val split (offline sample data)",
                        description="Write the photos scikit-image ships as TARGET/train and TARGET/val (PNG): the "
                                    "split the default model was trained and scored on.")
     p.add_argument("target", type=Path, help="folder to write train/ and val/ into")
     p.set_defaults(run=_sample_data)
 
-    p = sub.add_parser("export", help="a run's generator as a flat .safetensors (EMA weights, official names)",
-                       description="Export a trained generator as a flat safetensors file (the EMA weights, official "
-                                   "key names); it is loaded back before the command returns.")
-    p.add_argument("source", type=Path, help="net_g_*.pth from a run")
-    p.add_argument("target", type=Path, help="output .safetensors (or .pth for {'params_ema': ...})")
-    p.set_defaults(run=_export)
+    add_export_parser(sub)  # weights or ONNX: its own module
 
     p = sub.add_parser("evaluate", help="score an upscaler against bicubic on held-out photos",
                        description="Score an upscaler against bicubic on held-out photos (luma PSNR/SSIM, border "
@@ -40,14 +37,6 @@ def _sample_data(args) -> int:
 
     for split, paths in write_split(args.target).items():
         print(f"{split}: {len(paths)} images in {args.target / split}")
-    return 0
-
-
-def _export(args) -> int:
-    from ..training.components.export import export
-
-    path = export(args.source, args.target)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

@@ -63,6 +63,9 @@ class ArchitectureEntry:
     forward_options: tuple[Option, ...] = ()
     """Options its network's forward takes beyond the image (a fidelity weight): the API, the CLI, the
     nodes and diffusers offer them with no edit of theirs; the loader copies them into the contract."""
+    export_module: Callable[[nn.Module, dict], nn.Module] | None = None
+    """For ONNX export only: the loaded network (and its hyper-parameters) → a module giving the same output
+    that the tracer can export (None: the network itself). The family tests that the outputs match."""
     before: tuple[str, ...] = ()
     """Architectures whose ``detect`` must run after this one's (their test would also accept some of
     this one's files, or they are tried later for another stated reason)."""

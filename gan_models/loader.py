@@ -35,6 +35,10 @@ def load_model(
     without PReLU, whose activation the file does not record.
     """
     path = catalogue.resolve(path_or_name, models_dir=models_dir, download=download)
+    if path.suffix.lower() == ".onnx":  # an exported graph: its contract is in the file, onnxruntime runs it
+        from .onnx_load import load_onnx
+
+        return load_onnx(path, device=device, denoise_strength=denoise_strength, **options)
     sd = unwrap_state_dict(read_checkpoint(path))
     if denoise_strength is not None and denoise_strength != 1:
         sd = _interpolate_with_companion(path, sd, denoise_strength, models_dir, download)
