@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 # ComfyUI serves this folder at /extensions/<pack folder>/; its node help panel fetches
 # docs/<node_id>.md from there (one page per node, tests/nodes/test_nodes_docs.py checks them).
 WEB_DIRECTORY = "./web"
-__all__ = ["GanpostError", "ModelDescriptor", "detect_faces", "export_onnx", "load_model", "restore_faces", "restore_faces_detailed",
-           "translate", "upscale", "__version__"]
+__all__ = ["GanpostError", "ModelDescriptor", "detect_faces", "export_onnx", "load_model", "restore_faces",
+           "restore_faces_detailed", "translate", "upscale", "__version__"]
 
 
 async def comfy_entrypoint():

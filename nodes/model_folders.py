@@ -24,28 +24,38 @@ FACE_DETECTORS = PLACES[Task.FACE_DETECT].folder
 AURASR_MODELS = "aura-sr"
 AURASR_DEFAULT_FOLDER = "Aura-SR"
 TRANSLATION_MODELS = PLACES[Task.TRANSLATE].folder  # pix2pix / CycleGAN generators: ours, no core or community key
+ONNX = ".onnx"  # graphs from `ganpost export` run on onnxruntime through the same nodes
+ONNX_OF = "ganpost_onnx_"  # + a key: that key's folders, listing only their ONNX files
 
 
 def ensure_registered(key: str = UPSCALE_MODELS) -> None:
-    """Create the folder key with the usual weight extensions if missing; else add models/<key> if absent."""
+    """Create the folder key with the usual weight extensions and ONNX if missing; else add models/<key> if absent."""
     default = os.path.join(folder_paths.models_dir, key)
     entry = folder_paths.folder_names_and_paths.get(key)
     if entry is None:
-        folder_paths.folder_names_and_paths[key] = ([default], set(folder_paths.supported_pt_extensions))
+        folder_paths.folder_names_and_paths[key] = ([default], {*folder_paths.supported_pt_extensions, ONNX})
     elif os.path.normpath(default) not in {os.path.normpath(p) for p in entry[0]}:
         entry[0].append(default)  # after the user's own paths: theirs are looked up first
 
 
 def _shared_keys(key: str) -> list[str]:
-    """Other packs' keys whose files the ``key`` list also shows (upscalers: the AuraSR pack's)."""
-    if key != UPSCALE_MODELS:
-        return []
-    if AURASR_MODELS not in folder_paths.folder_names_and_paths:
-        folder = os.path.join(folder_paths.models_dir, AURASR_DEFAULT_FOLDER)
-        if not os.path.isdir(folder):
-            return []
-        folder_paths.folder_names_and_paths[AURASR_MODELS] = ([folder], set(folder_paths.supported_pt_extensions))
-    return [AURASR_MODELS]
+    """Other keys whose files the ``key`` list also shows: the AuraSR pack's (upscalers), and the key's own
+    folders' ONNX files where the key does not list them (core's upscale_models: its loader cannot run them,
+    so core's extensions stay as they are and a key of ours lists them)."""
+    shared = []
+    if key == UPSCALE_MODELS:
+        if AURASR_MODELS not in folder_paths.folder_names_and_paths:
+            folder = os.path.join(folder_paths.models_dir, AURASR_DEFAULT_FOLDER)
+            if os.path.isdir(folder):
+                folder_paths.folder_names_and_paths[AURASR_MODELS] = (
+                    [folder], set(folder_paths.supported_pt_extensions))
+        if AURASR_MODELS in folder_paths.folder_names_and_paths:
+            shared.append(AURASR_MODELS)
+    folders, extensions = folder_paths.folder_names_and_paths[key]
+    if ONNX not in extensions:
+        folder_paths.folder_names_and_paths[ONNX_OF + key] = (list(folders), {ONNX})  # the key's folders, as now
+        shared.append(ONNX_OF + key)
+    return shared
 
 
 def list_models(key: str = UPSCALE_MODELS) -> list[str]:

@@ -38,9 +38,14 @@ class GanpostLoadTranslator(ModelLoader):
     @classmethod
     def execute(cls, model_name, unet_dropout=True) -> io.NodeOutput:
         model = load_task_model(model_name, Task.TRANSLATE)
-        if not unet_dropout and "dropout" in registry.entry_for(model.architecture).options:
+        if not unet_dropout and model.hyperparameters.get("dropout") and "dropout" in registry.entry_for(
+                model.architecture).options:
             # U-Net dropout leaves no trace in the file: one trained with --no_dropout is rebuilt without it
-            model = describe_state_dict(model.module.state_dict(), source=model.source, dropout=False)
+            weights = model.module.state_dict()
+            if not weights:  # an exported graph (ONNX): the choice was made when it was written
+                raise RuntimeError(f"ganpost: {model_name} was exported with its dropout on; export it again "
+                                   "from its .pth with dropout off, or load the .pth here")
+            model = describe_state_dict(weights, source=model.source, dropout=False)
         return io.NodeOutput(model)
 
 

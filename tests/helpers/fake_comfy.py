@@ -237,9 +237,10 @@ def install(monkeypatch, tmp_path: Path) -> types.SimpleNamespace:
     folder_paths.get_input_directory = lambda: str(tmp_path / "input")
     folder_paths.get_output_directory = lambda: str(tmp_path / "output")
     folder_paths.get_folder_paths = lambda key: folder_paths.folder_names_and_paths[key][0]
-    def get_filename_list(key):  # as the real one: every folder of the key, missing folders list nothing
-        return sorted({name for folder in folder_paths.folder_names_and_paths[key][0] if os.path.isdir(folder)
-                       for name in os.listdir(folder)})
+    def get_filename_list(key):  # as the real one: every folder of the key (missing ones list nothing), its extensions
+        folders, extensions = folder_paths.folder_names_and_paths[key]
+        return sorted({name for folder in folders if os.path.isdir(folder) for name in os.listdir(folder)
+                       if os.path.splitext(name)[1].lower() in extensions or not extensions})
 
     folder_paths.get_filename_list = get_filename_list
     folder_paths.get_full_path_or_raise = get_full_path_or_raise

@@ -87,6 +87,26 @@ def test_loader_lists_loads_and_caches(comfy):
     assert replaced is not model and replaced.scale == 4
 
 
+def test_an_exported_onnx_upscaler_is_listed_loaded_and_runs_like_its_pth(comfy):
+    """Core's upscale_models lists no .onnx (its loader cannot run one) and keeps its extensions; ours lists them."""
+    from helpers.onnx_models import require_onnx
+
+    require_onnx()
+    from ganpost import export_onnx
+    import folder_paths
+
+    export_onnx(load_model(_save_tiny(comfy)), comfy.folder / "tiny.onnx")
+    assert ".onnx" not in folder_paths.folder_names_and_paths["upscale_models"][1]
+    options = comfy.nodes.GanpostLoadUpscaleModel.define_schema().inputs[0].options
+    assert {"tiny.pth", "tiny.onnx"} <= set(options)
+    (graph,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.onnx")
+    (weights,) = comfy.nodes.GanpostLoadUpscaleModel.execute(model_name="tiny.pth")
+    image = torch.rand(1, 40, 36, 3)
+    from_graph, _ = _upscale(comfy, graph, image, tile=32, precision="fp32")
+    from_weights, _ = _upscale(comfy, weights, image, tile=32, precision="fp32")
+    assert (from_graph - from_weights).abs().max() < 1e-4
+
+
 def test_cache_keeps_a_sessions_models_and_is_bounded_by_memory(comfy, monkeypatch):
     """The soak's case (bench/comfy_soak.py): files used in turn must not reload each other out of the cache
     (a 4-file limit reloaded five models every cycle); past the memory budget the least recently used go."""

@@ -155,3 +155,18 @@ def test_the_real_vintage_generator(comfy):
     assert 0 < (out - image).abs().mean() < 0.15  # a change of tone, not a new picture
     expected = translate(image.permute(0, 3, 1, 2), load_model(weights), precision="fp32").permute(0, 2, 3, 1)
     assert (out - expected).abs().max() <= 1e-6
+
+
+def test_an_exported_unet_keeps_its_dropout_and_says_so(comfy):
+    from helpers.onnx_models import require_onnx
+
+    require_onnx()
+    from ganpost import export_onnx
+
+    torch.manual_seed(0)
+    export_onnx(load_model(_save(comfy, UnetGenerator(num_downs=6, num_feat=2, dropout=True), "unet.pth")),
+                comfy.translators / "unet.onnx")
+    load = comfy.nodes.GanpostLoadTranslator.execute
+    assert load(model_name="unet.onnx")[0].hyperparameters["dropout"] is True
+    with pytest.raises(RuntimeError, match=r"unet.onnx was exported with its dropout on; export it again"):
+        load(model_name="unet.onnx", unet_dropout=False)
