@@ -30,7 +30,7 @@ import torch
 from ..architecture import ArchitectureEntry, Built
 from ..contract import ModelContract, SizeRule, Task, TilingPolicy
 from ..errors import UnsupportedModelError
-from .network import RestoreFormer
+from .network import RestoreFormer, RestoreFormerPlusPlus
 
 Tensors = dict[str, torch.Tensor]
 
@@ -154,7 +154,7 @@ def looks_like_restoreformer_plusplus(sd: Tensors) -> bool:
 def build_restoreformer(sd: Tensors, options: dict) -> Built:
     tensors = official_tensors(sd)
     hp = restoreformer_hyperparameters(tensors, options.get("head_size"))
-    return Built(RestoreFormer(**hp), hp, dict(tensors))
+    return Built(RestoreFormer(**hp), hp, dict(tensors))  # one class runs both layouts
 
 
 def face_size(hp: dict) -> int:
@@ -210,7 +210,7 @@ RESTOREFORMER = ArchitectureEntry(
 )
 RESTOREFORMER_PLUSPLUS = ArchitectureEntry(
     architecture="RestoreFormerPlusPlus", family="restoreformer", detect=looks_like_restoreformer_plusplus,
-    build=build_restoreformer, contract=restoreformer_contract, create=RestoreFormer, options=("head_size",),
+    build=build_restoreformer, contract=restoreformer_contract, create=RestoreFormerPlusPlus, options=("head_size",),
     task=Task.FACE_RESTORE,
     # no constraint: the same keys as RestoreFormer plus decoder attention above the deepest level; the two
     # tests exclude each other

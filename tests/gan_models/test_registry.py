@@ -33,6 +33,8 @@ PACKAGE = REPO
 PREVIOUS_ORDER = ("UnetUpsampler", "GigaGANDiscriminator", "RRDBNet", "SRVGGNetCompact", "UNetDiscriminatorSN",
                   "NLayerDiscriminator", "ResnetGenerator", "UnetGenerator", "PixelDiscriminator", "GFPGANv1Clean",
                   "StyleGAN2Discriminator", "FacialComponentDiscriminator", "RetinaFace", "ParseNet", "BiSeNet")
+# Architectures of the families added since (each claims its own networks and nobody else's).
+ADDED = ("RestoreFormer", "RestoreFormerPlusPlus")
 # The orderings that order's comments gave a reason for (first, then).
 REASONED = (
     ("RRDBNet", "NLayerDiscriminator"),  # model.N: the PatchGAN after RRDBNet's legacy layout
@@ -52,6 +54,8 @@ TINY = {
     "UnetUpsampler": {"dim": 4, "style_network": {"dim_in": 16, "dim_out": 32, "depth": 2},
                       "self_attn_dim_head": 4, "attn_depths": (1, 1, 1, 1, 2), "mid_attn_depth": 1},
     "StyleGAN2Discriminator": {"out_size": 64, "narrow": 0.0625},
+    **{name: {"n_embed": 64, "embed_dim": 16, "ch": 32, "ch_mult": (1, 2, 2), "z_channels": 32, "encoder_attn_levels": (2,),
+              "decoder_attn_levels": levels} for name, levels in (("RestoreFormer", (2,)), ("RestoreFormerPlusPlus", (1, 2)))},
 }
 
 
@@ -87,13 +91,13 @@ def new_detect(sd) -> str:
 def test_every_family_folder_registers_itself_in_declaration_order():
     folders = sorted(p.parent.name for p in (PACKAGE / "gan_models").glob("*/__init__.py")
                      if hasattr(importlib.import_module(f"ganpost.gan_models.{p.parent.name}"), "ENTRIES"))
-    assert folders == ["aurasr", "facedetect", "faceparse", "gfpgan", "pix2pix", "realesrgan"]
+    assert folders == ["aurasr", "facedetect", "faceparse", "gfpgan", "pix2pix", "realesrgan", "restoreformer"]
     assert sorted({e.family for e in registry.DETECTION_ORDER}) == folders
     for family in folders:
         module = importlib.import_module(f"ganpost.gan_models.{family}")
         assert all(e.family == family for e in module.ENTRIES)
         assert sorted(registry.architectures(family)) == sorted(e.architecture for e in module.ENTRIES)
-    assert sorted(registry.architectures()) == sorted(PREVIOUS_ORDER)
+    assert sorted(registry.architectures()) == sorted(PREVIOUS_ORDER + ADDED)
     registry_source = (PACKAGE / "gan_models" / "registry.py").read_text(encoding="utf-8")
     assert not [family for family in folders if family in registry_source], "registry.py names a family"
 
@@ -117,9 +121,9 @@ def test_the_computed_order_detects_every_layout_as_the_old_order_did():
                 "RetinaFace ResNet-50": registry.entry_for("RetinaFace").create(backbone="resnet50").state_dict(),
                 "unknown": {"encoder.weight": torch.zeros(2, 2)}}
     for label, sd in samples.items():
-        before = detect_in(PREVIOUS_ORDER, sd)
+        before = detect_in(PREVIOUS_ORDER + ADDED, sd)
         assert new_detect(sd) == before, label
-        if label in PREVIOUS_ORDER:
+        if label in PREVIOUS_ORDER + ADDED:
             assert before == label  # and every architecture claims its own networks
 
 
