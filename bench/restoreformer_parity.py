@@ -18,6 +18,8 @@ Sections (all by default):
             RetinaFace MobileNet-0.25 (../shared/weights) on both sides: |Δ| in steps of 1/255, mean / p99.9 / max.
             RestoreFormer: GFPGANer(arch='RestoreFormer'); ++: the repository's RestoreFormer helper
             (arch='RestoreFormer++'), loading our saved Lightning-layout checkpoint ({'state_dict': {'vqvae.…'}}).
+            The codebook holds the test faces' encoder outputs (--codebook faces, see with_codebook_from_faces;
+            --codebook random keeps it random and shows code flips from the official uint8 crop).
   timing    CPU seconds for the astronaut (one face) through each pipeline: ours fp32, ours precision="auto"
             (fp32: the contract refuses bf16 and fp16, see registration.py), the official one; median of --repeats.
   fixture   --write-fixture: the small-configuration reference outputs of the official code that CI compares
@@ -167,7 +169,33 @@ def steps(diff: np.ndarray) -> dict:
             "max": round(float(diff.max()), 2)}
 
 
-def pipeline_parity(repo: Path | None, detector_path: str, repeats: int, timing: bool) -> list[dict]:
+def with_codebook_from_faces(weights: dict, images: dict, detector) -> dict:
+    """``weights`` with the codebook's first rows replaced by the encoder's outputs (after quant_conv) for the
+    faces of ``images`` as ganpost aligns them: as training pulls codes and encoder outputs together, each
+    position then has a clear nearest code. With the plain random codebook the nearest and second-nearest
+    codes are a median 0.8 % apart, so the official pipeline's uint8 rounding of the aligned crop (up to
+    0.5/255 per pixel; ganpost keeps the crop in float) flips a few codes, and each flip repaints a patch."""
+    from ganpost import restore_faces_detailed
+    from ganpost.gan_models import describe_state_dict
+
+    model = describe_state_dict(weights)
+    net, rows = model.module, []
+    with torch.no_grad():
+        for image in images.values():
+            faces = restore_faces_detailed(image, model, detector=detector, precision="fp32").faces[0]
+            for face in faces:
+                z = net.quant_conv(net.encoder(face.crop[None] * 2 - 1, net._keep)[0])
+                rows.append(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]))
+    codes = torch.cat(rows)
+    codebook = weights["quantize.embedding.weight"].clone()
+    if len(codes) > len(codebook):
+        codes = codes[torch.randperm(len(codes), generator=torch.Generator().manual_seed(0))[:len(codebook)]]
+    codebook[:len(codes)] = codes
+    return dict(weights, **{"quantize.embedding.weight": codebook})
+
+
+def pipeline_parity(repo: Path | None, detector_path: str, repeats: int, timing: bool,
+                    codebook: str = "faces") -> list[dict]:
     from ganpost import load_model, restore_faces_detailed
 
     rows = []
@@ -176,6 +204,8 @@ def pipeline_parity(repo: Path | None, detector_path: str, repeats: int, timing:
     with tempfile.TemporaryDirectory() as folder:
         for name, config, plusplus in (("RestoreFormer", RELEASED, False), ("RestoreFormer++", RELEASED_PLUS, True)):
             weights = seeded_weights(config)
+            if codebook == "faces":
+                weights = with_codebook_from_faces(weights, images, detector)
             pth = Path(folder) / f"{name}.pth"
             ckpt = Path(folder) / f"{name}.ckpt"
             torch.save({"params_ema": weights}, pth)
@@ -237,6 +267,9 @@ def main(argv=None) -> int:
     parser.add_argument("--detector", default=str(DETECTOR))
     parser.add_argument("--only", choices=("network", "pipeline"), help="one section (pipeline includes timing)")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--codebook", choices=("faces", "random"), default="faces",
+                        help="pipeline weights: the codebook holds the test faces' encoder outputs (trained-like "
+                             "margins, the default) or stays random (a few codes flip: see with_codebook_from_faces)")
     parser.add_argument("--write-fixture", action="store_true", help="write the CI reference outputs and stop")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -254,7 +287,7 @@ def main(argv=None) -> int:
             return 0
         import cv2
         cv2.setNumThreads(args.threads)
-        pipeline_parity(repo, args.detector, args.repeats, not args.no_timing)
+        pipeline_parity(repo, args.detector, args.repeats, not args.no_timing, args.codebook)
     return 0
 
 

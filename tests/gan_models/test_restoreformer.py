@@ -88,6 +88,34 @@ def test_official_layouts_load_strict(tmp_path, config, architecture):
         assert as_model(str(path)).architecture == architecture
 
 
+def test_a_lightning_1_0_checkpoint_with_callback_classes_loads_without_running_them(tmp_path, monkeypatch):
+    """Lightning < 1.5 keys callback states by the callback's class, which the safe reader refuses; the reader
+    takes exactly those names as inert stand-ins (the class is neither imported nor run)."""
+    import sys
+    import types
+
+    module = types.ModuleType("pytorch_lightning.callbacks.model_checkpoint")
+    callback = type("ModelCheckpoint", (), {"__module__": module.__name__})
+    module.ModelCheckpoint = callback
+    for name in ("pytorch_lightning", "pytorch_lightning.callbacks"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    weights = seeded_weights(TINY_PLUS)
+    content = lightning(weights)
+    content["callbacks"] = {callback: {"best_model_score": torch.tensor(0.1), "best_model_path": "last.ckpt"}}
+    path = tmp_path / "RestoreFormer++.ckpt"
+    torch.save(content, path)
+    monkeypatch.delitem(sys.modules, module.__name__)  # what a user has: no Lightning at all
+    model = load_model(path)
+    assert model.architecture == "RestoreFormerPlusPlus"
+    assert all(torch.equal(model.module.state_dict()[k], v) for k, v in weights.items())
+    # any other class is still refused, named
+    content["callbacks"] = {torch.nn.Linear: {}}
+    torch.save(content, path)
+    with pytest.raises(ganpost.gan_models.errors.ModelFileError, match=r"refused: .*torch\.nn\.modules\.linear"):
+        load_model(path)
+
+
 def test_the_head_count_is_a_load_option(tmp_path):
     path = tmp_path / "rf.pth"
     torch.save(seeded_weights(TINY_PLUS), path)
