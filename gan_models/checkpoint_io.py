@@ -19,7 +19,7 @@ import torch
 
 from .atomic import atomic_write
 from .errors import ModelFileError
-from .unreadable import why_unreadable
+from .unreadable import _refused_global as refused_global, why_unreadable
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
 SAFETENSORS_SUFFIXES = {".safetensors", ".sft"}
@@ -61,14 +61,35 @@ def _read_safetensors(path: Path) -> dict:
         raise ModelFileError(f"{path}: {why_unreadable(path, err)}.") from err
 
 
+# Lightning before 1.5 keyed each callback's saved state by the callback's class ({ModelCheckpoint: {...}}),
+# so its training checkpoints name classes the safe reader refuses. Names under these modules, and only
+# those, are read as an inert stand-in (nothing is imported or run); the tensors load as usual.
+LIGHTNING_CALLBACK_MODULES = ("pytorch_lightning.callbacks.", "lightning.pytorch.callbacks.")
+
+
+class _CallbackStandIn:
+    """What a Lightning callback class in a checkpoint is read as: a name, no code."""
+
+    def __init__(self, *_args, **_kwargs):
+        pass
+
+
 def _read_pickle(path: Path) -> dict:
-    try:
-        with warnings.catch_warnings():  # its "please file an issue" about pickle protocols is not for users
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            return torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
-            KeyError, IndexError, TypeError, struct.error) as err:
-        raise ModelFileError(f"{path}: {why_unreadable(path, err)}.") from err
+    stand_ins: list[tuple[type, str]] = []
+    while True:
+        try:
+            with warnings.catch_warnings(), torch.serialization.safe_globals(stand_ins):
+                # its "please file an issue" about pickle protocols is not for users
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                return torch.load(str(path), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
+                AttributeError, KeyError, IndexError, TypeError, struct.error) as err:
+            name = refused_global(err)
+            if name and name.startswith(LIGHTNING_CALLBACK_MODULES) and len(stand_ins) < 16 \
+                    and name not in {n for _, n in stand_ins}:
+                stand_ins.append((_CallbackStandIn, name))
+                continue
+            raise ModelFileError(f"{path}: {why_unreadable(path, err)}.") from err
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:

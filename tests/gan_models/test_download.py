@@ -59,5 +59,5 @@ def test_catalogue_urls_point_at_official_releases(monkeypatch):
     url = catalogue.KNOWN_MODELS["RealESRGAN_x4plus"].url()
     assert url == "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth"
     unpinned = {m.name for m in catalogue.KNOWN_MODELS.values() if not m.sha256}  # no published digest
-    assert all(n.startswith(("pix2pix_", "cyclegan_")) for n in unpinned)
+    assert all(n.startswith(("pix2pix_", "cyclegan_", "RestoreFormer")) for n in unpinned)
     assert all(len(m.sha256) == 64 for m in catalogue.KNOWN_MODELS.values() if m.sha256)

@@ -57,6 +57,8 @@ TINY = {
     "UnetUpsampler": {"dim": 4, "style_network": {"dim_in": 16, "dim_out": 32, "depth": 2},
                       "self_attn_dim_head": 4, "attn_depths": (1, 1, 1, 1, 2), "mid_attn_depth": 1},
     "StyleGAN2Discriminator": {"out_size": 64, "narrow": 0.0625},
+    **{name: {"n_embed": 64, "embed_dim": 16, "ch": 32, "ch_mult": (1, 2, 2), "z_channels": 32, "encoder_attn_levels": (2,),
+              "decoder_attn_levels": levels} for name, levels in (("RestoreFormer", (2,)), ("RestoreFormerPlusPlus", (1, 2)))},
 }
 
 
