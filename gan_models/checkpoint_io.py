@@ -19,7 +19,7 @@ import torch
 
 from .atomic import atomic_write
 from .errors import ModelFileError
-from .unreadable import _refused_global as refused_global, why_unreadable
+from .unreadable import refused_global, why_unreadable
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".pkl"}
 SAFETENSORS_SUFFIXES = {".safetensors", ".sft"}

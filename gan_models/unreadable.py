@@ -33,7 +33,7 @@ def why_unreadable(path: str | Path, err: BaseException | None = None) -> str:
     if head.startswith(ZIP_MAGIC):
         if named_safetensors:
             return "a PyTorch file named .safetensors; rename it to .pth"
-        code = _refused_global(err)
+        code = refused_global(err)
         if code:
             return _refused(code)
         return ("a truncated or damaged PyTorch file (its zip archive is incomplete or corrupt); "
@@ -55,7 +55,7 @@ def why_unreadable(path: str | Path, err: BaseException | None = None) -> str:
 
 
 def _why_pickle(path: Path, err: BaseException | None) -> str:
-    code = _refused_global(err) or next(iter(_code_imports(path)), None)
+    code = refused_global(err) or next(iter(_code_imports(path)), None)
     if code:
         return _refused(code)
     if isinstance(err, EOFError) or "truncated" in str(err).lower():
@@ -78,7 +78,7 @@ def _why_text(text: str) -> str:
     return "a text file, not a PyTorch or safetensors model"
 
 
-def _refused_global(err: BaseException | None) -> str | None:
+def refused_global(err: BaseException | None) -> str | None:
     """The code a refused pickle names (torch says ``GLOBAL posix.system``)."""
     if not isinstance(err, pickle.UnpicklingError):
         return None
