@@ -19,7 +19,12 @@ pipeline:  the official script itself (``-w 0.5 -s 1|2 --detection_model retinaf
            parser=the same ParseNet, fidelity=0.5, threshold=0.8, upscale=1|2)``; restorer and ParseNet with
            random weights (seeded; one file each, loaded by both), the real RetinaFace MobileNet-0.25 from
            ../shared/weights. Printed: |Δ| over the whole image in steps of 1/255 (mean, 99.9th pct, max).
-           Also with the official helper's parsing off against ganpost with no parser (the square mask alone).
+           Runs: the script exactly as released with a fully random restorer; then a restorer whose code
+           choice ignores the input (``stable_codes``: a random network's top-1 code flips for a fraction of a
+           grey level, so the figure would measure crop rounding, not the pipeline); then the official helper
+           detecting at the image's own size (``resize=None``: the script detects on a copy resized to a
+           640 px short side, ganpost at native size, which moves the landmarks ~2 px); then parsing off
+           (the square mask alone) against ganpost with no parser.
 timing:    one aligned 512 px face, median of 3: ours through the runner at fp32 and at precision="auto",
            the official network's forward.
 precision: bf16 (and fp16) against fp32 on the released width, seeded random weights: image |Δ| and code flips.
@@ -48,7 +53,7 @@ from helpers.codeformer import (  # noqa: E402
     summary,
 )
 
-from ganpost import load_model, restore_faces  # noqa: E402
+from ganpost import load_model, restore_faces_detailed  # noqa: E402
 from ganpost.runtime.runner import Runner  # noqa: E402
 
 DETECTOR = Path(__file__).resolve().parent.parent.parent / "shared" / "weights" / "retinaface_mobilenet0.25.pth"
@@ -126,29 +131,48 @@ def steps(diff: np.ndarray) -> dict:
             "max": round(float(diff.max()), 2)}
 
 
+PIPELINE_RUNS = (  # (restorer, official detection, parsing, upscale)
+    ("random", "640", True, 1),  # the script exactly as released
+    ("stable", "640", True, 1),
+    ("stable", "native", True, 1),
+    ("stable", "native", True, 2),
+    ("stable", "native", False, 1),
+)
+
+
 def pipeline(folder: Path) -> list[dict]:
     from skimage import data
 
     image = data.astronaut()
-    weights, parser_file = folder / "codeformer_random.pth", folder / "parsenet_random.pth"
-    torch.save({"params_ema": seeded_codeformer().state_dict()}, weights)
+    parser_file = folder / "parsenet_random.pth"
     random_parsenet(parser_file)
-    model, detector, parser = load_model(weights), load_model(DETECTOR), load_model(parser_file)
+    detector, parser = load_model(DETECTOR), load_model(parser_file)
+    files = {}
+    for kind in ("random", "stable"):
+        files[kind] = folder / f"codeformer_{kind}.pth"
+        torch.save({"params_ema": seeded_codeformer(stable_codes=kind == "stable").state_dict()}, files[kind])
     rows = []
-    for upscale in (1, 2):
-        for parse in (True, False):
-            expected = run_official_script(image[..., ::-1].copy(), str(weights), str(DETECTOR),
-                                           str(parser_file) if parse else None, w=0.5, upscale=upscale,
-                                           folder=folder / f"official_{upscale}_{parse}")[..., ::-1]
-            got = restore_faces(image, model, detector=detector, parser=parser if parse else None, paste="official",
-                                fidelity=0.5, threshold=0.8, upscale=upscale, precision="fp32")
-            row = {"upscale": upscale, "parse": parse}
-            if got.shape != expected.shape:
-                row["all"] = f"shapes differ {got.shape} vs {expected.shape}"
-            else:
-                row["all"] = steps(np.abs(got.astype(np.float64) - expected).max(-1))
-            rows.append(row)
-            print(f"pipeline x{upscale} parse={'on ' if parse else 'off'}  |Δ| in 1/255: {row['all']}", flush=True)
+    for kind, detection, parse, upscale in PIPELINE_RUNS:
+        expected, helper = run_official_script(
+            image[..., ::-1].copy(), str(files[kind]), str(DETECTOR), str(parser_file) if parse else None, w=0.5,
+            upscale=upscale, folder=folder / f"official_{kind}_{detection}_{parse}_{upscale}",
+            detect_at_native_size=detection == "native")
+        expected = expected[..., ::-1]
+        result = restore_faces_detailed(image, load_model(files[kind]), detector=detector,
+                                        parser=parser if parse else None, paste="official", fidelity=0.5,
+                                        threshold=0.8, upscale=upscale, precision="fp32")
+        got = result.images
+        row = {"restorer": kind, "official_detection": detection, "parse": parse, "upscale": upscale,
+               "faces": [len(result.faces[0]), len(helper.all_landmarks_5)]}
+        if result.faces[0] and helper.all_landmarks_5:
+            row["landmark_px"] = round(float(np.abs(np.asarray(result.faces[0][0].landmarks)
+                                                    - helper.all_landmarks_5[0]).max()), 4)
+        row["all"] = steps(np.abs(got.astype(np.float64) - expected).max(-1)) if got.shape == expected.shape \
+            else f"shapes differ {got.shape} vs {expected.shape}"
+        rows.append(row)
+        print(f"pipeline {kind:6} restorer, official detection {detection:6}, parse {'on ' if parse else 'off'}, "
+              f"x{upscale}: faces {row['faces']}, landmarks Δ {row.get('landmark_px')} px, |Δ| in 1/255 {row['all']}",
+              flush=True)
     return rows
 
 

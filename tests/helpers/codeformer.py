@@ -43,10 +43,19 @@ class OfficialMissing(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------- our side
-def seeded_codeformer(config: dict | None = None, seed: int = 0) -> CodeFormer:
-    """Our CodeFormer with every tensor drawn from ``seed`` in state-dict order (reproducible anywhere)."""
+def seeded_codeformer(config: dict | None = None, seed: int = 0, stable_codes: bool = False) -> CodeFormer:
+    """Our CodeFormer with every tensor drawn from ``seed`` in state-dict order (reproducible anywhere).
+
+    ``stable_codes``: ``feat_emb.weight`` zeroed, so the transformer's code choice depends on the token's
+    position only. A random network's top-1 code otherwise flips under input changes of a fraction of a
+    grey level (its logits have no trained margins), which would make a whole-image comparison measure
+    the crops' rounding rather than the pipeline; the rest of the network still reads the face.
+    """
     net = CodeFormer(**(config or {}))
     fill_seeded(net, seed)
+    if stable_codes:
+        with torch.no_grad():
+            net.feat_emb.weight.zero_()
     return net.eval()
 
 
@@ -177,15 +186,17 @@ def codes_of(logits: torch.Tensor) -> str:
 
 # ------------------------------------------------------------------------------------- the official script
 def run_official_script(image_bgr: np.ndarray, weights: str, detector: str, parser: str | None, *, w: float,
-                        upscale: int, folder: Path) -> np.ndarray:
+                        upscale: int, folder: Path, detect_at_native_size: bool = False):
     """``inference_codeformer.py`` itself (run as ``__main__``) on one image, offline: returns its
-    ``final_results`` image (BGR uint8).
+    ``final_results`` image (BGR uint8) and its ``FaceRestoreHelper`` (landmarks, crops, restored faces).
 
     Run as ``-w W -s UPSCALE --detection_model retinaface_mobile0.25``; the stubs only answer what it
     would download or probe: ``load_file_from_url`` gives ``weights`` (the restorer); the detector is
     CodeFormer's own ``facelib`` RetinaFace('mobile0.25') with ``detector`` loaded strictly; the parser
     its own ``facelib`` ParseNet(512, 512) with ``parser`` loaded strictly (None: ``use_parse`` off, the
-    square mask alone); ``get_device``/``gpu_is_available``: the CPU. Everything else is the official
+    square mask alone); ``get_device``/``gpu_is_available``: the CPU. ``detect_at_native_size``: its helper
+    detects on the image itself instead of a copy resized to a 640 px short side (``resize=None``, as
+    facexlib's GFPGAN pipeline and ganpost's detect), for a comparison with the same landmarks. Everything else is the official
     files (its FaceRestoreHelper, its CodeFormer, its basicsr ``img2tensor``/``tensor2img``/``imwrite``).
     """
     import runpy
@@ -262,11 +273,18 @@ def run_official_script(image_bgr: np.ndarray, weights: str, detector: str, pars
                 original(self, *args, **{**kwargs, "use_parse": False})
 
             helper.FaceRestoreHelper.__init__ = square_only
+        if detect_at_native_size:
+            landmarks = helper.FaceRestoreHelper.get_face_landmarks_5
+
+            def native(self, *args, **kwargs):
+                return landmarks(self, *args, **{**kwargs, "resize": None})
+
+            helper.FaceRestoreHelper.get_face_landmarks_5 = native
         argv = sys.argv
         sys.argv = ["inference_codeformer.py", "-i", str(source), "-o", str(out), "-w", str(w), "-s", str(upscale),
                     "--detection_model", "retinaface_mobile0.25"]
         try:
-            runpy.run_path(str(root / "inference_codeformer.py"), run_name="__main__")
+            state = runpy.run_path(str(root / "inference_codeformer.py"), run_name="__main__")
         finally:
             sys.argv = argv
-    return cv2.imread(str(out / "final_results" / "input.png"), cv2.IMREAD_COLOR)
+    return cv2.imread(str(out / "final_results" / "input.png"), cv2.IMREAD_COLOR), state["face_helper"]
