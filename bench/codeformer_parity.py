@@ -203,18 +203,19 @@ def timing(repeats: int = 3) -> dict:
 
 
 def precision() -> dict:
-    net = seeded_codeformer()
     x = face_input(512)
     out = {}
     with torch.no_grad():
-        reference, ref_logits, _ = net(x, w=0.5)
-        for dtype in (torch.bfloat16, torch.float16):
-            half = seeded_codeformer().to(dtype)
-            image, logits, _ = half(x.to(dtype), w=0.5)
-            diff = ((image.float().clamp(-1, 1) - reference.clamp(-1, 1)) * 127.5).abs()
-            out[str(dtype)] = {"finite": bool(torch.isfinite(image).all()), "mean": round(float(diff.mean()), 3),
-                               "max": round(float(diff.max()), 2),
-                               "codes_differ": int((logits.argmax(2) != ref_logits.argmax(2)).sum())}
+        for stable in (False, True):
+            net = seeded_codeformer(stable_codes=stable)
+            reference, ref_logits, _ = net(x, w=0.5)
+            for dtype in (torch.bfloat16, torch.float16):
+                image, logits, _ = seeded_codeformer(stable_codes=stable).to(dtype)(x.to(dtype), w=0.5)
+                diff = ((image.float().clamp(-1, 1) - reference.clamp(-1, 1)) * 127.5).abs()
+                out[f"{dtype}{', stable codes' if stable else ''}"] = {
+                    "finite": bool(torch.isfinite(image).all()), "mean": round(float(diff.mean()), 3),
+                    "max": round(float(diff.max()), 2),
+                    "codes_differ": int((logits.argmax(2) != ref_logits.argmax(2)).sum())}
     print(f"half precision vs fp32 (|Δ| in 1/255, codes of 256): {out}", flush=True)
     return out
 
