@@ -130,7 +130,8 @@ def codeformer_activation_elements(hp: dict) -> int:
     At the peak (the generator's last, full-size level) are alive: the encoder features kept for the
     fusion (each connected level: its width × its share of the pixels), and about six full-size
     maps of the first level's width (a residual block's input, norm/swish temporaries, two conv
-    outputs); plus a quarter for the rest. Released: 553 per pixel (553 MiB in fp32 at 512²).
+    outputs); plus a quarter for the rest. Released: 552 per pixel (552 MiB in fp32 at 512²); the
+    measured CPU peak above the loaded model is about 530 MiB (resident memory sampled during a forward).
     """
     size = hp["latent_size"] ** 0.5 * 2 ** (len(hp["ch_mult"]) - 1)
     widths = {size / 2**level: hp["nf"] * mult for level, mult in enumerate(hp["ch_mult"])}
@@ -145,7 +146,14 @@ def codeformer_contract(hp: dict) -> ModelContract:
         size=SizeRule(fixed=size),  # aligned face crops of exactly this side (512 for the releases)
         tiling=TilingPolicy(margin=0),  # one window is one face
         activation_elements=codeformer_activation_elements(hp),
-        # PRECISION: see bench/codeformer_parity.py --precision (filled in below from the measurement).
+        # Measured against fp32 (bench/codeformer_parity.py --only precision): released width, seeded random
+        # weights, one 512 px face, w = 0.5, CPU. The code choice is a top-1 over 1024 logits, and half
+        # precision moves logits enough to change it: bf16 picked another code for 9 of the 256 tokens
+        # (image mean |Δ| 20.9/255, max 255/255), fp16 for 1 (mean 2.6/255, max 188/255). With the code
+        # choice held fixed the continuous part alone is bf16 mean 2.4/255, max 75/255; fp16 mean 0.27/255,
+        # max 8/255. A changed code replaces a 32×32 px patch of the face, and no released file was at hand
+        # to show trained margins are wide enough: both stay refused (auto runs fp32), as the official
+        # script runs it (fp32 everywhere).
         fp16_safe=False,
         bf16_safe=False,
     )
