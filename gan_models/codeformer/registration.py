@@ -16,6 +16,7 @@ reconstructs faces rather than restoring them) and Gumbel-quantizer VQGANs.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 
@@ -28,6 +29,10 @@ from ..options import Option
 from .codeformer import CodeFormer
 
 Tensors = dict[str, torch.Tensor]
+log = logging.getLogger(__name__)
+LICENCE_NOTE = ("CodeFormer (sczhou/CodeFormer) and its released weights are under the S-Lab License 1.0: "
+                "non-commercial use only; commercial use needs the authors' permission")
+_NOTED: list[bool] = []
 
 VQGAN_KEYS = ("encoder.blocks.0.weight", "generator.blocks.0.weight")
 TRANSFORMER_KEYS = ("position_emb", "feat_emb.weight", "idx_pred_layer.1.weight", "quantize.embedding.weight")
@@ -121,6 +126,9 @@ def build_codeformer(sd: Tensors, options: dict) -> Built:
         odd = sorted(set(theirs) ^ set(shapes)) or sorted(k for k in shapes if shapes[k] != theirs[k])
         raise UnsupportedModelError(f"a CodeFormer-like layout that differs from the official one at {', '.join(odd[:4])}"
                                     + (f" and {len(odd) - 4} more" if len(odd) > 4 else ""))
+    if not _NOTED:  # once per process: where a file is picked from a folder (ComfyUI), not by a known name
+        _NOTED.append(True)
+        log.warning(LICENCE_NOTE)
     return Built(CodeFormer(**hp), hp, dict(sd))
 
 

@@ -132,6 +132,16 @@ def test_known_release_files_say_their_licence():
         assert "NON-COMMERCIAL" in known.description and "S-Lab License 1.0" in known.description
 
 
+def test_loading_notes_the_licence_once(caplog):
+    from ganpost.gan_models.codeformer import registration
+
+    registration._NOTED.clear()  # noqa: SLF001
+    with caplog.at_level(logging.WARNING):
+        load_model_tiny()
+        load_model_tiny()
+    assert caplog.text.count("S-Lab License 1.0: non-commercial use only") == 1
+
+
 def test_the_models_listing_shows_the_licence(capsys):
     from ganpost.cli.main import main
 
