@@ -49,8 +49,8 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 from helpers.codeformer import (  # noqa: E402
-    CONFIGS, STRIDE, OfficialMissing, codes_of, face_input, fill_seeded, official_codeformer, run_official_script, seeded_codeformer,
-    summary,
+    CONFIGS, STRIDE, OfficialMissing, codes_of, face_input, official_codeformer, run_official_script,
+    seeded_codeformer, summary,
 )
 
 from ganpost import load_model, restore_faces_detailed  # noqa: E402

@@ -124,7 +124,8 @@ def build_codeformer(sd: Tensors, options: dict) -> Built:
     theirs = {k: v.shape for k, v in sd.items()}
     if shapes != theirs:
         odd = sorted(set(theirs) ^ set(shapes)) or sorted(k for k in shapes if shapes[k] != theirs[k])
-        raise UnsupportedModelError(f"a CodeFormer-like layout that differs from the official one at {', '.join(odd[:4])}"
+        raise UnsupportedModelError("a CodeFormer-like layout that differs from the official one at "
+                                    f"{', '.join(odd[:4])}"
                                     + (f" and {len(odd) - 4} more" if len(odd) > 4 else ""))
     if not _NOTED:  # once per process: where a file is picked from a folder (ComfyUI), not by a known name
         _NOTED.append(True)

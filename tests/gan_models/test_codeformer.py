@@ -102,7 +102,8 @@ def test_the_stage1_vqgan_alone_is_refused_by_name(tmp_path):
           if k.split(".")[0] in ("encoder", "quantize", "generator")}
     path = tmp_path / "vqgan_code1024.pth"
     torch.save({"params_ema": sd}, path)
-    with pytest.raises(UnsupportedModelError, match=r"vqgan_code1024\.pth: CodeFormer's VQGAN alone.*load codeformer\.pth"):
+    with pytest.raises(UnsupportedModelError,
+                       match=r"vqgan_code1024\.pth: CodeFormer's VQGAN alone.*load codeformer\.pth"):
         load_model(path)
 
 
@@ -270,7 +271,8 @@ def test_the_cli_flag_reaches_codeformer(tiny_file, astronaut, tmp_path, monkeyp
 
     seen = []
     original = CodeFormer.forward
-    monkeypatch.setattr(CodeFormer, "forward", lambda self, x, **kw: seen.append(kw.get("w")) or original(self, x, **kw))
+    monkeypatch.setattr(CodeFormer, "forward",
+                        lambda self, x, **kw: seen.append(kw.get("w")) or original(self, x, **kw))
     source, target = tmp_path / "in.png", tmp_path / "out.png"
     Image.fromarray(astronaut).save(source)
     status = main(["restore-faces", str(source), "-o", str(target), "-m", str(tiny_file),

@@ -196,8 +196,9 @@ def run_official_script(image_bgr: np.ndarray, weights: str, detector: str, pars
     its own ``facelib`` ParseNet(512, 512) with ``parser`` loaded strictly (None: ``use_parse`` off, the
     square mask alone); ``get_device``/``gpu_is_available``: the CPU. ``detect_at_native_size``: its helper
     detects on the image itself instead of a copy resized to a 640 px short side (``resize=None``, as
-    facexlib's GFPGAN pipeline and ganpost's detect), for a comparison with the same landmarks. Everything else is the official
-    files (its FaceRestoreHelper, its CodeFormer, its basicsr ``img2tensor``/``tensor2img``/``imwrite``).
+    facexlib's GFPGAN pipeline and ganpost's detect), for a comparison with the same landmarks. Everything
+    else is the official files (its FaceRestoreHelper, its CodeFormer, its basicsr ``img2tensor``,
+    ``tensor2img`` and ``imwrite``).
     """
     import runpy
     import sys
