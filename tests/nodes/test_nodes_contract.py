@@ -181,7 +181,8 @@ def toy_fidelity(monkeypatch):
         if entry.architecture in tasks:
             return dataclasses.replace(entry, task=tasks[entry.architecture], forward_options=(option,))
         # a real family's own ``fidelity`` (CodeFormer's) would be listed first: the toy is the only one here
-        return dataclasses.replace(entry, forward_options=tuple(o for o in entry.forward_options if o.name != "fidelity"))
+        return dataclasses.replace(entry, forward_options=tuple(
+            o for o in entry.forward_options if o.name != "fidelity"))
 
     monkeypatch.setattr(registry, "DETECTION_ORDER", tuple(toy(entry) for entry in registry.DETECTION_ORDER))
     return option
