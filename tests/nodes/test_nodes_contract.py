@@ -176,9 +176,15 @@ def toy_fidelity(monkeypatch):
 
     option = Option("fidelity", float, 0.5, "toy: how close to the input", minimum=0.0, maximum=1.0)
     tasks = {"SRVGGNetCompact": Task.UPSCALE, "GFPGANv1Clean": Task.FACE_RESTORE, "ResnetGenerator": Task.TRANSLATE}
-    monkeypatch.setattr(registry, "DETECTION_ORDER", tuple(
-        dataclasses.replace(entry, task=tasks[entry.architecture], forward_options=(option,))
-        if entry.architecture in tasks else entry for entry in registry.DETECTION_ORDER))
+
+    def toy(entry):
+        if entry.architecture in tasks:
+            return dataclasses.replace(entry, task=tasks[entry.architecture], forward_options=(option,))
+        # a real family's own ``fidelity`` (CodeFormer's) would be listed first: the toy is the only one here
+        return dataclasses.replace(entry, forward_options=tuple(
+            o for o in entry.forward_options if o.name != "fidelity"))
+
+    monkeypatch.setattr(registry, "DETECTION_ORDER", tuple(toy(entry) for entry in registry.DETECTION_ORDER))
     return option
 
 
