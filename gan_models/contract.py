@@ -119,6 +119,10 @@ class ModelContract:
     no crop), so batching, out-of-memory halving and the fp32 fallback work as for images."""
     face_alignment: FaceAlignment | None = None
     """For face restorers: the crop template their official tool aligns faces to; None: the FFHQ template."""
+    parse_within_square: bool = False
+    """For face restorers: their official tool pastes a face through the smaller of its parsing mask and the
+    square mask (CodeFormer's helper); False: through the parsing mask alone (facexlib's, as GFPGAN's tool).
+    ``paste="official"`` follows it."""
     channels_last: bool = True
     """May the runner run it in channels-last (NHWC) memory on CPU and CUDA? Convolutions are faster
     so, but a layer with no NHWC kernel (instance norm) copies every activation back to NCHW and the

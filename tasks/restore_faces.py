@@ -207,7 +207,7 @@ def restore_faces_detailed(
             face_masks = None if masks is None else masks[mine]
             large = _large(inverse, size) if upscale_large_faces and upscaler is not None else []
             pasted = _paste_groups(background, restored[mine], inverse, face_masks, large, paste, upscale,
-                                   upscaler, precision, target)
+                                   upscaler, precision, target, model.contract.parse_within_square)
             rgb = (background + strength * (pasted - background))[0].clamp(0, 1).cpu()
             if keep_faces:
                 face_records = _records(index, faces, crops[mine], restored[mine], inverse, strength,
@@ -362,13 +362,14 @@ def _large(inverse: torch.Tensor, size: int) -> list[int]:
 
 
 def _paste_groups(background, faces, inverse, masks, large: list[int], paste: str, upscale: float,
-                  upscaler: ModelDescriptor | None, precision, device) -> torch.Tensor:
+                  upscaler: ModelDescriptor | None, precision, device, within_square: bool = False) -> torch.Tensor:
     """Paste the faces; those in ``large`` are first upscaled by ``upscaler`` to their output size and pasted
     over the others (a second pass: two crop sizes cannot share one sampler call)."""
     small = [k for k in range(faces.shape[0]) if k not in large]
     out = background
     if small:
-        out = _paste(out, faces[small], inverse[small], None if masks is None else masks[small], paste, upscale)
+        out = _paste(out, faces[small], inverse[small], None if masks is None else masks[small], paste, upscale,
+                     within_square)
     if large:
         side = faces.shape[-1]
         target = int(math.ceil(float(inverse[large, :, :2].det().abs().sqrt().max()) * side))
@@ -378,14 +379,15 @@ def _paste_groups(background, faces, inverse, masks, large: list[int], paste: st
         factor = target / side
         big_masks = None if masks is None else F.interpolate(masks[large], size=(target, target), mode="bilinear",
                                                               align_corners=False)
-        out = _paste(out, bigger, _crop_scaled(inverse[large], factor), big_masks, paste, upscale)
+        out = _paste(out, bigger, _crop_scaled(inverse[large], factor), big_masks, paste, upscale, within_square)
     return out
 
 
-def _paste(background, faces, inverse, masks, paste: str, upscale: float) -> torch.Tensor:
+def _paste(background, faces, inverse, masks, paste: str, upscale: float, within_square: bool = False) -> torch.Tensor:
     image_index = [0] * faces.shape[0]
     if paste == "official":
-        return paste_back_official(background, faces, inverse, image_index, upscale, masks=masks).image
+        return paste_back_official(background, faces, inverse, image_index, upscale, masks=masks,
+                                   within_square=within_square).image
     return paste_back(background, faces, inverse, image_index, masks=masks).image
 
 

@@ -165,6 +165,7 @@ def codeformer_contract(hp: dict) -> ModelContract:
         # script runs it (fp32 everywhere).
         fp16_safe=False,
         bf16_safe=False,
+        parse_within_square=True,  # CodeFormer's helper pastes through min(parse mask, square mask)
     )
 
 

@@ -20,11 +20,13 @@ SMALL_KERNELS = {3: (0.25, 0.5, 0.25), 5: (0.0625, 0.25, 0.375, 0.25, 0.0625),
 
 
 def paste_back_official(background: torch.Tensor, faces: torch.Tensor, inverse: torch.Tensor,
-                        image_index, upscale: float = 1.0, masks: torch.Tensor | None = None) -> Pasted:
+                        image_index, upscale: float = 1.0, masks: torch.Tensor | None = None,
+                        within_square: bool = False) -> Pasted:
     """Blend ``faces`` (``N×C×S×S``) into ``background`` (``B×C×H×W``) as facexlib does.
 
     ``masks`` (``N×1×S×S``, from :func:`.parse_mask.parsing_mask`): facexlib's ``use_parse`` path, each
-    face pasted through its own warped parsing mask instead of the eroded, blurred square.
+    face pasted through its own warped parsing mask instead of the eroded, blurred square;
+    ``within_square``: through the smaller of the two, as CodeFormer's helper does.
     """
     batch, channels, height, width = background.shape
     size = faces.shape[-1]
@@ -43,14 +45,15 @@ def paste_back_official(background: torch.Tensor, faces: torch.Tensor, inverse: 
             patch = (y1 - y0, x1 - x0)
             face = warp_affine(faces[k: k + 1].to(background.dtype), to_patch, patch)
             region = (image, slice(None), slice(y0, y1), slice(x0, x1))
-            if masks is not None:
-                soft = warp_affine(masks[k: k + 1].to(background.dtype), to_patch, patch)
-                out[region] = soft[0] * face[0] + (1 - soft[0]) * out[region]
-                coverage[region] = soft[0] + (1 - soft[0]) * coverage[region]
-                continue
             square = _erode(warp_affine(ones, to_patch, patch), int(2 * upscale))
             edge = int(float(square.sum()) ** 0.5) // 20
             soft = _gaussian_blur(_erode(square, edge * 2), edge * 2 + 1)
+            if masks is not None:
+                parse = warp_affine(masks[k: k + 1].to(background.dtype), to_patch, patch)
+                soft = torch.minimum(parse, soft) if within_square else parse
+                out[region] = soft[0] * face[0] + (1 - soft[0]) * out[region]
+                coverage[region] = soft[0] + (1 - soft[0]) * coverage[region]
+                continue
             out[region] = soft[0] * (square * face)[0] + (1 - soft[0]) * out[region]
             coverage[region] = soft[0] + (1 - soft[0]) * coverage[region]
     return Pasted(out, coverage)

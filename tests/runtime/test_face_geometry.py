@@ -271,3 +271,16 @@ def test_official_paste_mask_equals_facexlibs():
                                      torch.tensor(inverse)[None], [0], upscale=up)
         # OpenCV samples at 1/32 px steps: its warped square differs at the corners (measured max 3.4e-3)
         np.testing.assert_allclose(pasted.mask[0, 0].numpy(), expected, atol=5e-3)
+
+
+def test_official_paste_through_a_parse_mask_alone_or_within_the_square():
+    """facexlib pastes through the parse mask; CodeFormer's helper through the smaller of it and the square mask."""
+    from ganpost.runtime.faces import paste_back_official
+
+    inverse = torch.tensor([[[0.3, 0.0, 40.0], [0.0, 0.3, 30.0]]], dtype=torch.float64)
+    background, face = torch.zeros(1, 3, 240, 240, dtype=torch.float64), torch.ones(1, 3, 512, 512, dtype=torch.float64)
+    parse = torch.ones(1, 1, 512, 512, dtype=torch.float64)  # everything is face: only the square can narrow it
+    square = paste_back_official(background, face, inverse, [0]).mask
+    alone = paste_back_official(background, face, inverse, [0], masks=parse).mask
+    within = paste_back_official(background, face, inverse, [0], masks=parse, within_square=True).mask
+    assert torch.equal(within, torch.minimum(alone, square)) and (within < alone).any()
