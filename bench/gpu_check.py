@@ -59,6 +59,7 @@ TINY = {
     "UnetUpsampler": {"dim": 4, "style_network": {"dim_in": 16, "dim_out": 32, "depth": 2},
                       "self_attn_dim_head": 4, "attn_depths": (1, 1, 1, 1, 2), "mid_attn_depth": 1},
     "StyleGAN2Discriminator": {"out_size": 64, "narrow": 0.0625},
+    "GPEN": {"size": 32, "style_dim": 32, "n_mlp": 2, "narrow": 1 / 8},  # its face size has no default
 }
 
 
@@ -136,10 +137,10 @@ def tiny_models() -> tuple[list[tuple[str, object, object]], list[str]]:
     """(label, ModelDescriptor, spandrel's input) for each registry entry: a random tiny network,
     passed through detection like a file would be (so the check also covers detecting it); and a
     note per entry that could not be made."""
-    torch.manual_seed(0)
     models, notes = [], []
     for entry in registry.DETECTION_ORDER:
         hp = tiny_hyperparameters(entry)
+        torch.manual_seed(0)  # each network's weights from its own seed: a family added elsewhere changes no other's
         try:
             sd = entry.create(**hp).state_dict()
             model = describe_state_dict(sd)

@@ -112,9 +112,9 @@ def test_whole_module_pickle_is_refused(tmp_path):
 
 
 def test_unsupported_extension(tmp_path):
-    (tmp_path / "m.onnx").write_bytes(b"123")
+    (tmp_path / "m.h5").write_bytes(b"123")
     with pytest.raises(ModelFileError, match="unsupported file type"):
-        load_model(tmp_path / "m.onnx")
+        load_model(tmp_path / "m.h5")
 
 
 # ---------------------------------------------------------------------------- our words, never torch's
