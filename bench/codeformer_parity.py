@@ -107,22 +107,10 @@ def write_references() -> None:
 
 def random_parsenet(path: Path) -> None:
     """A ParseNet(512, 512, 19) state dict (facexlib's = CodeFormer facelib's layout), every tensor seeded."""
+    from helpers.faces import randomise
     from helpers.official_faces import official_parsers
 
-    net = official_parsers()["ParseNet"](in_size=512, out_size=512, parsing_ch=19)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, tensor in net.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            elif name.endswith("running_mean") or name.endswith("bias"):
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
-            elif tensor.ndim == 1:
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.5 + 0.75)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) / tensor[0].numel() ** 0.5)
+    net = randomise(official_parsers()["ParseNet"](in_size=512, out_size=512, parsing_ch=19))
     torch.save(net.state_dict(), path)
 
 

@@ -46,6 +46,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
+from helpers.faces import randomise, six_face_collage as collage  # noqa: E402
 from helpers.official_faces import (  # noqa: E402
     official_available, official_parsers, official_restorer, official_restorer_with_parser, official_square_mask,
 )
@@ -68,21 +69,6 @@ def astronaut() -> np.ndarray:
 def chelsea() -> np.ndarray:
     from skimage import data
     return data.chelsea()
-
-
-def collage() -> np.ndarray:
-    """1024×1024: astronaut and cameraman at full and smaller sizes, one mirrored, and chelsea, on grey."""
-    from skimage import data
-    photo, camera = data.astronaut(), np.repeat(data.camera()[..., None], 3, axis=-1)
-    canvas = np.full((1024, 1024, 3), 128, np.uint8)
-    canvas[:512, :512] = photo
-    canvas[:512, 512:] = camera
-    canvas[512:768, :256] = photo[::2, ::2]
-    canvas[512:768, 256:512] = photo[::2, ::-2]
-    canvas[768:1024, :256] = camera[::2, ::2]
-    canvas[512:812, 512:963] = data.chelsea()
-    canvas[830:1001, 300:471] = photo[::3, ::3]
-    return canvas
 
 
 # ------------------------------------------------------------------------------------- the two sides
@@ -259,22 +245,9 @@ def main(argv=None) -> int:
 
 def random_parsenet(path: Path) -> torch.nn.Module:
     """facexlib's ParseNet(512, 512, 19), every weight and BN statistic random (seed 0), saved to ``path``."""
-    net = official_parsers()["ParseNet"](in_size=512, out_size=512, parsing_ch=19)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, tensor in net.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            elif name.endswith("running_mean") or name.endswith("bias"):
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
-            elif tensor.ndim == 1:
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.5 + 0.75)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) / tensor[0].numel() ** 0.5)
+    net = randomise(official_parsers()["ParseNet"](in_size=512, out_size=512, parsing_ch=19))
     torch.save(net.state_dict(), path)
-    return net.eval()
+    return net
 
 
 def parse_bench(folder: Path, weights: str, model, detector, args) -> int:

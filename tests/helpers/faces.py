@@ -49,6 +49,23 @@ def collage() -> np.ndarray:
     return canvas
 
 
+def six_face_collage() -> np.ndarray:
+    """1024×1024: astronaut and cameraman at full and smaller sizes, one mirrored, and chelsea, on grey (the
+    face benches' whole-image photo: bench/faces.py, the restorers' parity benches)."""
+    from skimage import data
+
+    photo, camera = data.astronaut(), np.repeat(data.camera()[..., None], 3, axis=-1)
+    canvas = np.full((1024, 1024, 3), 128, np.uint8)
+    canvas[:512, :512] = photo
+    canvas[:512, 512:] = camera
+    canvas[512:768, :256] = photo[::2, ::2]
+    canvas[512:768, 256:512] = photo[::2, ::-2]
+    canvas[768:1024, :256] = camera[::2, ::2]
+    canvas[512:812, 512:963] = data.chelsea()
+    canvas[830:1001, 300:471] = photo[::3, ::3]
+    return canvas
+
+
 def no_faces() -> np.ndarray:
     y, x = np.mgrid[0:96, 0:128]
     return np.stack([x * 255 // 128, y * 255 // 96, np.full_like(x, 90)], -1).astype(np.uint8)
