@@ -27,7 +27,9 @@ SUPPORTED_SUFFIXES = PICKLE_SUFFIXES | SAFETENSORS_SUFFIXES
 
 # Wrappers that trainers put around the generator's weights, in order of preference:
 # the EMA weights are the ones the official tools run.
-WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net", "netG", "G")
+# g_ema: StyleGAN2-style training checkpoints ({"g", "d", "g_ema", ...}: GPEN's), the averaged generator first
+WRAPPER_KEYS = ("params_ema", "params-ema", "g_ema", "params", "state_dict", "model_state_dict", "model", "net", "netG",
+                "G")
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

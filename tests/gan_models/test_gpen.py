@@ -47,6 +47,11 @@ def test_the_official_layout_loads_strict_from_a_file(tmp_path):
     assert as_model(str(path)).hyperparameters == model.hyperparameters
     torch.save({"params_ema": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)  # wrapped
     assert load_model(path).hyperparameters == model.hyperparameters
+    # GPEN's own training checkpoints: the averaged generator ("g_ema") beside the live one and D
+    live = {k: torch.zeros_like(v) for k, v in net.state_dict().items()}
+    torch.save({"g": live, "d": {"convs.0.0.weight": torch.zeros(1)}, "g_ema": net.state_dict()}, path)
+    averaged = load_model(path).module.state_dict()
+    assert all(torch.equal(averaged[k], v) for k, v in net.state_dict().items())
 
 
 @pytest.mark.parametrize("config", [
