@@ -221,8 +221,9 @@ def device_bytes(longest_side: int, model: ModelDescriptor, *, detector=None, pa
                  precision: str = "auto", device=None, **_options) -> int:
     """What a run needs on the device to start: the restorer with one face, the detector's weights, one
     upscaler tile and the parser with one face."""
+    parser_side = parser.contract.size.fixed if isinstance(parser, ModelDescriptor) else None
     placed = [(model, model.contract.size.fixed), (detector, None), (upscaler, PLANNING_TILE),
-              (parser, parser and (parser.contract.size.fixed or model.contract.size.fixed))]
+              (parser, parser_side or model.contract.size.fixed)]
     return placed_bytes(placed, precision, device)
 
 

@@ -45,9 +45,10 @@ def paste_back_official(background: torch.Tensor, faces: torch.Tensor, inverse: 
             patch = (y1 - y0, x1 - x0)
             face = warp_affine(faces[k: k + 1].to(background.dtype), to_patch, patch)
             region = (image, slice(None), slice(y0, y1), slice(x0, x1))
-            square = _erode(warp_affine(ones, to_patch, patch), int(2 * upscale))
-            edge = int(float(square.sum()) ** 0.5) // 20
-            soft = _gaussian_blur(_erode(square, edge * 2), edge * 2 + 1)
+            if masks is None or within_square:  # the eroded, blurred square (the parse path alone needs none)
+                square = _erode(warp_affine(ones, to_patch, patch), int(2 * upscale))
+                edge = int(float(square.sum()) ** 0.5) // 20
+                soft = _gaussian_blur(_erode(square, edge * 2), edge * 2 + 1)
             if masks is not None:
                 parse = warp_affine(masks[k: k + 1].to(background.dtype), to_patch, patch)
                 soft = torch.minimum(parse, soft) if within_square else parse

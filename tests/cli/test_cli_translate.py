@@ -11,22 +11,14 @@ from ganpost import load_model, translate
 from ganpost.cli import main
 from ganpost.gan_models import catalogue
 from ganpost.gan_models.pix2pix import NLayerDiscriminator, ResnetGenerator, UnetGenerator
-from helpers.pix2pix import randomised
+from helpers.pix2pix import save_cyclegan_pair, save_random
 from helpers.download_server import server  # noqa: F401 - the loopback mirror fixture
-
-
-def _save(module, path):
-    torch.save(randomised(module).state_dict(), path)  # the official layout: a plain state dict
-    return path
 
 
 @pytest.fixture
 def pair(tmp_path):
     """A tiny CycleGAN pair as the official code saves it."""
-    torch.manual_seed(0)
-    a = _save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "latest_net_G_A.pth")
-    b = _save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "latest_net_G_B.pth")
-    return a, b
+    return save_cyclegan_pair(tmp_path)
 
 
 def _image(path, h, w, mode="RGB"):
@@ -63,7 +55,7 @@ def test_direction_picks_the_generator(tmp_path, pair):
 
 def test_resize_mode_and_as_trained_unet_are_reproducible(tmp_path):
     torch.manual_seed(0)
-    unet = _save(UnetGenerator(num_downs=6, num_feat=2, dropout=True, norm="batch"), tmp_path / "unet.pth")
+    unet = save_random(UnetGenerator(num_downs=6, num_feat=2, dropout=True, norm="batch"), tmp_path / "unet.pth")
     source = _image(tmp_path / "in.png", 50, 70)
     runs = []
     for k, seed in enumerate(("3", "3", "4")):
@@ -108,7 +100,7 @@ def test_a_model_that_is_no_translator_is_refused_before_any_image(tmp_path, wro
     if wrong == "upscaler":
         save_official(tiny_compact(), path)
     else:
-        _save(NLayerDiscriminator(in_channels=6, num_feat=4, num_layers=2), path)
+        save_random(NLayerDiscriminator(in_channels=6, num_feat=4, num_layers=2), path)
     source = _image(tmp_path / "in.png", 16, 16)
     assert main(["translate", str(source), "-o", str(tmp_path / "out" / "o.png"), "-m", str(path)]) == 1
     err = capsys.readouterr().err
@@ -154,7 +146,7 @@ def test_the_zoos_are_in_the_catalogue_with_their_official_urls():
 
 
 def test_a_zoo_name_downloads_unpinned_with_a_warning_and_loads(tmp_path, server, caplog):  # noqa: F811
-    generator = _save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "src.pth")
+    generator = save_random(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "src.pth")
     server.files["/cyclegan/pretrained_models/horse2zebra.pth"] = generator.read_bytes()
     model = load_model("cyclegan_horse2zebra", models_dir=tmp_path / "models")
     assert model.task == "translate" and (tmp_path / "models" / "cyclegan_horse2zebra.pth").is_file()

@@ -21,3 +21,18 @@ def randomised(module: nn.Module) -> nn.Module:
             else:
                 tensor.copy_(torch.randn_like(tensor) * 0.1)
     return module.eval()
+
+
+def save_random(module: nn.Module, path):
+    """``module`` randomised and saved as the official code saves generators: a plain state dict."""
+    torch.save(randomised(module).state_dict(), path)
+    return path
+
+
+def save_cyclegan_pair(folder) -> tuple:
+    """A tiny CycleGAN pair (G_A, G_B) saved under the official names in ``folder``; seed 0."""
+    from ganpost.gan_models.pix2pix import ResnetGenerator
+
+    torch.manual_seed(0)
+    return (save_random(ResnetGenerator(num_feat=4, num_blocks=1), folder / "latest_net_G_A.pth"),
+            save_random(ResnetGenerator(num_feat=4, num_blocks=1), folder / "latest_net_G_B.pth"))

@@ -9,22 +9,16 @@ from helpers.models import natural_image, save_official, shared_weight, tiny_com
 from ganpost import load_model, translate
 from ganpost.gan_models.errors import InvalidOptionError
 from ganpost.gan_models.pix2pix import ResnetGenerator, UnetGenerator
-from helpers.pix2pix import randomised
+from helpers.pix2pix import randomised, save_cyclegan_pair, save_random
 
 diffusers = pytest.importorskip("diffusers")
 from ganpost.integrations import diffusers as ds  # noqa: E402
 
 
-def _save(module, path):
-    torch.save(randomised(module).state_dict(), path)  # the official layout: a plain state dict
-    return path
-
-
 @pytest.fixture
 def pair(tmp_path):
-    torch.manual_seed(0)
-    return (_save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "latest_net_G_A.pth"),
-            _save(ResnetGenerator(num_feat=4, num_blocks=1), tmp_path / "latest_net_G_B.pth"))
+    """A tiny CycleGAN pair as the official code saves it."""
+    return save_cyclegan_pair(tmp_path)
 
 
 def test_the_post_processor_translates_each_output_kind_at_its_size(pair):
@@ -61,7 +55,7 @@ def test_a_translator_works_alone_and_no_translator_is_refused(pair, tmp_path):
 ])
 def test_model_mixin_round_trip_keeps_the_official_keys(tmp_path, cls, net):
     net = randomised(net())
-    path = _save(net, tmp_path / "latest_net_G.pth")
+    path = save_random(net, tmp_path / "latest_net_G.pth")
     options = {"dropout": False} if cls.startswith("Unet") else {}  # a U-Net's file cannot say
     wrapper = getattr(ds, cls).from_single_file(path, **options)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
