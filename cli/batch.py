@@ -1,69 +1,167 @@
-"""How every image command runs: outputs checked before compute, the loop over files with one line
-per result, the summary line, SIGTERM and Pillow's pixel limit.
+"""How every image command runs: outputs checked before compute, the files streamed through the
+command's stages (in this process or in worker processes), one line per result, the summary line,
+the run's record, SIGTERM and Pillow's pixel limit.
 
-A command supplies ``setup(device)``, called once every output is known to be writable: it loads
-and checks its models (so a mistake costs seconds, not a batch) and returns ``handle(source,
-target, label)``, which reads one file, writes its result and returns what to show about it.
+A command supplies a module-level ``stages(args, device) -> FileStages`` (``stages``), called once
+every output is known to be writable: it loads and checks its models (so a mistake costs seconds,
+not a batch) and says how to read, compute and write one file.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
 
-from ..gan_models import GanpostError
 from ..runtime.imaging.files import read_header
-from ..runtime.memory import image_job_bytes, is_out_of_memory, require_memory
+from ..runtime.memory import image_job_bytes, require_memory
 from ..runtime.precision import resolve_device
 from .console import console
+from .failures import failure_line
 from .flag_names import in_cli_terms
+from .manifest import Manifest, settings_of
 from .outputs import check_writable, collect_inputs, plan_outputs
+from .placement import plan_workers
+from .progress import files_bar, steps_bar
+from .stages import StagesFactory
+from .stream import Job, Outcome, run_stream
+from .workers import SetupFailed, WorkerPool
 
 log = logging.getLogger("ganpost.cli")
 # Pillow's own refusal threshold (2 × its MAX_IMAGE_PIXELS), a 13,377² image: ×4 that is a 2.9-gigapixel
 # output no viewer opens. Larger inputs are gigapixel scans and panoramas (--max-pixels 0) or forged
 # headers. Whether a job fits the machine is checked apart, from the memory it needs (tasks.upscale).
 DEFAULT_MAX_PIXELS = 178_956_970
+DEFAULT_QUEUE_DEPTH = 2
 
-Handle = Callable[[Path, Path, str], str]
 
-
-def run_files(args, setup: Callable[[object], Handle]) -> int:
-    """Plan and check every output, ``setup`` the models, then handle the files one by one."""
+def run_files(args, stages: StagesFactory) -> int:
+    """Plan and check every output, build the stages, then stream the files through them."""
     with terminate_as_interrupt(), pixel_limit(args.max_pixels):
-        device = resolve_device(args.device)  # a missing GPU is said now, not after loading and reading
+        workers = plan_workers(getattr(args, "devices", None), getattr(args, "workers", None), args.device)
+        device = resolve_device(args.device) if not workers else None  # a missing GPU is said before any loading
         files = collect_inputs(args.inputs)
         plan = plan_outputs(files, args.output, args.ext, overwrite=args.overwrite, skip_existing=args.skip_existing)
         check_writable([target for _, target in plan.jobs])
+        manifest = _manifest(args, plan)
         if not plan.jobs:
             console.line(f"ganpost: nothing to do: all {len(plan.skipped)} outputs already exist")
             return 0
-        handle = setup(device)
+        jobs = [Job(index, source, target) for index, (source, target) in enumerate(plan.jobs, 1)]
+        groups = group_jobs(jobs, getattr(args, "batch_size", 1) or 1)
+        depth = getattr(args, "queue_depth", None)
+        depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
+        single = len(jobs) == 1  # one file: nothing to overlap; its own steps are the progress worth showing
+        if not workers:
+            built = stages(args, device)
+        tally = _Tally(len(jobs), getattr(args, "cli_flags", {}), manifest)
         for note in plan.notes:
             console.line(f"ganpost: note: {note}")
-        written = failed = 0
-        flags = getattr(args, "cli_flags", {})  # the command's flags, to name options in its errors
         try:
-            for index, (source, target) in enumerate(plan.jobs, 1):
-                label = f"[{index}/{len(plan.jobs)}] {source.name}"
-                try:
-                    started = time.perf_counter()
-                    shown = handle(source, target, label)
-                    written += 1
-                    console.line(f"{label} → {target} ({shown}, {time.perf_counter() - started:.1f} s)")
-                except Exception as err:  # noqa: BLE001 - one file's failure (an encoder, the allocator) ends only it
-                    failed += 1  # Ctrl-C and SIGTERM are not Exceptions: they still stop the batch
-                    console.line(f"ganpost: error: {in_cli_terms(failure_line(source, err), flags)}")
+            manifest.start()
+            if workers:
+                console.line(f"ganpost: {len(jobs)} file(s) on {len(workers)} workers: "
+                             + ", ".join(w.name for w in workers))
+                WorkerPool(stages, args, workers, depth=depth).run(groups, tally.report, tally.note)
+            else:
+                progress = steps_bar(f"[1/1] {jobs[0].source.name}", built.unit) if single else None
+                run_stream(groups, built, tally.report, depth=0 if single else depth, progress=progress)
+        except SetupFailed:  # every worker refused the model or options: one line, as a one-process run
+            tally.quiet = True
+            raise
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
-            skipped = f", {len(plan.skipped)} skipped (already there)" if plan.skipped else ""
-            console.line(f"ganpost: {written} written, {failed} failed{skipped}")
-        return 1 if failed else 0
+            tally.close(len(plan.skipped))
+        return 1 if tally.failed else 0
+
+
+def group_jobs(jobs: list[Job], batch_size: int) -> list[list[Job]]:
+    """Consecutive files of one size and kind, up to ``batch_size`` each, so they can share a forward.
+
+    Decided from the headers before any work starts, so every run (one process or many) forms the
+    same groups and computes the same bytes. A header that cannot be read makes a group of its own
+    (reading it will say what is wrong).
+    """
+    if batch_size <= 1:
+        return [[job] for job in jobs]
+    groups: list[list[Job]] = []
+    last_key = None
+    for job in jobs:
+        try:
+            header = read_header(job.source)
+            key = (header.width, header.height, header.channels, header.sample_bytes)
+        except Exception:  # noqa: BLE001 - said when the file is read
+            key = None
+        if key is not None and key == last_key and len(groups[-1]) < batch_size:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+        last_key = key
+    return groups
+
+
+class _Tally:
+    """Counts, lines and the record of every file's outcome; the progress bar over the files."""
+
+    def __init__(self, total: int, flags: dict, manifest: Manifest):
+        self.total, self.flags, self.manifest = total, flags, manifest
+        self.written = self.failed = 0
+        self.quiet = False  # nothing ran: no summary
+        self.bar = files_bar("ganpost", total) if total > 1 else None
+
+    def report(self, outcome: Outcome) -> None:
+        job = outcome.job
+        label = f"[{job.index}/{self.total}] {job.source.name}"
+        if outcome.error is None:
+            self.written += 1
+            console.line(f"{label} → {job.target} ({outcome.shown}, {outcome.seconds:.1f} s)")
+            self.manifest.record(job.source, job.target, seconds=outcome.seconds)
+        else:
+            self.failed += 1
+            line = failure_line(job.source, outcome.error)
+            console.line(f"ganpost: error: {in_cli_terms(line, self.flags)}")
+            self.manifest.record(job.source, job.target, error=line)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def note(self, text: str) -> None:
+        console.line(f"ganpost: {text}")
+
+    def close(self, skipped: int) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.manifest.close()
+        if self.quiet:
+            return
+        also = f", {skipped} skipped (already there)" if skipped else ""
+        console.line(f"ganpost: {self.written} written, {self.failed} failed{also}")
+
+
+def _manifest(args, plan) -> Manifest:
+    folder = plan.folder
+    manifest = Manifest(folder, settings_of(args)) if folder is not None else _NoManifest()
+    if plan.skipped and folder is not None:
+        for other in manifest.earlier_settings():
+            differing = sorted(k for k in set(other) | set(manifest.settings) if other.get(k) != manifest.settings.get(k))
+            console.line(f"ganpost: warning: some outputs in {folder} were made by an earlier run with other settings "
+                         f"({', '.join(differing)}); --skip-existing keeps them. Use --overwrite to redo them.")
+            break
+    return manifest
+
+
+class _NoManifest(Manifest):
+    """One output file named by -o: there is no run folder to keep a record in."""
+
+    def __init__(self):
+        super().__init__(Path("."), {})
+
+    def earlier_settings(self) -> list[dict]:
+        return []
+
+    def start(self) -> None:
+        pass
 
 
 def check_fits(source: Path, scale: float, fix: str) -> None:
@@ -74,30 +172,6 @@ def check_fits(source: Path, scale: float, fix: str) -> None:
     needed = image_job_bytes(header.pixels, out_w * out_h, out_w * out_h, channels=header.channels,
                              sample_bytes=header.sample_bytes)
     require_memory(needed, f"{source}: {header.width}×{header.height} → {out_w}×{out_h}", fix)
-
-
-def failure_line(source: Path, err: Exception) -> str:
-    """``<file>: <reason>`` on one line, whatever raised: our errors name the file already, others do not."""
-    if isinstance(err, GanpostError):
-        reason = str(err)
-    elif isinstance(err, MemoryError) or is_out_of_memory(err):
-        reason = f"out of memory ({_first_line(err) or 'the allocator refused'})"
-    else:
-        reason = _first_line(err) or type(err).__name__
-    return reason if str(source) in reason or source.name in reason else f"{source}: {reason}"
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else ""
-
-
-def progress_bar(label: str, unit: str):
-    def show(done: int, total: int) -> None:
-        filled = int(24 * done / max(total, 1))
-        console.status(f"{label} [{'#' * filled}{'.' * (24 - filled)}] {done}/{total} {unit}")
-
-    return show
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..gan_models import GanpostError
 from ..tasks.shared_options import takes_seed
-from .batch import DEFAULT_MAX_PIXELS
+from .batch import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_DEPTH
 from .outputs import refuse_unwritable
 
 log = logging.getLogger("ganpost.cli")
@@ -37,9 +37,21 @@ def add_image_command(sub, name: str, run, **parser_settings) -> argparse.Argume
                         help="log what is happening (model, device, precision)")
     # --device is resolved here, before any file is read, so it is the CLI's flag, not the task's option
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    throughput = parser.add_argument_group("throughput (folders)")
+    throughput.add_argument("--devices", metavar="LIST",
+                            help="run one worker process per device, pulling files from one queue: 'all' (every "
+                                 "CUDA GPU), or a list such as cuda:0,cuda:1 or cpu; instead of --device")
+    throughput.add_argument("--workers", type=positive_int, metavar="N",
+                            help="worker processes per device (default 1); on the CPU they share its cores")
+    throughput.add_argument("--queue-depth", type=non_negative_int, metavar="N",
+                            help=f"files decoded ahead, and results waiting to be written, per worker (default "
+                                 f"{DEFAULT_QUEUE_DEPTH}); memory holds at most 2N+1 files' images. 0: one file "
+                                 "at a time, nothing overlapped")
+    throughput.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
+                            help="consecutive images of one size that share a forward (default 1)")
     parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
     parser.add_argument("--offline", action="store_true", help="never download a model")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, command_name=name)
     return parser
 
 
@@ -69,4 +81,24 @@ def max_pixels_option(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number ≥ 1, not {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a whole number ≥ 0, not {text!r}")
     return value

@@ -24,6 +24,7 @@ class OutputPlan:
     jobs: list[tuple[Path, Path]]  # (input, output) still to do
     skipped: list[Path]  # outputs that already exist (--skip-existing)
     notes: list[str]  # things the user should know before the run starts
+    folder: Path | None = None  # the output folder (None: -o names one file)
 
 
 def collect_inputs(inputs: list[Path]) -> list[Path]:
@@ -94,7 +95,7 @@ def plan_outputs(files: list[Path], output: Path, ext: str | None, *, overwrite:
             skipped.append(target)
         else:
             jobs.append((source, target))
-    return OutputPlan(jobs, skipped, notes)
+    return OutputPlan(jobs, skipped, notes, folder=None if len(targets) == 1 and targets[0] == output else output)
 
 
 def _refuse_clashes(files: list[Path], targets: list[Path]) -> None:

@@ -16,7 +16,8 @@ from ..gan_models.contract import Task
 from ..runtime.imaging.convert import to_output_type
 from ..runtime.imaging.files import read_image, write_image
 from ..tasks.restore_faces import DEFAULT_DETECTOR, DEFAULT_FACE_MODEL, OPTIONS, check_options, restore_faces_detailed
-from .batch import check_fits, progress_bar, run_files
+from .batch import check_fits, run_files
+from .stages import FileStages
 from .image_command import add_image_command, model_source, warn_unused_seed
 from .outputs import check_writable
 from .task_flags import add_task_options, task_options
@@ -43,35 +44,41 @@ def add_restore_faces_parser(sub) -> None:
 
 
 def run_restore_faces(args) -> int:
-    def setup(device):
-        def load(name):
-            return load_model(name, **model_source(args)) if name else None
+    return run_files(args, restore_faces_stages)
 
-        model = load(args.model)
-        models = {"detector": load(args.detector), "upscaler": load(args.upscaler), "parser": load(args.parser)}
-        log.info("%s", model.summary())
-        options = task_options(args, OPTIONS, Task.FACE_RESTORE, device=device)
-        check_options(model, **models, **options)
-        warn_unused_seed(args, model)
-        if args.upscale_large_faces and args.upscaler is None:
-            log.warning("--upscale-large-faces needs --background-model; faces are pasted without it")
+
+def restore_faces_stages(args, device) -> FileStages:
+    def load(name):
+        return load_model(name, **model_source(args)) if name else None
+
+    model = load(args.model)
+    models = {"detector": load(args.detector), "upscaler": load(args.upscaler), "parser": load(args.parser)}
+    log.info("%s", model.summary())
+    options = task_options(args, OPTIONS, Task.FACE_RESTORE, device=device)
+    check_options(model, **models, **options)
+    warn_unused_seed(args, model)
+    if args.upscale_large_faces and args.upscaler is None:
+        log.warning("--upscale-large-faces needs --background-model; faces are pasted without it")
+    if args.save_faces:
+        check_writable([args.save_faces / "face.png"], option="--save-faces")
+
+    def read(source: Path):
+        check_fits(source, options["upscale"], "Ask for a smaller upscale=, or split the image into parts")
+        return source, read_image(source)
+
+    def compute(items, progress):
+        result = restore_faces_detailed([image.pixels for _, image in items], model, **models, **options,
+                                        progress=progress)
+        return list(zip(result.images, result.faces))
+
+    def write(target: Path, result, item) -> str:
+        (source, image), (pixels, faces) = item, result
+        write_image(target, pixels, image.info)
         if args.save_faces:
-            check_writable([args.save_faces / "face.png"], option="--save-faces")
+            for k, face in enumerate(faces):
+                crop = to_output_type(face.restored[None], "pil")[0]  # 3×S×S in [0, 1] → 8-bit RGB
+                write_image(args.save_faces / f"{source.stem}_face{k}.png", np.asarray(crop))
+        height, width = pixels.shape[:2]
+        return f"{width}×{height}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
 
-        def handle(source: Path, target: Path, label: str) -> str:
-            check_fits(source, options["upscale"], "Ask for a smaller upscale=, or split the image into parts")
-            image = read_image(source)
-            result = restore_faces_detailed(image.pixels, model, **models, **options, progress=progress_bar(
-                label, "steps" if args.upscaler else "faces"))
-            write_image(target, result.images, image.info)
-            faces = result.faces[0]
-            if args.save_faces:
-                for k, face in enumerate(faces):
-                    crop = to_output_type(face.restored[None], "pil")[0]  # 3×S×S in [0, 1] → 8-bit RGB
-                    write_image(args.save_faces / f"{source.stem}_face{k}.png", np.asarray(crop))
-            height, width = result.images.shape[:2]
-            return f"{width}×{height}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
-
-        return handle
-
-    return run_files(args, setup)
+    return FileStages(read, compute, write, unit="steps" if args.upscaler else "faces")

@@ -13,7 +13,8 @@ from ..gan_models import load_model
 from ..gan_models.contract import Task
 from ..runtime.imaging.files import read_image, write_image
 from ..tasks.translate import OPTIONS, check_options, translate
-from .batch import check_fits, progress_bar, run_files
+from .batch import check_fits, run_files
+from .stages import FileStages
 from .image_command import add_image_command, model_source
 from .task_flags import add_task_options, task_options
 
@@ -33,25 +34,30 @@ def add_translate_parser(sub) -> None:
 
 
 def run_translate(args) -> int:
-    def setup(device):
-        def load(name):
-            return load_model(name, **model_source(args), dropout=False if args.no_dropout else None)
+    return run_files(args, translate_stages)
 
-        model = load(args.model)
-        model_b = load(args.model_b) if args.model_b else None
-        for flag, loaded in (("--model", model), ("--model-b", model_b)):
-            if loaded is not None:
-                log.info("%s: %s", flag, loaded.summary())
-        options = task_options(args, OPTIONS, Task.TRANSLATE, device=device)
-        check_options(model, model_b=model_b, **options)
 
-        def handle(source: Path, target: Path, label: str) -> str:
-            check_fits(source, 1, "Split the image into parts")
-            image = read_image(source)
-            result = translate(image.pixels, model, model_b=model_b, **options, progress=progress_bar(label, "tiles"))
-            write_image(target, result, image.info)
-            return f"{result.shape[1]}×{result.shape[0]}"
+def translate_stages(args, device) -> FileStages:
+    def load(name):
+        return load_model(name, **model_source(args), dropout=False if args.no_dropout else None)
 
-        return handle
+    model = load(args.model)
+    model_b = load(args.model_b) if args.model_b else None
+    for flag, loaded in (("--model", model), ("--model-b", model_b)):
+        if loaded is not None:
+            log.info("%s: %s", flag, loaded.summary())
+    options = task_options(args, OPTIONS, Task.TRANSLATE, device=device)
+    check_options(model, model_b=model_b, **options)
 
-    return run_files(args, setup)
+    def read(source: Path):
+        check_fits(source, 1, "Split the image into parts")
+        return read_image(source)
+
+    def compute(images, progress):
+        return translate([image.pixels for image in images], model, model_b=model_b, **options, progress=progress)
+
+    def write(target: Path, result, image) -> str:
+        write_image(target, result, image.info)
+        return f"{result.shape[1]}×{result.shape[0]}"
+
+    return FileStages(read, compute, write, unit="tiles")

@@ -14,7 +14,8 @@ from ..gan_models.catalogue import DEFAULT_MODEL
 from ..gan_models.contract import Task
 from ..runtime.imaging.files import read_header, read_image, write_image
 from ..tasks.upscale import OPTIONS, check_memory, check_options, upscale
-from .batch import progress_bar, run_files
+from .batch import run_files
+from .stages import FileStages
 from .image_command import add_image_command, model_source, warn_unused_seed
 from .task_flags import add_task_options, task_options
 
@@ -31,22 +32,27 @@ def add_upscale_parser(sub) -> None:
 
 
 def run_upscale(args) -> int:
-    def setup(device):
-        model = load_model(args.model, denoise_strength=args.denoise_strength, **model_source(args))
-        log.info("%s", model.summary())
-        options = task_options(args, OPTIONS, Task.UPSCALE, device=device)
-        check_options(model, **options)
-        warn_unused_seed(args, model)
+    return run_files(args, upscale_stages)
 
-        def handle(source: Path, target: Path, label: str) -> str:
-            header = read_header(source)  # refused before decoding when it cannot fit
-            check_memory(model, header.width, header.height, channels=header.channels, sample_bytes=header.sample_bytes,
-                         outscale=options["outscale"], size=options["size"], label=str(source))
-            image = read_image(source)
-            result = upscale(image.pixels, model, **options, progress=progress_bar(label, "tiles"))
-            write_image(target, result, image.info)
-            return f"{result.shape[1]}×{result.shape[0]}"
 
-        return handle
+def upscale_stages(args, device) -> FileStages:
+    model = load_model(args.model, denoise_strength=args.denoise_strength, **model_source(args))
+    log.info("%s", model.summary())
+    options = task_options(args, OPTIONS, Task.UPSCALE, device=device)
+    check_options(model, **options)
+    warn_unused_seed(args, model)
 
-    return run_files(args, setup)
+    def read(source: Path):
+        header = read_header(source)  # refused before decoding when it cannot fit
+        check_memory(model, header.width, header.height, channels=header.channels, sample_bytes=header.sample_bytes,
+                     outscale=options["outscale"], size=options["size"], label=str(source))
+        return read_image(source)
+
+    def compute(images, progress):
+        return upscale([image.pixels for image in images], model, **options, progress=progress)
+
+    def write(target: Path, result, image) -> str:
+        write_image(target, result, image.info)
+        return f"{result.shape[1]}×{result.shape[0]}"
+
+    return FileStages(read, compute, write, unit="tiles")

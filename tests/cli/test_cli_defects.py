@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
 from helpers.models import natural_image, save_official, tiny_compact
+from helpers.paths import images_in
 from ganpost import GanpostError, load_model, upscale
 from ganpost.cli import main
 from ganpost.gan_models.errors import DeviceError, InvalidOptionError
@@ -77,7 +78,7 @@ def test_output_with_a_dot_but_no_image_extension_is_a_folder(tmp_path, model_fi
     second = tmp_path / "second.jpg"
     Image.fromarray(natural_image(12, 12, seed=1)).save(second)
     assert _run(capsys, photo, second, "-o", tmp_path / "out_v1.2", "-m", model_file)[0] == 0
-    assert sorted(p.name for p in (tmp_path / "out_v1.2").iterdir()) == ["in.png", "second.jpg"]
+    assert images_in(tmp_path / "out_v1.2") == ["in.png", "second.jpg"]
     assert _run(capsys, photo, "-o", tmp_path / "results.x4", "-m", model_file)[0] == 0
     assert Image.open(tmp_path / "results.x4" / "in.png").size == (40, 32)
 
