@@ -188,9 +188,13 @@ class Runner:
         side = self.tile_side(tile, max(h for h, _ in sizes), max(w for _, w in sizes))
         size = self.batch_size(batch, side)
         counter = _Progress(self.progress, self.cancel, sum(tile_count(h, w, side) for h, w in sizes))
-        for image in images:
-            result, side, size = self._run_with_fallback(image, side, size, counter, options)
-            yield result
+        for run in _same_size_runs(images):
+            if len(run) > 1 and self._whole_images_batch(run[0], side):
+                yield from self._run_whole(run, batch, side, size, counter, options)
+                continue
+            for image in run:
+                result, side, size = self._run_with_fallback(image, side, size, counter, options)
+                yield result
         if self.fp32_fallbacks:
             log.warning("%d tile(s) overflowed in %s and were recomputed in fp32", self.fp32_fallbacks,
                         self.precision_name)
@@ -254,6 +258,36 @@ class Runner:
         if image.shape[1] != self.contract.in_channels:
             raise ImageInputError(f"{self.model.name} takes {self.contract.in_channels}-channel input, "
                                   f"not {image.shape[1]} channels.")
+
+    def _whole_images_batch(self, image: torch.Tensor, side: int) -> bool:
+        """Whether images of this one's size go through the network whole, several per forward: each is a
+        single tile, the window is not fixed, and the network has no batch statistics to mix."""
+        h, w = image.shape[-2:]
+        return (tile_count(h, w, side) == 1 and not self.contract.size.fixed
+                and self.contract.test_time != AtInference.AS_TRAINED)
+
+    def _run_whole(self, images: list[torch.Tensor], batch: int | str, side: int, tile_batch: int,
+                   counter: _Progress, options: dict) -> Iterator[torch.Tensor]:
+        """Images of one size, each one tile, as many per forward as fit (halved after out-of-memory; one at
+        a time through the tiled path when even two do not fit)."""
+        per_forward = self._windows_per_forward(batch, tuple(images[0].shape[-2:]))
+        start = 0
+        while start < len(images):
+            chunk = images[start: start + per_forward]
+            if len(chunk) == 1:
+                result, side, tile_batch = self._run_with_fallback(chunk[0], side, tile_batch, counter, options)
+                yield result
+                start += 1
+                continue
+            try:
+                out = self.forward(torch.cat(chunk), **options).cpu()
+            except (RuntimeError, torch.OutOfMemoryError) as err:
+                per_forward = self._halved_batch(err, per_forward, "images") or 1
+                continue
+            counter.step(len(chunk))
+            for result in out:
+                yield result.clone()  # a tensor of its own: callers change results in place (inference tensors refuse)
+            start += len(chunk)
 
     def _run_with_fallback(self, image: torch.Tensor, side: int, batch: int, counter: _Progress,
                            options: dict) -> tuple[torch.Tensor, int, int]:
@@ -386,6 +420,17 @@ class Runner:
             torch.cuda.empty_cache()
         elif self.device.type == "mps":
             torch.mps.empty_cache()
+
+
+def _same_size_runs(images: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """Consecutive images of one shape, together."""
+    runs: list[list[torch.Tensor]] = []
+    for image in images:
+        if runs and runs[-1][0].shape == image.shape:
+            runs[-1].append(image)
+        else:
+            runs.append([image])
+    return runs
 
 
 def _read_size(ry: Span, rx: Span) -> tuple[int, int]:

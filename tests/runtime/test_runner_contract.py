@@ -362,3 +362,31 @@ def test_a_contracts_decode_replaces_the_image_output():
         found = runner.run_windows(x)
     assert found.shape == (2, 6, 5)
     torch.testing.assert_close(found[..., 4], F.avg_pool2d(x.mean(1, keepdim=True), 4).flatten(1))
+
+
+def test_whole_images_of_one_size_share_a_forward_and_equal_one_at_a_time():
+    small = [torch.rand(1, 3, 12, 16) for _ in range(5)]
+    images = small[:3] + [torch.rand(1, 3, 20, 8)] + small[3:]  # a different size breaks the run
+    seen = []
+    with Runner(describe(Brightens()), device="cpu", precision="fp32",
+                progress=lambda d, t: seen.append(d)) as runner:
+        together = list(runner.run(images, tile=0, batch=2))
+        batches = list(runner._module.batches)
+        alone = [next(runner.run([image], tile=0)) for image in images]
+    assert batches == [2, 1, 1, 2]  # three of one size: 2 + 1; the odd one; then the last two together
+    for a, b in zip(together, alone):
+        assert torch.equal(a, b)
+    assert seen[:4] == [2, 3, 4, 6]  # then the one-at-a-time runs: one each
+
+
+def test_whole_image_batches_halve_on_out_of_memory_and_tiled_images_are_never_stacked():
+    images = [torch.rand(1, 3, 8, 8) for _ in range(4)]
+    with Runner(describe(Brightens(limit=2)), device="cpu", precision="fp32") as runner:
+        out = list(runner.run(images, tile=0, batch=4))
+        assert runner._module.batches[:2] == [4, 2]
+    for image, result in zip(images, out):
+        torch.testing.assert_close(result, image[0] + 0.1)
+    big = [torch.rand(1, 3, 40, 40) for _ in range(2)]
+    with Runner(describe(Brightens()), device="cpu", precision="fp32") as runner:
+        list(runner.run(big, tile=32, batch=8))  # several tiles each: one image's tiles per forward, never two images
+        assert runner._module.batches == [4, 4]
