@@ -31,6 +31,7 @@ from .workers import SetupFailed
 log = logging.getLogger("ganpost.cli")
 DEFAULT_CPU_ACTORS = 2
 TASK_RETRIES = 2  # a chunk whose actor died is run again up to this many times (Ray restarts the actor)
+CHUNK_GROUPS = 4  # groups per call on an actor: fewer calls, yet a dead actor costs little
 MAX_RESTARTS = 16  # an actor that keeps dying (a model that kills every process loading it) is given up
 INSTALL_HINT = 'pip install "ganpost[ray]"'
 
@@ -89,7 +90,7 @@ class RayPool:
             remote = ray.remote(_Actor)
             actors = [remote.options(**options).remote(self.factory, self.args, device, threads) for _ in range(count)]
             where = f"{int(resources.get('num_gpus', 0) * count)} GPU(s)" if device == "cuda" else (
-                f"the CPU, {threads} thread(s) each")
+                f"the CPU, {threads} thread{'' if threads == 1 else 's'} each")
             note(f"{sum(map(len, groups))} file(s) on {count} Ray actors ({where})")
             actors = self._ready(ray, actors, note)
             _Dispatch(ray, actors, groups, report, note, self.depth).run()
@@ -135,7 +136,7 @@ class _Dispatch:
 
     def __init__(self, ray, actors, groups, report, note, depth: int):
         self.ray, self.actors, self.report, self.note = ray, list(actors), report, note
-        size = max(1, min(depth + 1, len(groups) // (2 * len(actors))))
+        size = max(1, min(CHUNK_GROUPS, len(groups) // (2 * len(actors))))  # each actor gets two at least
         self.pending = deque(groups[k:k + size] for k in range(0, len(groups), size))
         self.running: dict = {}  # object ref → (actor, chunk)
         self.reported: set[int] = set()
