@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple] = {
     "translate": (add_translate_parser, translate_stages),
 }
 # Where and how a folder run goes: a caller that brings its own (source, target) pairs has none of these.
-NOT_FOR_PAIRS = {"inputs", "output", "ext", "devices", "workers", "queue_depth", "ray", "help", "verbose"}
+NOT_FOR_PAIRS = {"inputs", "output", "ext", "devices", "workers", "ray", "help", "verbose"}
 
 
 def stages_factory(command: str) -> StagesFactory:

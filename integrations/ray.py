@@ -79,6 +79,7 @@ class GanpostProcessor:
         if threads:
             torch.set_num_threads(threads)
         self.settings, self.skip_existing = settings, skip_existing
+        depth = getattr(settings, "queue_depth", None) if depth is None else depth
         self.depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
         with pixel_limit(settings.max_pixels):
             self.stages = factory(settings, resolve_device(device))

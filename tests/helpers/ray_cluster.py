@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ganpost.integrations.ray import GanpostProcessor
+
 from .paths import REPO, TESTS
 
 
@@ -69,3 +71,11 @@ def upscale_stages_killed_once(args, device):
     from ganpost.cli.upscale_command import upscale_stages
 
     return killed_once(upscale_stages(args, device), Path(args.kill_marker), args.kill_victim, Path(args.write_log))
+
+
+class KilledOnceProcessor(GanpostProcessor):
+    """``GanpostProcessor`` under :func:`killed_once`, for Ray Data (its workers import it from here)."""
+
+    def __init__(self, marker, victim, write_log, **kwargs):
+        super().__init__(**kwargs)
+        self.stages = killed_once(self.stages, Path(marker), victim, Path(write_log))
