@@ -18,12 +18,11 @@ file that still kills it gets one line, and the others are done.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Callable
 
 from ..gan_models.errors import GanpostError, InvalidOptionError
-from ..integrations.ray import GanpostProcessor, collected_logs
+from ..integrations.ray import FileProcessor, collected_logs
 from .stages import StagesFactory
 from .stream import Job, Outcome
 from .workers import SetupFailed
@@ -31,6 +30,7 @@ from .workers import SetupFailed
 log = logging.getLogger("ganpost.cli")
 DEFAULT_CPU_ACTORS = 2
 TASK_RETRIES = 2  # a chunk whose actor died is run again up to this many times (Ray restarts the actor)
+POLL_SECONDS = 0.5
 CHUNK_GROUPS = 4  # groups per call on an actor: fewer calls, yet a dead actor costs little
 MAX_RESTARTS = 16  # an actor that keeps dying (a model that kills every process loading it) is given up
 INSTALL_HINT = 'pip install "ganpost[ray]"'
@@ -44,7 +44,7 @@ def require_ray():
     return ray
 
 
-class _Actor(GanpostProcessor):
+class _Actor(FileProcessor):
     """One Ray actor: the command's stages built once, chunks of groups streamed through them."""
 
     def __init__(self, factory: StagesFactory, args, device: str, threads: int | None):
@@ -145,7 +145,10 @@ class _Dispatch:
     def run(self) -> None:
         self._fill()
         while self.running:
-            [ref], _ = self.ray.wait(list(self.running), num_returns=1)
+            done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
+            if not done:  # waiting in short steps lets Ctrl-C and SIGTERM through
+                continue
+            ref = done[0]
             actor, chunk = self.running.pop(ref)
             try:
                 results, notes = self.ray.get(ref)

@@ -3,10 +3,10 @@
 ::
 
     import ray
-    from ganpost.integrations.ray import GanpostProcessor
+    from ganpost.integrations.ray import FileProcessor
 
     pairs = ray.data.from_items([{"source": f"s3://in/{n}", "target": f"s3://out/{n}"} for n in names])
-    done = pairs.map_batches(GanpostProcessor, fn_constructor_kwargs={"command": "upscale", "model": "realesrgan_x4plus"},
+    done = pairs.map_batches(FileProcessor, fn_constructor_kwargs={"command": "upscale", "model": "realesrgan_x4plus"},
                              batch_size=8, concurrency=4, num_gpus=1)   # num_gpus=1: one actor per GPU
     failed = done.filter(lambda row: row["status"] == "failed").take_all()
 
@@ -48,7 +48,7 @@ class FileResult:
     seconds: float = 0.0
 
 
-class GanpostProcessor:
+class FileProcessor:
     """A callable class for ``Dataset.map_batches``: ``{"source", "target"}`` → plus ``status`` and ``error``.
 
     ``command``: ``"upscale"``, ``"restore-faces"`` or ``"translate"``; ``device``: where the model runs
@@ -118,7 +118,9 @@ class GanpostProcessor:
         todo = []
         for group in groups:
             left = [job for job in group if not (self.skip_existing and staging is None and job.target.exists())]
-            results.update({job.index: FileResult("skipped", shown="already there") for job in group if job not in left})
+            for job in group:
+                if job not in left:
+                    results[job.index] = FileResult("skipped", shown="already there")
             if left:
                 todo.append(left)
         stages = staging.wrap(self.stages) if staging is not None else self.stages

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ganpost.integrations.ray import GanpostProcessor
+from ganpost.integrations.ray import FileProcessor
 
 from .paths import REPO, TESTS
 
@@ -73,8 +73,8 @@ def upscale_stages_killed_once(args, device):
     return killed_once(upscale_stages(args, device), Path(args.kill_marker), args.kill_victim, Path(args.write_log))
 
 
-class KilledOnceProcessor(GanpostProcessor):
-    """``GanpostProcessor`` under :func:`killed_once`, for Ray Data (its workers import it from here)."""
+class KilledOnceProcessor(FileProcessor):
+    """``FileProcessor`` under :func:`killed_once`, for Ray Data (its workers import it from here)."""
 
     def __init__(self, marker, victim, write_log, **kwargs):
         super().__init__(**kwargs)

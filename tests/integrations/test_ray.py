@@ -11,7 +11,7 @@ from helpers.ray_cluster import KilledOnceProcessor
 from ganpost.cli import main
 from ganpost.cli.commands import command_settings
 from ganpost.gan_models.errors import InvalidOptionError
-from ganpost.integrations.ray import GanpostProcessor
+from ganpost.integrations.ray import FileProcessor
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_a_batch_maps_to_a_status_per_file(tmp_path, model_file):
     photos = _folder(tmp_path / "in", 2)
     (photos / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    process = GanpostProcessor("upscale", model=str(model_file), skip_existing=True)
+    process = FileProcessor("upscale", model=str(model_file), skip_existing=True)
     out.mkdir()
     (out / "p1.png").write_bytes(b"kept")
     done = process({"source": [str(photos / n) for n in ("p0.png", "p1.png", "empty.png")],
@@ -73,7 +73,7 @@ def test_urls_are_read_and_written_whole_through_their_filesystem(tmp_path, mode
     for name in ("p0.png", "p1.png"):
         memory.pipe(f"/photos/{name}", (photos / name).read_bytes())
     plain = _plain_run(tmp_path, photos, model_file)
-    process = GanpostProcessor("upscale", model=str(model_file))
+    process = FileProcessor("upscale", model=str(model_file))
     done = process({"source": ["memory://photos/p0.png", "memory://photos/p1.png", "memory://photos/gone.png"],
                     "target": ["memory://out/p0.png", "memory://out/p1.png", "memory://out/gone.png"]})
     assert list(done["status"]) == ["written", "written", "failed"]
@@ -93,7 +93,7 @@ def test_a_ray_data_pipeline_on_two_actors_writes_the_plain_runs_bytes(tmp_path,
     out.mkdir()
     rows = [{"source": str(photos / f"p{i}.png"), "target": str(out / f"p{i}.png")} for i in range(6)]
     done = ray_local.data.from_items(rows).map_batches(
-        GanpostProcessor, fn_constructor_kwargs={"command": "upscale", "model": str(model_file)},
+        FileProcessor, fn_constructor_kwargs={"command": "upscale", "model": str(model_file)},
         batch_size=2, concurrency=2, num_cpus=1).take_all()
     assert sorted((r["target"], r["status"], r["error"]) for r in done) == [(r["target"], "written", "") for r in rows]
     for i in range(6):
