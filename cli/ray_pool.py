@@ -17,10 +17,14 @@ file that still kills it gets one line, and the others are done.
 
 from __future__ import annotations
 
+import glob
 import logging
+import signal
 from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 
+from ..gan_models.atomic import PARTIAL_SUFFIX
 from ..gan_models.errors import GanpostError, InvalidOptionError
 from ..integrations.ray import FileProcessor, collected_logs
 from .stages import StagesFactory
@@ -81,8 +85,9 @@ class RayPool:
         ray = require_ray()
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.ERROR)
+            with _signals_kept():
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR)
         actors = []
         try:
             device, count, resources, threads = self._placement(ray)
@@ -97,6 +102,7 @@ class RayPool:
         finally:  # Ctrl-C, SIGTERM or a failure here: no actor outlives the run
             for actor in actors:
                 ray.kill(actor)
+            _sweep_partials([job.target for group in groups for job in group])
             if started_here:
                 ray.shutdown()
 
@@ -120,7 +126,10 @@ class RayPool:
         return "cpu", count, {"num_cpus": share, "num_gpus": 0}, share
 
     def _ready(self, ray, actors: list, note) -> list:
-        answers = ray.get([actor.ready.remote() for actor in actors])
+        refs = [actor.ready.remote() for actor in actors]
+        while ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[1]:  # short steps: Ctrl-C gets through
+            pass
+        answers = ray.get(refs)
         errors = [error for error, _ in answers if error is not None]
         for line in dict.fromkeys(n for _, notes in answers for n in notes):  # N actors log a warning once
             note(line)
@@ -202,6 +211,32 @@ class _Dispatch:
         if outcome.job.index not in self.reported:
             self.reported.add(outcome.job.index)
             self.report(outcome)
+
+
+@contextmanager
+def _signals_kept():
+    """Ray's core worker installs its own SIGTERM/SIGINT handlers (print a stack, then abort); the run's
+    own (``batch.terminate_as_interrupt``: unwind, stop the actors, say what was done) are put back."""
+    try:
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:
+        saved = {}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                try:
+                    signal.signal(sig, handler)
+                except ValueError:  # not the main thread: an embedding application's signals are its own
+                    pass
+
+
+def _sweep_partials(targets: list) -> None:
+    """Temporaries of writes that an actor killed at the end of the run left beside their targets."""
+    for target in targets:
+        for leftover in target.parent.glob(f".{glob.escape(target.name)}.*{PARTIAL_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
 
 
 class _Reported(Exception):
