@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..gan_models.errors import InvalidOptionError
 from ..runtime.imaging.files import read_header
 from ..runtime.memory import image_job_bytes, require_memory
 from ..runtime.precision import resolve_device
@@ -41,8 +42,12 @@ DEFAULT_QUEUE_DEPTH = 2
 def run_files(args, stages: StagesFactory) -> int:
     """Plan and check every output, build the stages, then stream the files through them."""
     with terminate_as_interrupt(), pixel_limit(args.max_pixels):
-        workers = plan_workers(getattr(args, "devices", None), getattr(args, "workers", None), args.device)
-        device = resolve_device(args.device) if not workers else None  # a missing GPU is said before any loading
+        on_ray = getattr(args, "ray", None) is not None
+        if on_ray:
+            _check_ray(args)
+        workers = [] if on_ray else plan_workers(getattr(args, "devices", None), getattr(args, "workers", None),
+                                                 args.device)
+        device = resolve_device(args.device) if not (workers or on_ray) else None  # a missing GPU: said before loading
         files = collect_inputs(args.inputs)
         plan = plan_outputs(files, args.output, args.ext, overwrite=args.overwrite, skip_existing=args.skip_existing)
         check_writable([target for _, target in plan.jobs])
@@ -55,14 +60,18 @@ def run_files(args, stages: StagesFactory) -> int:
         depth = getattr(args, "queue_depth", None)
         depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
         single = len(jobs) == 1  # one file: nothing to overlap; its own steps are the progress worth showing
-        if not workers:
+        if not (workers or on_ray):
             built = stages(args, device)
         tally = _Tally(len(jobs), getattr(args, "cli_flags", {}), manifest)
         for note in plan.notes:
             console.line(f"ganpost: note: {note}")
         try:
             manifest.start()
-            if workers:
+            if on_ray:
+                from .ray_pool import RayPool
+
+                RayPool(stages, args, depth=depth).run(groups, tally.report, tally.note)
+            elif workers:
                 console.line(f"ganpost: {len(jobs)} file(s) on {len(workers)} workers: "
                              + ", ".join(w.name for w in workers))
                 WorkerPool(stages, args, workers, depth=depth).run(groups, tally.report, tally.note)
@@ -75,6 +84,16 @@ def run_files(args, stages: StagesFactory) -> int:
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
             tally.close(len(plan.skipped))
         return 1 if tally.failed else 0
+
+
+def _check_ray(args) -> None:
+    """--ray's refusals, before any output is planned: Ray missing, or this machine's devices named."""
+    from .ray_pool import require_ray
+
+    if getattr(args, "devices", None) is not None:
+        raise InvalidOptionError("--devices picks this machine's devices; with --ray, Ray places the actors "
+                                 "(one per GPU; --workers N per GPU, or N on the CPU)")
+    require_ray()
 
 
 def group_jobs(jobs: list[Job], batch_size: int) -> list[list[Job]]:

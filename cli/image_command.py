@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..gan_models import GanpostError
@@ -49,6 +50,11 @@ def add_image_command(sub, name: str, run, **parser_settings) -> argparse.Argume
                                  "at a time, nothing overlapped")
     throughput.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
                             help="consecutive images of one size that share a forward (default 1)")
+    throughput.add_argument("--ray", nargs="?", const="", type=ray_address, metavar="ADDRESS",
+                            help="run on Ray actors (the ray extra): one per GPU, else --workers N on the CPU "
+                                 "(default 2). With no ADDRESS, Ray starts on this machine (or joins $RAY_ADDRESS); "
+                                 "with one (auto, HOST:PORT, ray://HOST:PORT) it connects there. Put it after the "
+                                 "inputs. Paths must be the same on every node")
     parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
     parser.add_argument("--offline", action="store_true", help="never download a model")
     parser.set_defaults(run=run, command_name=name)
@@ -82,6 +88,14 @@ def max_pixels_option(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"max-pixels must be a whole number of pixels (0 for no limit), not {text!r}")
     return value
+
+
+def ray_address(text: str) -> str:
+    """A Ray address; anything else (a folder) is refused: ``--ray in/`` would have taken an input as one."""
+    if text in ("", "auto", "local") or "://" in text or re.fullmatch(r"\[?[\w.:-]+\]?:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); "
+                                     "give --ray after the inputs, or give it an address")
 
 
 def positive_int(text: str) -> int:

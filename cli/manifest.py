@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 NAME = ".ganpost-runs.jsonl"
-NOT_SETTINGS = {"inputs", "output", "overwrite", "skip_existing", "verbose", "devices", "workers", "queue_depth",
+NOT_SETTINGS = {"inputs", "output", "overwrite", "skip_existing", "verbose", "devices", "workers", "queue_depth", "ray",
                 "max_pixels", "models_dir", "offline", "device", "run", "cli_flags", "save_faces", "command_name"}
 
 

@@ -28,3 +28,13 @@ def photos(tmp_path) -> Path:
     for i in range(3):
         Image.fromarray(natural_image(64, 64, seed=i)).save(folder / f"{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray (two CPUs) for every test that needs it, started once and shut down at the end;
+    the tests that use it skip where Ray is missing or cannot start."""
+    from helpers.ray_cluster import local_ray
+
+    with local_ray() as ray:
+        yield ray
