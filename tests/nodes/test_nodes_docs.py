@@ -151,13 +151,17 @@ def test_comfyignore_keeps_tests_benches_and_lab_out_of_the_pack():
 
 
 def test_registry_metadata_is_complete():
+    """The fields `comfy node validate` reads (.ci/run runs comfy-cli itself too)."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project, comfy = config["project"], config["tool"]["comfy"]
     for word in ("Real-ESRGAN", "AuraSR", "GFPGAN", "pix2pix", "CycleGAN"):
         assert word in project["description"], word
-    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["requires-comfyui"]
+    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["requires-comfyui"].startswith(">=")
+    assert project["version"] and project["license"], "comfy node validate refuses an empty version"
+    for key in ("Homepage", "Documentation", "Repository", "Issues"):  # the registry page's links
+        assert project["urls"][key].startswith("https://github.com/ganpost/ganpost"), key
     icon = comfy["Icon"]
     assert icon.startswith("https://raw.githubusercontent.com/"), icon
     assert (ROOT / icon.split("/main/", 1)[1]).is_file(), f"{icon} is not a file in the repository"
