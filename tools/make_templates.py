@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import comfy_workflow  # noqa: E402
-from comfy_server import ComfyServer, comfy_from_environment  # noqa: E402
+from comfy_server import PACK_NAME, ComfyServer, comfy_from_environment  # noqa: E402
 
 REPO = comfy_workflow.REPO
 SHARED = REPO.parent / "shared"
