@@ -1,5 +1,7 @@
 """The pictures in the docs, made from files the repository or ../shared has:
 
+- ``docs/images/before_after.png``: the README's first command, ``examples/astronaut_crop.png`` (128 px) ×4
+  with the model that ships in the package, beside a bicubic ×4;
 - ``docs/images/face_pipeline.png``: detect → align → restore → paste on Kodak's kodim04 with the real
   RetinaFace MobileNet-0.25. No released face restorer is available offline, so the *restore* panel is a
   stand-in, said so on the figure: the aligned crop taken down to 128 px and brought back by the real
@@ -97,6 +99,14 @@ def face_pipeline(out: Path) -> None:
     _save(sheet, out / "face_pipeline.png")
 
 
+def before_after(out: Path) -> None:
+    photo = Image.open(REPO / "examples" / "astronaut_crop.png").convert("RGB")
+    upscaled = ganpost.upscale(photo, ganpost.load_model("ganpost-compact-x4"), precision="fp32")
+    sheet = _labelled_row([(photo.resize(upscaled.size, Image.BICUBIC), "bicubic x4"),
+                           (upscaled, "ganpost upscale (built-in compact x4)")], side=320)
+    _save(sheet, out / "before_after.png")
+
+
 def _plain_tiles(image: torch.Tensor, model, tile: int) -> torch.Tensor:
     """Each tile upscaled on its own and placed side by side: what a tiler without context margins gives."""
     _, height, width = image.shape
@@ -139,9 +149,11 @@ def tiling_seams(out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
-    parser.add_argument("--only", choices=("faces", "tiling"))
+    parser.add_argument("--only", choices=("before_after", "faces", "tiling"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
+    if args.only in (None, "before_after"):
+        before_after(args.out)
     if args.only in (None, "faces"):
         face_pipeline(args.out)
     if args.only in (None, "tiling"):

@@ -44,14 +44,14 @@ def test_a_comfyui_with_the_field_gets_every_nodes_aliases(monkeypatch, tmp_path
     schemas = _schemas(monkeypatch, tmp_path, NewerSchema)
     missing = [node_id for node_id, s in schemas.items() if not s.search_aliases]
     assert not missing, f"no search aliases: {missing}"
-    for node_id, words in {"GanpostRestoreFaces": ("face restore", "GFPGAN"),
+    for node_id, words in {"GanpostRestoreFaces": ("face restore", "GFPGAN", "codeformer", "gpen", "restoreformer"),
                            "GanpostUpscaleImage": ("hires fix upscale",),
                            "GanpostTrainUpscaleModel": ("fine-tune",)}.items():
         assert set(words) <= set(schemas[node_id].search_aliases), node_id
     for node_id, s in schemas.items():  # an alias that is the node's own name adds nothing
         assert len(set(s.search_aliases)) == len(s.search_aliases), node_id
         assert s.display_name not in s.search_aliases, node_id
-
+    assert "gfpgan" not in schemas["GanpostRestoreFaces"].search_aliases  # "GFPGAN" is there already
 
 def test_the_table_names_only_registered_nodes(monkeypatch, tmp_path):
     schemas = _schemas(monkeypatch, tmp_path)
