@@ -21,6 +21,7 @@ from .image_convert import core_to_comfy
 from .inputs import MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader
 from .run import run_task
+from .search_aliases import schema
 from .types import GanpostFaceDetector, GanpostFaceModel, GanpostFaceParser, GanpostModel
 
 TERMS = {"model": "face_model", "upscaler": "upscale_model"}  # the task's keywords → Restore Faces' inputs
@@ -72,7 +73,7 @@ class GanpostRestoreFaces(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="GanpostRestoreFaces", display_name="ganpost: Restore Faces", category="ganpost/faces",
             description="Detect, align and restore every face of an image batch, then paste them back with a "
                         "soft mask; the background is resized or upscaled by an optional model. An image "
@@ -128,7 +129,7 @@ class GanpostDetectFaces(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="GanpostDetectFaces", display_name="ganpost: Detect Faces", category="ganpost/faces",
             description="Find faces (RetinaFace) in an image batch: a mask of where they are, their aligned "
                         "crops and how many there are, for use elsewhere in the graph.",

@@ -11,6 +11,7 @@ from ..gan_models.contract import ModelDescriptor, Task
 from ..tasks.wrong_model import PLACES
 from . import model_folders
 from .model_cache import cached_model
+from .search_aliases import schema
 
 
 def load_task_model(model_name: str, task: Task) -> ModelDescriptor:
@@ -55,7 +56,7 @@ class ModelLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         place = PLACES[cls.task]
-        return io.Schema(
+        return schema(
             node_id=cls.__name__, display_name=place.loader, category=cls.category,
             description=f"Load {place.called} (e.g. {place.files}) from models/{place.folder}. {cls.note}"
                         "Loading never runs pickled code.",

@@ -27,6 +27,7 @@ from ..training.recipes import RECIPES, recipe_named
 from ..training.recipes.front_end import SUMMARY_TOOLTIP, every_tenth
 from . import model_folders
 from .face_nodes import GanpostFaceDetector, GanpostFaceModel
+from .search_aliases import schema
 from .train_run_names import published_path, run_folder
 from .translate_nodes import GanpostTranslator
 from .upscale_nodes import GanpostModel
@@ -179,7 +180,7 @@ def node_class(form) -> type[io.ComfyNode]:
     """The ComfyUI node of a recipe's :class:`~..training.recipes.front_end.NodeForm`."""
 
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id=form.node_id, display_name=form.display_name, category=CATEGORY, description=form.description,
             is_output_node=True, inputs=[_socket_input(spec) for spec in form.inputs],
             outputs=[MODEL_SOCKETS[form.output.kind].Output(display_name=form.output.display_name,

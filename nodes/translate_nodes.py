@@ -18,6 +18,7 @@ from .image_convert import core_to_comfy
 from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader, load_task_model
 from .run import run_task
+from .search_aliases import schema
 from .types import GanpostTranslator
 
 MODEL_DEFAULT = "model default"
@@ -71,7 +72,7 @@ class GanpostTranslateImage(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="GanpostTranslateImage", display_name="ganpost: Translate Image", category="ganpost/translate",
             description="pix2pix / CycleGAN image-to-image translation of an image batch at any size: the output "
                         "has the input's size (no 256 px crop). Keeps transparency and returns it as a mask.",

@@ -11,6 +11,7 @@ from .image_convert import core_to_comfy
 from .inputs import AUTO_TILE, MASK_TOOLTIP, Encoding, TaskWidgets
 from .loaders import ModelLoader
 from .run import run_task
+from .search_aliases import schema
 from .types import GanpostModel
 
 
@@ -37,7 +38,7 @@ class GanpostUpscaleImage(io.ComfyNode):
 
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="GanpostUpscaleImage", display_name="ganpost: Upscale Image", category="ganpost",
             description="Seam-free tiled upscaling of an image batch; keeps transparency (from an RGBA image "
                         "or the mask) and returns it as a mask.",

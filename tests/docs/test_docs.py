@@ -20,7 +20,7 @@ from helpers.paths import REPO
 
 DOCS = sorted([REPO / "README.md", REPO / "CONTRIBUTING.md", *(REPO / "docs").rglob("*.md")])
 TOP_FOLDERS = ("bench", "tests", "gan_models", "runtime", "tasks", "nodes", "cli", "integrations", "training",
-               "examples", "web", "docs", ".ci")
+               "examples", "example_workflows", "tools", "web", "docs", ".ci")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 PLACEHOLDER = re.compile(r"[<>*{}…]|\.\.\.")

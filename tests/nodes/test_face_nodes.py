@@ -1,7 +1,7 @@
 """The face nodes called the way ComfyUI calls them (fake ComfyUI), with a tiny GFPGAN file and the real
 RetinaFace MobileNet-0.25.
 
-The real-ComfyUI run is `examples/restore_faces_workflow_api.json` through ../shared/tools/comfy_e2e.py.
+The real-ComfyUI run is `example_workflows/api/restore_faces_workflow_api.json` through ../shared/tools/comfy_e2e.py.
 """
 
 import importlib

@@ -1,8 +1,8 @@
 """The ComfyUI nodes called the way ComfyUI calls them, with ComfyUI's modules stood in for.
 
-The real-ComfyUI runs are `examples/upscale_workflow_api.json` (our loader) and
-`examples/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) and
-`examples/aurasr_workflow_api.json` (a tiny random AuraSR made at run time, seeded) through
+The real-ComfyUI runs are `example_workflows/api/upscale_workflow_api.json` (our loader) and
+`example_workflows/api/core_loader_workflow_api.json` (core's UpscaleModelLoader into our node) and
+`example_workflows/api/aurasr_workflow_api.json` (a tiny random AuraSR made at run time, seeded) through
 ../shared/tools/comfy_e2e.py. The fake ComfyUI lives in tests/helpers/fake_comfy.py.
 """
 
@@ -255,12 +255,12 @@ def test_seed_is_ignored_by_models_without_noise(comfy):
 
 
 def test_aurasr_example_workflow_runs_node_by_node(comfy):
-    """examples/aurasr_workflow_api.json with the fake ComfyUI: its widget values are the nodes' inputs."""
+    """example_workflows/api/aurasr_workflow_api.json with the fake ComfyUI: its widget values are the nodes' inputs."""
     import json
 
     from helpers.aurasr import save_tiny_aurasr
 
-    workflow = json.loads((REPO / "examples" / "aurasr_workflow_api.json").read_text())
+    workflow = json.loads((REPO / "example_workflows" / "api" / "aurasr_workflow_api.json").read_text())
     loader, upscaler = workflow["2"]["inputs"], workflow["3"]["inputs"]
     save_tiny_aurasr(comfy.folder / loader["model_name"])
     (model,) = comfy.nodes.GanpostLoadUpscaleModel.execute(**loader)

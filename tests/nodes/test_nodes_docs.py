@@ -24,7 +24,7 @@ from helpers import fake_comfy
 ROOT = REPO
 DOCS = ROOT / "web" / "docs"
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
-EXAMPLE_LINK = re.compile(r"\]\([^)]*?/examples/([^)/]+)\)")
+EXAMPLE_LINK = re.compile(r"\]\([^)]*?/example_workflows/([^)/]+\.json)\)")  # a template (UI graph)
 
 
 @pytest.fixture(scope="module")
@@ -129,35 +129,39 @@ def test_every_input_and_output_has_a_tooltip(schemas):
 def test_every_linked_example_exists_and_uses_the_node(schemas):
     for node_id in schemas:
         for name in EXAMPLE_LINK.findall(_page(node_id)):
-            path = ROOT / "examples" / name
-            assert path.is_file(), f"{node_id}: links examples/{name}, which does not exist"
-            used = {node["class_type"] for node in json.loads(path.read_text()).values()}
-            assert node_id in used, f"{node_id}: links examples/{name}, which does not use it"
+            path = ROOT / "example_workflows" / name
+            assert path.is_file(), f"{node_id}: links example_workflows/{name}, which does not exist"
+            used = {node["type"] for node in json.loads(path.read_text())["nodes"]}
+            assert node_id in used, f"{node_id}: links example_workflows/{name}, which does not use it"
 
 
 def test_every_example_is_linked_from_the_pages_of_the_nodes_it_uses(schemas):
-    for path in sorted((ROOT / "examples").glob("*_workflow_api.json")):
-        for class_type in {node["class_type"] for node in json.loads(path.read_text()).values()} & set(schemas):
+    for path in sorted((ROOT / "example_workflows").glob("*.json")):
+        for class_type in {node["type"] for node in json.loads(path.read_text())["nodes"]} & set(schemas):
             assert path.name in EXAMPLE_LINK.findall(_page(class_type)), f"{class_type}'s page omits {path.name}"
 
 
 def test_comfyignore_keeps_tests_benches_and_lab_out_of_the_pack():
     patterns = {line.strip().strip("/") for line in (ROOT / ".comfyignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")}
-    for folder in ("tests", "bench", "lab", ".ci"):
+    for folder in ("tests", "bench", "lab", ".ci", "tools"):
         assert folder in patterns, f".comfyignore does not exclude {folder}/"
-    for kept in ("web", "nodes", "gan_models", "examples"):
+    for kept in ("web", "nodes", "gan_models", "examples", "example_workflows"):
         assert kept not in patterns, f".comfyignore would drop {kept}/, which the pack needs"
 
 
 def test_registry_metadata_is_complete():
+    """The fields `comfy node validate` reads (.ci/run runs comfy-cli itself too)."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project, comfy = config["project"], config["tool"]["comfy"]
     for word in ("Real-ESRGAN", "AuraSR", "GFPGAN", "pix2pix", "CycleGAN"):
         assert word in project["description"], word
-    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["requires-comfyui"]
+    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["requires-comfyui"].startswith(">=")
+    assert project["version"] and project["license"], "comfy node validate refuses an empty version"
+    for key in ("Homepage", "Documentation", "Repository", "Issues"):  # the registry page's links
+        assert project["urls"][key].startswith("https://github.com/ganpost/ganpost"), key
     icon = comfy["Icon"]
     assert icon.startswith("https://raw.githubusercontent.com/"), icon
     assert (ROOT / icon.split("/main/", 1)[1]).is_file(), f"{icon} is not a file in the repository"

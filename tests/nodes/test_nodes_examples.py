@@ -1,7 +1,7 @@
-"""Every ``examples/*_workflow_api.json`` checked against the node schemas the way ComfyUI's /prompt checks
+"""Every ``example_workflows/api/*_workflow_api.json`` (the templates' API forms) checked against the node schemas the way ComfyUI's /prompt checks
 a workflow before running it (fake ComfyUI from tests/helpers): each node exists, every required input is
 given, each link's output type is one the input accepts, and each widget value fits its input (combo
-options, int/float bounds). The real-ComfyUI runs are the examples through ../shared/tools/comfy_e2e.py;
+options, int/float bounds). The real-ComfyUI runs are tests/nodes/test_comfy_real.py;
 this catches a mistyped link without one (e.g. a GANPOST_MODEL wired into a GANPOST_TRANSLATOR input).
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from helpers import fake_comfy
 
-EXAMPLES = sorted((REPO / "examples").glob("*_workflow_api.json"))
+EXAMPLES = sorted((REPO / "example_workflows" / "api").glob("*_workflow_api.json"))
 # The core nodes the examples use: (input name → accepted type), output types.
 CORE = {
     "LoadImage": ({"image": "COMBO"}, ["IMAGE", "MASK"]),

@@ -1,7 +1,7 @@
 """The translation nodes called the way ComfyUI calls them (fake ComfyUI), with tiny generators and the real
 vintage CycleGAN generator.
 
-The real-ComfyUI run is `examples/translate_workflow_api.json` through ../shared/tools/comfy_e2e.py.
+The real-ComfyUI run is `example_workflows/api/translate_workflow_api.json` through ../shared/tools/comfy_e2e.py.
 """
 
 import importlib
