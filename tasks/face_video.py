@@ -4,7 +4,8 @@ A clip arrives in batches (``push``). Every frame is detected once; it is restor
 frames after it have been detected, with the landmarks that smoothing the whole clip at once would give
 (``runtime.faces.SteadyLandmarks``), so batch boundaries leave no trace in the motion. Frames come back in
 order, ``radius`` frames late (``radius`` = 3 × sigma, rounded up); ``finish`` returns the rest. Only
-those frames and the faces of ``radius`` earlier ones are held, whatever the clip's length.
+those frames and the faces of ``radius`` earlier ones are held, whatever the clip's length. No track runs
+across a cut to another shot (``runtime.faces.cuts``).
 
 It is a ``runtime.video`` frame filter: ``process_video(src, dst, SteadyFaceRestorer(model, ...))``.
 """
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from ..gan_models.contract import ModelDescriptor
-from ..runtime.faces import SteadyLandmarks
+from ..runtime.faces import CutDetector, SteadyLandmarks
 from ..runtime.imaging import convert
 from ..runtime.precision import resolve_device
 from .detect_faces import DEFAULT_DETECTION_SIZE, DEFAULT_DETECTOR, detect_in_core
@@ -56,6 +57,7 @@ class SteadyFaceRestorer:
         self.options = dict(options, precision=precision, device=device, cancel=cancel)
         self.device, self.precision, self.cancel = resolve_device(device), precision, cancel
         self.steady = SteadyLandmarks(smooth_landmarks)
+        self.shots = CutDetector()  # tracks end at cuts to another shot
         self.keep_faces = keep_faces
         self.waiting: list[np.ndarray] = []  # frames detected, not yet restored
         self.faces: list[list[RestoredFace]] = []
@@ -74,7 +76,7 @@ class SteadyFaceRestorer:
         found = detect_in_core(self.detector, rgb, **self.detection, device=self.device,
                                precision="fp32" if self.precision == "fp32" else "auto", cancel=self.cancel)
         self.waiting += frames
-        return self._restore(self.steady.push(found))
+        return self._restore(self.steady.push(found, self.shots.starts(rgb)))
 
     def finish(self) -> np.ndarray | None:
         """The clip has ended: restore and return every frame still held."""

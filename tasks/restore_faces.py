@@ -28,7 +28,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
     MaskShape, align_faces, crop_mask, face_channels, invert_affine, paste_back, paste_back_official,
-    parsing_mask, upscale_affine, warp_affine,
+    parsing_mask, shot_starts, upscale_affine, warp_affine,
 )
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
@@ -190,7 +190,8 @@ def restore_faces_detailed(
         raise InvalidOptionError(f"detected holds faces for {len(detected)} images; {len(batch.items)} were given.")
     else:
         found = [list(faces) for faces in detected]
-    found = smooth_face_landmarks(found, smooth_landmarks)
+    if smooth_landmarks:  # no track runs across a cut to another shot
+        found = smooth_face_landmarks(found, smooth_landmarks, cuts=shot_starts([item.rgb for item in batch.items]))
     steps = _Steps(progress, sum(len(faces) for faces in found))
     backgrounds = _backgrounds(batch, upscale, upscaler, precision, target, steps, cancel)
     size = model.contract.size.fixed

@@ -25,14 +25,17 @@ def box_iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def link_tracks(frames: list[list], min_iou: float = MIN_IOU) -> list[list[int]]:
+def link_tracks(frames: list[list], min_iou: float = MIN_IOU, cuts=()) -> list[list[int]]:
     """A track id for every face of every frame (faces carry ``.box``); a face unmatched in the previous
-    frame starts a new track."""
+    frame, or in a frame listed in ``cuts`` (the first of a new shot), starts a new track."""
     ids: list[list[int]] = []
     next_id = 0
     previous: list = []
     previous_ids: list[int] = []
-    for faces in frames:
+    cuts = set(cuts)
+    for t, faces in enumerate(frames):
+        if t in cuts:
+            previous, previous_ids = [], []
         pairs = sorted(((box_iou(f.box, p.box), i, j) for i, f in enumerate(faces) for j, p in enumerate(previous)),
                        reverse=True)
         mine = [-1] * len(faces)
@@ -61,13 +64,14 @@ def window_radius(sigma: float) -> int:
     return 0 if sigma == 0 else max(1, math.ceil(3 * sigma))
 
 
-def smooth_landmarks(frames: list[list], sigma: float, min_iou: float = MIN_IOU) -> list[list]:
+def smooth_landmarks(frames: list[list], sigma: float, min_iou: float = MIN_IOU, cuts=()) -> list[list]:
     """``frames`` (per image, a list of faces with ``.box`` and ``.landmarks``) with each face's landmarks
-    averaged over its track's neighbouring frames, Gaussian weights of ``sigma`` frames (0: unchanged)."""
+    averaged over its track's neighbouring frames, Gaussian weights of ``sigma`` frames (0: unchanged).
+    ``cuts``: indices of frames that begin a new shot (``runtime.faces.cuts``); no track crosses them."""
     check_smoothing(sigma)
     if sigma == 0:
         return frames
-    ids = link_tracks(frames, min_iou)
+    ids = link_tracks(frames, min_iou, cuts)
     tracks: dict[int, list[tuple[int, int]]] = {}
     for t, frame_ids in enumerate(ids):
         for i, track in enumerate(frame_ids):
@@ -104,9 +108,12 @@ class SteadyLandmarks:
         self.frames: list[list] = []  # faces of the clip's frames from ``start`` on
         self.start = 0
         self.released = 0  # frames handed out so far
+        self.cuts: list[int] = []  # clip indices of frames that begin a shot
 
-    def push(self, frames: list[list]) -> list[list]:
-        """Add the next frames' faces; return the smoothed faces of the frames now complete (maybe none)."""
+    def push(self, frames: list[list], cuts=()) -> list[list]:
+        """Add the next frames' faces (``cuts``: indices in ``frames`` that begin a new shot); return the
+        smoothed faces of the frames now complete (maybe none)."""
+        self.cuts += [self.start + len(self.frames) + c for c in cuts]
         self.frames += list(frames)
         return self._release(self.start + len(self.frames) - self.radius)
 
@@ -119,9 +126,11 @@ class SteadyLandmarks:
             return []
         end = self.start + len(self.frames)
         low, high = max(self.start, self.released - self.radius), min(end, until + self.radius)
-        smoothed = smooth_landmarks(self.frames[low - self.start: high - self.start], self.sigma, self.min_iou)
+        smoothed = smooth_landmarks(self.frames[low - self.start: high - self.start], self.sigma, self.min_iou,
+                                    [c - low for c in self.cuts if low < c < high])
         out = smoothed[self.released - low: until - low]
         self.released = until
         keep = max(self.start, until - self.radius)  # what the next release still reads
         self.frames, self.start = self.frames[keep - self.start:], keep
+        self.cuts = [c for c in self.cuts if c > keep]
         return out

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from helpers.faces import REAL_DETECTOR, astronaut, jitter_of, restore, shifted_sequence, toy_restorer
 from helpers.models import shared_weight
 
 from ganpost import load_model
-from ganpost.runtime.faces import SteadyLandmarks, smooth_landmarks, window_radius
+from ganpost.runtime.faces import (
+    CutDetector, SteadyLandmarks, link_tracks, shot_starts, smooth_landmarks, window_radius,
+)
 from ganpost.tasks.detect_faces import Face
 from ganpost.tasks.face_video import SteadyFaceRestorer
 
@@ -27,11 +30,11 @@ def clip_with_visitor(frames=30):
     return seq, truth
 
 
-def streamed(seq, sigma, batch):
+def streamed(seq, sigma, batch, cuts=()):
     steady = SteadyLandmarks(sigma)
     out = []
     for start in range(0, len(seq), batch):
-        ready = steady.push(seq[start:start + batch])
+        ready = steady.push(seq[start:start + batch], [c - start for c in cuts if start <= c < start + batch])
         assert len(out) + len(ready) >= start + len(seq[start:start + batch]) - steady.radius  # never later
         out += ready
     return out + steady.finish()
@@ -43,6 +46,27 @@ def test_batches_of_any_size_smooth_exactly_as_the_whole_clip(sigma):
     whole = smooth_landmarks(seq, sigma)
     for batch in (1, 2, 3, 5, 8, 13, 30, 64):
         assert streamed(seq, sigma, batch) == whole, (sigma, batch)  # bit for bit, every face of every frame
+    cut = smooth_landmarks(seq, sigma, cuts=[11, 12, 21])  # new shots (the faces stay: boxes still overlap)
+    assert cut == whole or sigma > 0
+    for batch in (1, 4, 7, 30):
+        assert streamed(seq, sigma, batch, cuts=[11, 12, 21]) == cut, (sigma, batch)
+
+
+def test_no_track_crosses_a_cut():
+    seq, _ = shifted_sequence(12)
+    assert len({i for frame in link_tracks(seq, cuts=[6]) for i in frame}) == 4  # two faces, two shots
+    smoothed = smooth_landmarks(seq, 2.0, cuts=[6])
+    assert smoothed[:6] == smooth_landmarks(seq[:6], 2.0) and smoothed[6:] == smooth_landmarks(seq[6:], 2.0)
+
+
+def test_cuts_are_found_between_shots_not_within_one():
+    from skimage import data
+
+    frames = list(moving_face_frames(5)) + [np.ascontiguousarray(data.chelsea()[:384, :384])] * 2
+    rgb = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in frames]
+    assert shot_starts(rgb) == [5]
+    detector = CutDetector()
+    assert detector.starts(rgb[:3]) == [] and detector.starts(rgb[3:6]) == [2]  # across batches
 
 
 def test_a_frame_waits_only_for_its_radius_and_the_stream_holds_little():
