@@ -54,7 +54,7 @@ from PIL import Image  # noqa: E402
 from ganpost import load_model, upscale  # noqa: E402
 from ganpost.gan_models.catalogue import DEFAULT_MODEL  # noqa: E402
 from ganpost.gan_models.gfpgan import GFPGANv1Clean  # noqa: E402
-from ganpost.runtime.faces import smooth_landmarks  # noqa: E402
+from ganpost.runtime.faces import shot_starts, smooth_landmarks  # noqa: E402
 from ganpost.runtime.video import process_video  # noqa: E402
 from ganpost.tasks.detect_faces import detect_faces  # noqa: E402
 from ganpost.tasks.face_video import SteadyFaceRestorer  # noqa: E402
@@ -174,9 +174,10 @@ def first_face(faces) -> np.ndarray | None:
 # -------------------------------------------------------------------------------------- the runs
 def sweep(frames: np.ndarray, scenes: list[int], detector) -> dict:
     found = detect_faces(list(frames), detector)
-    tracks = {}
+    cuts = shot_starts([torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in frames])
+    tracks = {"cuts": cuts}
     for sigma in SIGMAS:
-        smoothed = smooth_landmarks(found, sigma)
+        smoothed = smooth_landmarks(found, sigma, cuts=cuts)
         tracks[str(sigma)] = landmark_figures([first_face(f) for f in smoothed], scenes)
     tracks["faces_per_frame"] = [len(f) for f in found]
     return tracks
