@@ -75,7 +75,7 @@ OPTIONS = Options(
            "(512 px) is upscaled by it first, not stretched"),
     Option("smooth_landmarks", float, 0.0, "the images are consecutive video frames: average each face's landmarks "
            "over this many neighbouring frames (0 = off) so faces do not flicker", minimum=0,
-           front_ends=EVERYWHERE - {CLI}),  # the CLI restores one file per call: no neighbouring frames
+           front_ends=EVERYWHERE - {CLI}),  # the CLI's own --smooth-landmarks is for videos: image files are not frames
     SEED,
     PRECISION,
     DEVICE,
