@@ -12,6 +12,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from ..gan_models.errors import InvalidOptionError
+from ..runtime.faces import check_smoothing
 from ..runtime.video import CODECS, DEFAULT_CODEC, EncodeSettings, is_video_path, process_video
 from ..runtime.video.job import DEFAULT_BATCH_FRAMES
 from .stages import FileStages
@@ -56,9 +58,6 @@ def _frames(text: str) -> int:
 
 
 def smoothing(text: str) -> float:
-    from ..runtime.faces import check_smoothing
-    from ..gan_models.errors import InvalidOptionError
-
     try:
         value = float(text)
         check_smoothing(value)

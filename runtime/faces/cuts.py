@@ -16,7 +16,7 @@ THUMBNAIL = 32
 
 
 def thumbnail(rgb: torch.Tensor) -> torch.Tensor:
-    """``1×3×H×W`` (or ``3×H×W``) in [0, 1] → 32×32 grey, on the CPU in float64 (the same whatever the batch)."""
+    """``1×3×H×W`` (or ``3×H×W``) in [0, 1] → 32×32 grey, on the CPU in float64 (batch-independent)."""
     grey = rgb.reshape(-1, *rgb.shape[-3:])[:1].double().mean(1, keepdim=True).cpu()
     return F.adaptive_avg_pool2d(grey, THUMBNAIL)[0, 0]
 

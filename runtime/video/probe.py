@@ -3,7 +3,9 @@ rotation, audio. Also the one place PyAV is imported from, with the install line
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -87,8 +89,6 @@ def describe(container, path: Path) -> VideoInfo:
 
 
 def _first_display_matrix(container, stream, path: Path) -> tuple[int, ...] | None:
-    import struct
-
     av = require_av()
     try:
         for frame in container.decode(stream):
@@ -105,8 +105,6 @@ def _rotation(matrix: tuple[int, ...] | None) -> int:
     """FFmpeg's ``av_display_rotation_get``: counter-clockwise degrees, rounded to the nearest degree."""
     if matrix is None:
         return 0
-    import math
-
     a, b, _, c, d, *_ = (v / 65536 for v in matrix)  # 16.16 fixed point
     scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
     if scale_x == 0 or scale_y == 0:
