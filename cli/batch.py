@@ -76,7 +76,8 @@ def run_files(args, stages: StagesFactory) -> int:
                              + ", ".join(w.name for w in workers))
                 WorkerPool(stages, args, workers, depth=depth).run(groups, tally.report, tally.note)
             else:
-                progress = steps_bar(f"[1/1] {jobs[0].source.name}", built.unit) if single else None
+                unit = "frames" if built.takes_whole(jobs[0].source) else built.unit  # a video counts its frames
+                progress = steps_bar(f"[1/1] {jobs[0].source.name}", unit) if single else None
                 run_stream(groups, built, tally.report, depth=0 if single else depth, progress=progress)
         except SetupFailed:  # every worker refused the model or options: one line, as a one-process run
             tally.quiet = True

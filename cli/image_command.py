@@ -13,6 +13,7 @@ from ..gan_models import GanpostError
 from ..tasks.shared_options import takes_seed
 from .batch import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_DEPTH
 from .outputs import refuse_unwritable
+from .video import add_video_options
 
 log = logging.getLogger("ganpost.cli")
 MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
@@ -21,7 +22,8 @@ MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
 def add_image_command(sub, name: str, run, **parser_settings) -> argparse.ArgumentParser:
     """A subcommand over image files: inputs, -o and the output options, where models come from and run."""
     parser = sub.add_parser(name, **parser_settings)
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders of images")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="image or video files, or folders of them")
     parser.add_argument("-o", "--output", required=True, type=Path,
                         help="output file (one input; the extension picks the format) or folder (any other name)")
     parser.add_argument("--ext", type=ext_option, help="output format for folder outputs (default: same as each "
@@ -55,6 +57,7 @@ def add_image_command(sub, name: str, run, **parser_settings) -> argparse.Argume
                                  "(default 2). With no ADDRESS, Ray starts on this machine (or joins $RAY_ADDRESS); "
                                  "with one (auto, HOST:PORT, ray://HOST:PORT) it connects there. Put it after the "
                                  "inputs. Paths must be the same on every node")
+    add_video_options(parser)
     parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
     parser.add_argument("--offline", action="store_true", help="never download a model")
     parser.set_defaults(run=run, command_name=name)

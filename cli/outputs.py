@@ -2,7 +2,8 @@
 
 ``-o`` is a file when its extension is one we write (``out.png``) and it is not an existing
 folder; anything else (``out``, ``out_v1.2``, ``results.x4``) is a folder. Formats we read but
-cannot write (GIF) become PNG in folders, and are refused as an explicit file name.
+cannot write (GIF) become PNG in folders, and are refused as an explicit file name. Videos keep their
+container in folders (``--ext`` is for images); ``-o clip.mkv`` names another for one video.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from ..gan_models.errors import GanpostError, OutputError
 from ..runtime.imaging.files import READABLE, WRITABLE, refuse_unreadable_file
+from ..runtime.video.probe import VIDEO_SUFFIXES
 
 FALLBACK_SUFFIX = ".png"
+INPUTS = READABLE | set(VIDEO_SUFFIXES)
 UNWRITABLE_WHY = {".gif": "GIF holds 256 colours, which would undo the upscale"}
 
 
@@ -31,7 +34,7 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
     files = []
     for item in inputs:
         if item.is_dir():
-            files += sorted(p for p in item.iterdir() if p.suffix.lower() in READABLE and p.is_file())
+            files += sorted(p for p in item.iterdir() if p.suffix.lower() in INPUTS and p.is_file())
         elif item.is_file():
             files.append(item)
         elif item.exists():
@@ -39,8 +42,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
         else:
             raise GanpostError(f"{item}: no such file or folder.")
     if not files:
-        raise GanpostError(f"no images found in {', '.join(map(str, inputs))} "
-                           f"(looked for {', '.join(sorted(READABLE))}).")
+        raise GanpostError(f"no images or videos found in {', '.join(map(str, inputs))} "
+                           f"(looked for {', '.join(sorted(INPUTS))}).")
     return files
 
 
@@ -57,12 +60,23 @@ def refuse_unwritable(suffix: str, what: str) -> None:
 def plan_outputs(files: list[Path], output: Path, ext: str | None, *, overwrite: bool = False,
                  skip_existing: bool = False) -> OutputPlan:
     notes, targets = [], None
+    videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     if output.is_dir():
         pass
+    elif output.suffix.lower() in VIDEO_SUFFIXES:
+        if len(files) > 1 or not videos:
+            raise OutputError(f"{output}: a video file name takes one video input; give a folder for -o "
+                              f"(or an image name for one image).")
+        if ext:
+            raise OutputError(f"--ext is for images in folder outputs; {output} already names the container.")
+        targets = [output]
     elif output.suffix.lower() in WRITABLE:
         if len(files) > 1:
             raise OutputError(f"{output}: {len(files)} inputs need an output folder, not a file name "
                               f"(a name without an image extension, e.g. {output.with_suffix('')}_out).")
+        if videos:
+            raise OutputError(f"{output}: {videos[0].name} is a video; name a video file "
+                              f"({', '.join(VIDEO_SUFFIXES)}) or a folder for -o.")
         if ext:
             raise OutputError(f"--ext is for folder outputs; {output} already names the format by its extension.")
         targets = [output]
@@ -74,8 +88,8 @@ def plan_outputs(files: list[Path], output: Path, ext: str | None, *, overwrite:
         targets = []
         converted = []
         for f in files:
-            suffix = ext or f.suffix.lower()
-            if suffix not in WRITABLE:
+            suffix = f.suffix.lower() if f in videos else ext or f.suffix.lower()
+            if suffix not in WRITABLE and f not in videos:
                 converted.append(f.name)
                 suffix = FALLBACK_SUFFIX
             targets.append(output / f"{f.stem}{suffix}")

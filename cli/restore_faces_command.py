@@ -15,9 +15,11 @@ from ..gan_models import load_model
 from ..gan_models.contract import Task
 from ..runtime.imaging.convert import to_output_type
 from ..runtime.imaging.files import read_image, write_image
+from ..tasks.face_video import DEFAULT_VIDEO_SMOOTHING, SteadyFaceRestorer
 from ..tasks.restore_faces import DEFAULT_DETECTOR, DEFAULT_FACE_MODEL, OPTIONS, check_options, restore_faces_detailed
 from .batch import check_fits, run_files
 from .stages import FileStages
+from .video import smoothing, with_video
 from .image_command import add_image_command, model_source, warn_unused_seed
 from .outputs import check_writable
 from .task_flags import add_task_options, task_options
@@ -41,6 +43,10 @@ def add_restore_faces_parser(sub) -> None:
     rf.add_argument("--save-faces", type=Path, metavar="DIR",
                     help="also write each restored face crop to DIR as NAME_faceK.png")
     add_task_options(rf, OPTIONS, Task.FACE_RESTORE)
+    rf.add_argument("--smooth-landmarks", type=smoothing, default=DEFAULT_VIDEO_SMOOTHING, metavar="SIGMA",
+                    help="videos: each face's landmarks averaged over neighbouring frames (Gaussian, SIGMA frames; "
+                         f"0 = off) so restored faces do not flicker (default {DEFAULT_VIDEO_SMOOTHING:g}). Image "
+                         "files are never smoothed: they are not frames of one clip")
 
 
 def run_restore_faces(args) -> int:
@@ -81,4 +87,9 @@ def restore_faces_stages(args, device) -> FileStages:
         height, width = pixels.shape[:2]
         return f"{width}×{height}, {len(faces)} face{'' if len(faces) == 1 else 's'}"
 
-    return FileStages(read, compute, write, unit="steps" if args.upscaler else "faces")
+    def frames():  # one per clip: it keeps the clip's recent faces for the smoothing
+        if args.save_faces:
+            log.warning("--save-faces applies to images; the faces of videos are not saved")
+        return SteadyFaceRestorer(model, **models, smooth_landmarks=args.smooth_landmarks, **options)
+
+    return with_video(FileStages(read, compute, write, unit="steps" if args.upscaler else "faces"), args, frames)

@@ -2,7 +2,8 @@
 
 ``read`` (decode and check one input) and ``write`` (encode one result, atomically) run on I/O
 threads; ``compute`` runs on the compute thread, one call per group of inputs of one size, so they
-can share a forward. A command builds its stages with a module-level function ``(args, device) ->
+can share a forward. A file too big to hold (a video) is done ``whole`` on the compute thread
+instead. A command builds its stages with a module-level function ``(args, device) ->
 FileStages``: worker processes and Ray actors call the same function to build their own copy.
 """
 
@@ -26,6 +27,10 @@ class FileStages:
     """Write one result to its target (``(target, result, decoded)``) atomically; returns what to show."""
     unit: str = "tiles"
     """What ``compute``'s progress counts."""
+    whole: Callable[[Path, Path, Progress | None], str] | None = None
+    """For the sources ``takes_whole`` accepts (videos): ``whole(source, target, progress)`` reads, computes
+    and writes the file on the compute thread as it goes, atomically; returns what to show."""
+    takes_whole: Callable[[Path], bool] = lambda source: False
 
 
 StagesFactory = Callable[[Any, Any], FileStages]

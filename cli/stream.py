@@ -58,7 +58,8 @@ def run_stream(groups: Iterable[list[Job]], stages: FileStages, report: Report, 
             group = next(pending, None)
             if group is None:
                 return
-            reads.append((group, [readers.submit(stages.read, job.source) for job in group], time.perf_counter()))
+            futures = None if _whole(group, stages) else [readers.submit(stages.read, job.source) for job in group]
+            reads.append((group, futures, time.perf_counter()))
 
     def finish_writes(keep: int) -> None:
         """Report finished writes (all of them in order once more than ``keep`` wait)."""
@@ -74,6 +75,10 @@ def run_stream(groups: Iterable[list[Job]], stages: FileStages, report: Report, 
         while reads:
             group, futures, started = reads.popleft()
             read_ahead()  # keep decoding while this group computes
+            if futures is None:  # a video: decoded, computed and encoded here, batch by batch
+                _do_whole(group[0], stages, report, progress)
+                finish_writes(keep=depth)
+                continue
             decoded = []
             for job, future in zip(group, futures):
                 try:
@@ -118,8 +123,25 @@ def _computed(decoded: list, stages: FileStages, report: Report, progress):
     return done
 
 
+def _whole(group: list[Job], stages: FileStages) -> bool:
+    return stages.whole is not None and len(group) == 1 and stages.takes_whole(group[0].source)
+
+
+def _do_whole(job: Job, stages: FileStages, report: Report, progress) -> None:
+    started = time.perf_counter()
+    try:
+        shown = stages.whole(job.source, job.target, progress)
+    except Exception as err:  # noqa: BLE001 - one file's failure ends only it (its output was never in place)
+        report(Outcome(job, error=err))
+    else:
+        report(Outcome(job, shown=shown, seconds=time.perf_counter() - started))
+
+
 def _plain(group: list[Job], stages: FileStages, report: Report, progress) -> None:
     """One group at a time, nothing overlapped (``depth=0``: how every run went before streaming)."""
+    if _whole(group, stages):
+        _do_whole(group[0], stages, report, progress)
+        return
     for job in group:
         started = time.perf_counter()
         try:

@@ -15,6 +15,7 @@ from ..runtime.imaging.files import read_image, write_image
 from ..tasks.translate import OPTIONS, check_options, translate
 from .batch import check_fits, run_files
 from .stages import FileStages
+from .video import with_video
 from .image_command import add_image_command, model_source
 from .task_flags import add_task_options, task_options
 
@@ -60,4 +61,7 @@ def translate_stages(args, device) -> FileStages:
         write_image(target, result, image.info)
         return f"{result.shape[1]}×{result.shape[0]}"
 
-    return FileStages(read, compute, write, unit="tiles")
+    def frames(batch):  # a video's frames: N×H×W×3 uint8
+        return translate(batch, model, model_b=model_b, **options)
+
+    return with_video(FileStages(read, compute, write, unit="tiles"), args, lambda: frames)

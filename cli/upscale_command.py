@@ -16,6 +16,7 @@ from ..runtime.imaging.files import read_header, read_image, write_image
 from ..tasks.upscale import OPTIONS, check_memory, check_options, upscale
 from .batch import run_files
 from .stages import FileStages
+from .video import with_video
 from .image_command import add_image_command, model_source, warn_unused_seed
 from .task_flags import add_task_options, task_options
 
@@ -55,4 +56,7 @@ def upscale_stages(args, device) -> FileStages:
         write_image(target, result, image.info)
         return f"{result.shape[1]}×{result.shape[0]}"
 
-    return FileStages(read, compute, write, unit="tiles")
+    def frames(batch):  # a video's frames: N×H×W×3 uint8
+        return upscale(batch, model, **options)
+
+    return with_video(FileStages(read, compute, write, unit="tiles"), args, lambda: frames)

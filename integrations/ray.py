@@ -190,7 +190,19 @@ class _Staging:
                 if source in self.urls:
                     source.unlink(missing_ok=True)  # decoded: the copy is no longer needed
 
-        return FileStages(read, stages.compute, write, unit=stages.unit)
+        def whole(source: Path, target: Path, progress) -> str:  # a video: read, computed and written in one go
+            try:
+                shown = stages.whole(source, target, progress)
+            finally:
+                if source in self.urls:
+                    source.unlink(missing_ok=True)
+            if target in self.urls:
+                file_urls.upload(target, self.urls[target])
+                target.unlink()
+            return shown
+
+        return FileStages(read, stages.compute, write, unit=stages.unit,
+                          whole=None if stages.whole is None else whole, takes_whole=stages.takes_whole)
 
     def in_user_terms(self, line: str) -> str:
         for local, url in self.urls.items():

@@ -28,7 +28,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..gan_models.options import CLI, EVERYWHERE, Option, Options
 from ..runtime.faces import (
     MaskShape, align_faces, crop_mask, face_channels, invert_affine, paste_back, paste_back_official,
-    parsing_mask, upscale_affine, warp_affine,
+    parsing_mask, shot_starts, upscale_affine, warp_affine,
 )
 from ..runtime.faces import smooth_landmarks as smooth_face_landmarks
 from ..runtime.imaging import convert
@@ -75,7 +75,7 @@ OPTIONS = Options(
            "(512 px) is upscaled by it first, not stretched"),
     Option("smooth_landmarks", float, 0.0, "the images are consecutive video frames: average each face's landmarks "
            "over this many neighbouring frames (0 = off) so faces do not flicker", minimum=0,
-           front_ends=EVERYWHERE - {CLI}),  # the CLI restores one file per call: no neighbouring frames
+           front_ends=EVERYWHERE - {CLI}),  # the CLI's own --smooth-landmarks is for videos: image files are not frames
     SEED,
     PRECISION,
     DEVICE,
@@ -128,6 +128,7 @@ def restore_faces_detailed(
     device: str | torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool | None] | None = None,
+    detected: Sequence[Sequence[Face]] | None = None,
     **model_options,
 ) -> FaceRestoration:
     """Restore the faces of a PIL image (or list), numpy array or tensor: the images and the faces.
@@ -157,6 +158,9 @@ def restore_faces_detailed(
     progress:   called as ``progress(done, total)`` over the background's upscale tiles, then the faces;
     cancel:     checked after every forward of the detector, the upscaler, the restorer and the parser
                 (raises CancelledError).
+    detected:   the faces already found, one list per image (``detect_faces``' result, or landmarks smoothed
+                over a clip by :class:`~ganpost.tasks.face_video.SteadyFaceRestorer`): used as they are, the
+                detector is not run and the detection options do not apply.
 
     An image without faces comes back unchanged (resized when ``upscale`` > 1), with a logged note.
     """
@@ -167,7 +171,8 @@ def restore_faces_detailed(
                    smooth_landmarks=smooth_landmarks, seed=seed, upscale_large_faces=upscale_large_faces,
                    only_center_face=only_center_face, precision=precision, device=device, **model_options)
     checked = check_options(model, **options)  # a bad option costs nothing: refused before the companions load
-    detector = model_for("restore_faces", DEFAULT_DETECTOR if detector is None else detector, "detector")
+    if detected is None or detector is not None:  # found faces need no detector (none is loaded)
+        detector = model_for("restore_faces", DEFAULT_DETECTOR if detector is None else detector, "detector")
     upscaler = None if upscaler is None else model_for("restore_faces", upscaler, "upscaler")
     parser = None if parser is None else model_for("restore_faces", parser, "parser")
     _check_detector_and_parser(detector, parser)
@@ -175,12 +180,18 @@ def restore_faces_detailed(
     keywords = forward_keywords(Task.FACE_RESTORE, model, seed, model_options)
     batch = convert.to_core(image)
     target = resolve_device(device)
-    # The detector's precision is its contract's ("auto": fp32 unless half is safe for it), fp32 when asked.
-    found = detect_in_core(detector, [item.rgb for item in batch.items], threshold=threshold,
-                           detection_size=detection_size, max_faces=max_faces, only_center_face=only_center_face,
-                           face_index=face_index, device=target, precision="fp32" if precision == "fp32" else "auto",
-                           cancel=cancel)
-    found = smooth_face_landmarks(found, smooth_landmarks)
+    if detected is None:
+        # The detector's precision is its contract's ("auto": fp32 unless half is safe for it), fp32 when asked.
+        found = detect_in_core(detector, [item.rgb for item in batch.items], threshold=threshold,
+                               detection_size=detection_size, max_faces=max_faces, only_center_face=only_center_face,
+                               face_index=face_index, device=target,
+                               precision="fp32" if precision == "fp32" else "auto", cancel=cancel)
+    elif len(detected) != len(batch.items):
+        raise InvalidOptionError(f"detected holds faces for {len(detected)} images; {len(batch.items)} were given.")
+    else:
+        found = [list(faces) for faces in detected]
+    if smooth_landmarks:  # no track runs across a cut to another shot
+        found = smooth_face_landmarks(found, smooth_landmarks, cuts=shot_starts([item.rgb for item in batch.items]))
     steps = _Steps(progress, sum(len(faces) for faces in found))
     backgrounds = _backgrounds(batch, upscale, upscaler, precision, target, steps, cancel)
     size = model.contract.size.fixed

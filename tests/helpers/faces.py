@@ -3,12 +3,15 @@ contract, adding a tint), photos with faces, the real detector's file name, rand
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from ganpost import restore_faces_detailed
+from ganpost.tasks.detect_faces import Face
 from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule, Task, TilingPolicy
 
 REAL_DETECTOR = "retinaface_mobilenet0.25.pth"
@@ -94,3 +97,31 @@ def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
                 fan_in = tensor[0].numel()
                 tensor.copy_(torch.randn(tensor.shape, generator=gen) / fan_in ** 0.5)
     return module.eval()
+
+
+# ------------------------------------------------------------------ faces over video frames
+def shifted_sequence(frames=24, jitter=1.5, seed=0):
+    """Two faces moving steadily, their detected landmarks jittered: (faces per frame, true landmarks); the
+    detection order swaps every frame."""
+    rng = random.Random(seed)
+    base = [((40, 50), (60, 50), (50, 62), (42, 72), (58, 72)), ((240, 60), (262, 60), (251, 73), (243, 84),
+                                                                   (259, 84))]
+    seq, truth = [], []
+    for t in range(frames):
+        faces, true = [], []
+        for k, points in enumerate(base[::(-1 if t % 2 else 1)]):  # detection order changes between frames
+            dx = 1.3 * t
+            exact = tuple((x + dx, y) for x, y in points)
+            noisy = tuple((x + rng.gauss(0, jitter), y + rng.gauss(0, jitter)) for x, y in exact)
+            box = (exact[0][0] - 15, exact[0][1] - 20, exact[1][0] + 15, exact[4][1] + 15)
+            faces.append(Face(box, 0.99, noisy))
+            true.append(exact)
+        seq.append(faces)
+        truth.append(true)
+    return seq, truth
+
+
+def jitter_of(seq, truth) -> float:
+    errors = [abs(a - b) for faces, true in zip(seq, truth) for face, exact in zip(faces, true)
+              for p, q in zip(face.landmarks, exact) for a, b in zip(p, q)]
+    return float(np.sqrt(np.mean(np.square(errors))))

@@ -6,14 +6,13 @@ Toy restorer and parser (what is measured is the pipeline around them) and the r
 
 from __future__ import annotations
 
-import random
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from helpers.models import save_official, shared_weight, tiny_compact
-from helpers.faces import REAL_DETECTOR, astronaut, collage, restore, toy_restorer
+from helpers.faces import REAL_DETECTOR, astronaut, collage, jitter_of, restore, shifted_sequence, toy_restorer
 from torch import nn
 
 from ganpost import load_model
@@ -21,7 +20,7 @@ from ganpost.gan_models.contract import ModelContract, ModelDescriptor, SizeRule
 from ganpost.gan_models.errors import CancelledError, InvalidOptionError
 from ganpost.gan_models.faceparse.registration import BISENET_LABELS
 from ganpost.runtime.faces import link_tracks, smooth_landmarks, warp_affine
-from ganpost.tasks.detect_faces import Face, detect_faces, parse_face_index
+from ganpost.tasks.detect_faces import detect_faces, parse_face_index
 from ganpost.tasks.restore_faces import _crop_scaled
 
 
@@ -126,32 +125,6 @@ def test_large_faces_go_through_the_upscaler(detector, tmp_path):
 
 
 # -------------------------------------------------------------------------- smoothing
-def shifted_sequence(frames=24, jitter=1.5, seed=0):
-    """Two faces moving steadily, their detected landmarks jittered: (faces per frame, true landmarks)."""
-    rng = random.Random(seed)
-    base = [((40, 50), (60, 50), (50, 62), (42, 72), (58, 72)), ((240, 60), (262, 60), (251, 73), (243, 84),
-                                                                   (259, 84))]
-    seq, truth = [], []
-    for t in range(frames):
-        faces, true = [], []
-        for k, points in enumerate(base[::(-1 if t % 2 else 1)]):  # detection order changes between frames
-            dx = 1.3 * t
-            exact = tuple((x + dx, y) for x, y in points)
-            noisy = tuple((x + rng.gauss(0, jitter), y + rng.gauss(0, jitter)) for x, y in exact)
-            box = (exact[0][0] - 15, exact[0][1] - 20, exact[1][0] + 15, exact[4][1] + 15)
-            faces.append(Face(box, 0.99, noisy))
-            true.append(exact)
-        seq.append(faces)
-        truth.append(true)
-    return seq, truth
-
-
-def jitter_of(seq, truth) -> float:
-    errors = [abs(a - b) for faces, true in zip(seq, truth) for face, exact in zip(faces, true)
-              for p, q in zip(face.landmarks, exact) for a, b in zip(p, q)]
-    return float(np.sqrt(np.mean(np.square(errors))))
-
-
 def test_smoothing_lowers_landmark_jitter_and_keeps_faces_apart():
     seq, truth = shifted_sequence()
     ids = link_tracks(seq)
