@@ -28,7 +28,7 @@ from .outputs import check_writable, collect_inputs, plan_outputs
 from .placement import plan_workers
 from .progress import files_bar, steps_bar
 from .stages import StagesFactory
-from .stream import Job, Outcome, run_stream
+from .stream import InProcess, Job, Outcome
 from .workers import SetupFailed, WorkerPool
 
 log = logging.getLogger("ganpost.cli")
@@ -42,12 +42,7 @@ DEFAULT_QUEUE_DEPTH = 2
 def run_files(args, stages: StagesFactory) -> int:
     """Plan and check every output, build the stages, then stream the files through them."""
     with terminate_as_interrupt(), pixel_limit(args.max_pixels):
-        on_ray = getattr(args, "ray", None) is not None
-        if on_ray:
-            _check_ray(args)
-        workers = [] if on_ray else plan_workers(getattr(args, "devices", None), getattr(args, "workers", None),
-                                                 args.device)
-        device = resolve_device(args.device) if not (workers or on_ray) else None  # a missing GPU: said before loading
+        placement = _placement(args)  # a missing GPU, Ray or device is said before anything is read
         files = collect_inputs(args.inputs)
         plan = plan_outputs(files, args.output, args.ext, overwrite=args.overwrite, skip_existing=args.skip_existing)
         check_writable([target for _, target in plan.jobs])
@@ -56,35 +51,48 @@ def run_files(args, stages: StagesFactory) -> int:
             console.line(f"ganpost: nothing to do: all {len(plan.skipped)} outputs already exist")
             return 0
         jobs = [Job(index, source, target) for index, (source, target) in enumerate(plan.jobs, 1)]
-        groups = group_jobs(jobs, getattr(args, "batch_size", 1) or 1)
-        depth = getattr(args, "queue_depth", None)
-        depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
-        single = len(jobs) == 1  # one file: nothing to overlap; its own steps are the progress worth showing
-        if not (workers or on_ray):
-            built = stages(args, device)
+        pool = _pool(placement, stages, args, jobs)  # in this process: the model loads now
         tally = _Tally(len(jobs), getattr(args, "cli_flags", {}), manifest)
         for note in plan.notes:
             console.line(f"ganpost: note: {note}")
         try:
             manifest.start()
-            if on_ray:
-                from .ray_pool import RayPool
-
-                RayPool(stages, args, depth=depth).run(groups, tally.report, tally.note)
-            elif workers:
-                console.line(f"ganpost: {len(jobs)} file(s) on {len(workers)} workers: "
-                             + ", ".join(w.name for w in workers))
-                WorkerPool(stages, args, workers, depth=depth).run(groups, tally.report, tally.note)
-            else:
-                unit = "frames" if built.takes_whole(jobs[0].source) else built.unit  # a video counts its frames
-                progress = steps_bar(f"[1/1] {jobs[0].source.name}", unit) if single else None
-                run_stream(groups, built, tally.report, depth=0 if single else depth, progress=progress)
+            pool.run(group_jobs(jobs, getattr(args, "batch_size", 1) or 1), tally.report, tally.note)
         except SetupFailed:  # every worker refused the model or options: one line, as a one-process run
             tally.quiet = True
             raise
         finally:  # also after Ctrl-C / SIGTERM: what was done is worth knowing
             tally.close(len(plan.skipped))
         return 1 if tally.failed else 0
+
+
+def _placement(args):
+    """Where the files will run: ``"ray"``, a list of worker processes, or a device for this process."""
+    if getattr(args, "ray", None) is not None:
+        _check_ray(args)
+        return "ray"
+    workers = plan_workers(getattr(args, "devices", None), getattr(args, "workers", None), args.device)
+    return workers or resolve_device(args.device)
+
+
+def _pool(placement, stages: StagesFactory, args, jobs: list[Job]):
+    """What runs the groups: Ray actors, worker processes, or this process (each ``run(groups, report, note)``)."""
+    depth = getattr(args, "queue_depth", None)
+    depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
+    if placement == "ray":
+        from .ray_pool import RayPool  # Ray is an optional extra
+
+        return RayPool(stages, args, depth=depth)
+    if isinstance(placement, list):
+        console.line(f"ganpost: {len(jobs)} file(s) on {len(placement)} workers: "
+                     + ", ".join(w.name for w in placement))
+        return WorkerPool(stages, args, placement, depth=depth)
+    built = stages(args, placement)
+    if len(jobs) > 1:
+        return InProcess(built, depth=depth)
+    # One file: nothing to overlap; its own steps are the progress worth showing (a video counts its frames).
+    unit = "frames" if built.takes_whole(jobs[0].source) else built.unit
+    return InProcess(built, depth=0, progress=steps_bar(f"[1/1] {jobs[0].source.name}", unit))
 
 
 def _check_ray(args) -> None:

@@ -39,6 +39,16 @@ class Outcome:
 Report = Callable[[Outcome], None]
 
 
+class InProcess:
+    """The files streamed in this process, in the shape every pool has: ``run(groups, report, note)``."""
+
+    def __init__(self, stages: FileStages, *, depth: int, progress=None):
+        self.stages, self.depth, self.progress = stages, depth, progress
+
+    def run(self, groups: Iterable[list[Job]], report: Report, note: Callable[[str], None]) -> None:
+        run_stream(groups, self.stages, report, depth=self.depth, progress=self.progress)
+
+
 def run_stream(groups: Iterable[list[Job]], stages: FileStages, report: Report, *, depth: int = 2,
                progress=None) -> None:
     """Every job of ``groups`` read, computed (a group in one call) and written; ``report`` gets each outcome
