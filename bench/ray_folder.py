@@ -20,21 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import make_folder  # noqa: E402  (its first 24 crops: each photo's top-left corner, as before)
 
-KODAK = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"
 WAYS = {"one process": [], "--workers 2": ["--workers", "2"], "--ray (2 actors)": ["--ray"]}
-
-
-def make_folder(folder: Path, count: int, size: int) -> None:
-    photos = sorted(KODAK.glob("*.png"))
-    if not photos:
-        sys.exit(f"no Kodak photos in {KODAK}")
-    folder.mkdir(parents=True)
-    for k in range(count):
-        with Image.open(photos[k % len(photos)]) as im:
-            left = (k // len(photos)) * 17 % (im.width - size)  # later rounds through the set: other crops
-            im.convert("RGB").crop((left, 0, left + size, size)).save(folder / f"photo{k:03d}.png")
 
 
 def main() -> None:

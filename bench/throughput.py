@@ -85,7 +85,7 @@ def run_setup(name: str, images: int, rounds: int, ways: dict, work: Path) -> No
     base_out = work / f"{name}-sequential"
     base = statistics.median(walls["sequential"])
     print(f"\n{name}: {images} photos of {size}² px, {rounds} round(s), load average {os.getloadavg()[0]:.1f}")
-    print(f"| way | images/s | × sequential | byte-identical |\n|---|---|---|---|")
+    print("| way | images/s | × sequential | byte-identical |\n|---|---|---|---|")
     for way in ways:
         out = work / f"{name}-{way}".replace(" ", "_").replace(",", "")
         same = all((out / p.name).read_bytes() == p.read_bytes() for p in base_out.glob("*.png"))

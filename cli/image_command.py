@@ -13,6 +13,7 @@ from ..gan_models import GanpostError
 from ..tasks.shared_options import takes_seed
 from .batch import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_DEPTH
 from .outputs import refuse_unwritable
+from .parser import non_negative_int, positive_int
 from .video import add_video_options
 
 log = logging.getLogger("ganpost.cli")
@@ -99,23 +100,3 @@ def ray_address(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); "
                                      "give --ray after the inputs, or give it an address")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a whole number ≥ 1, not {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a whole number ≥ 0, not {text!r}")
-    return value

@@ -47,3 +47,22 @@ class OneLineErrorParser(argparse.ArgumentParser):
         if extras:
             self._fail(owner, f"unrecognized arguments: {' '.join(extras)}")
         return parsed
+
+
+def whole_number(minimum: int, what: str = "a whole number"):
+    """An argparse type: a whole number ≥ ``minimum``, refused in words naming ``what`` it counts."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} ≥ {minimum}, not {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = whole_number(1)
+non_negative_int = whole_number(0)

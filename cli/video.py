@@ -16,6 +16,7 @@ from ..gan_models.errors import InvalidOptionError
 from ..runtime.faces import check_smoothing
 from ..runtime.video import CODECS, DEFAULT_CODEC, EncodeSettings, is_video_path, process_video
 from ..runtime.video.job import DEFAULT_BATCH_FRAMES
+from .parser import whole_number
 from .stages import FileStages
 
 
@@ -27,7 +28,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGrou
     group.add_argument("--video-quality", type=int, metavar="CRF",
                        help="the encoder's constant quality, lower is better (default: h264 18, hevc 22, vp9 31, "
                             "av1 30)")
-    group.add_argument("--batch-frames", type=_frames, default=DEFAULT_BATCH_FRAMES, metavar="N",
+    group.add_argument("--batch-frames", type=whole_number(1, "a whole number of frames"), default=DEFAULT_BATCH_FRAMES, metavar="N",
                        help=f"frames decoded and computed together (default {DEFAULT_BATCH_FRAMES}); only N frames "
                             "are in memory, whatever the clip's length")
     return group
@@ -45,16 +46,6 @@ def with_video(stages: FileStages, args, frames: Callable[[], object]) -> FileSt
 
     stages.whole, stages.takes_whole = whole, is_video_path
     return stages
-
-
-def _frames(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of frames ≥ 1, not {text!r}")
-    return value
 
 
 def smoothing(text: str) -> float:
