@@ -28,7 +28,8 @@ def add_video_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGrou
     group.add_argument("--video-quality", type=int, metavar="CRF",
                        help="the encoder's constant quality, lower is better (default: h264 18, hevc 22, vp9 31, "
                             "av1 30)")
-    group.add_argument("--batch-frames", type=whole_number(1, "a whole number of frames"), default=DEFAULT_BATCH_FRAMES, metavar="N",
+    group.add_argument("--batch-frames", type=whole_number(1, "a whole number of frames"), default=DEFAULT_BATCH_FRAMES,
+                       metavar="N",
                        help=f"frames decoded and computed together (default {DEFAULT_BATCH_FRAMES}); only N frames "
                             "are in memory, whatever the clip's length")
     return group
