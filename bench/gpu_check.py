@@ -10,6 +10,9 @@ For every family of the registry whose weights are in --weights-dir, four sectio
               against the cap, error against the uncapped run;
   throughput  ``ganpost.upscale`` (precision auto) against ComfyUI core's path (bench/core_path.py,
               needs spandrel) in turns: median seconds, megapixels/s, peak memory of each.
+Then, once for the run:
+  folders     ``ganpost upscale FOLDER --devices ...`` on 1, 2, ... N GPUs (bench/folder_devices.py):
+              images/s, the ratio to one GPU, outputs byte-identical to the one-GPU run.
 Prints one table per section and writes everything to --out (JSON). Exit status 1 if a section failed.
 
 --dry-run runs every code path on the CPU in well under a minute: tiny random networks for every
@@ -42,6 +45,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 from core_path import load_core_model, core_upscale  # noqa: E402
+from folder_devices import folder_rates  # noqa: E402
 from measure import PeakMemory, errors_255, load_image, release_freed_memory  # noqa: E402
 
 SECTIONS = ("precision", "overflow", "oom", "throughput")
@@ -449,6 +453,29 @@ def core_model_for(source) -> object:
     return model if model is not None else "spandrel sees no image model in it"
 
 
+def check_folders(plan: Plan, start: float) -> list[dict]:
+    """A folder on 1..N GPUs (--dry-run: 1 and 2 CPU workers, tiny images)."""
+    if time.perf_counter() - start > plan.budget_s:
+        return [{"skipped": f"over the {plan.budget_s:.0f} s budget"}]
+    try:
+        if plan.dry_run:
+            return folder_rates(images=4, size=64, cpu_workers=2)
+        return folder_rates(images=64, size=512)
+    except Exception as err:  # noqa: BLE001 - report it with the rest
+        traceback.print_exc()
+        return [{"error": f"{type(err).__name__}: {err}"}]
+
+
+def print_folders(rows: list[dict], plan: Plan) -> None:
+    print(f"\n== folders: the built-in model over a folder, {'CPU workers' if plan.dry_run else '1..N GPUs'}")
+    for row in rows:
+        if "images_per_s" in row:
+            print(f"  {row['way']:16s} {row['images_per_s']:7.2f} images/s  ×{row['ratio_to_first']:.2f}  "
+                  f"byte-identical to the first: {row['byte_identical_to_first']}")
+        else:
+            print(f"  {row}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dry-run", action="store_true", help="tiny random models on the CPU, simulated OOM")
@@ -507,8 +534,10 @@ def main(argv=None) -> int:
             row["sections"][name]["seconds"] = round(time.perf_counter() - t0, 2)
             empty_cache(plan.device)
             print(f"  {label}: {name} done in {row['sections'][name]['seconds']:.1f} s", flush=True)
+    report["folders"] = check_folders(plan, start)
     report["seconds"] = round(time.perf_counter() - start, 1)
     print_tables(report, plan)
+    print_folders(report["folders"], plan)
     print(f"\ntotal {report['seconds']:.0f} s{'; some sections FAILED' if failed else ''}")
     if a.out:
         a.out.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -32,6 +32,9 @@ def test_dry_run_exercises_every_section_for_every_family(tmp_path):
     proc, report = run_dry(tmp_path)
     for name in SECTIONS:
         assert f"== {name}:" in proc.stdout
+    assert "== folders:" in proc.stdout and [row["way"] for row in report["folders"]] == [
+        "1 CPU worker(s)", "2 CPU worker(s)"]
+    assert all(row["byte_identical_to_first"] for row in report["folders"])
     from ganpost.gan_models.registry import DETECTION_ORDER
 
     checked = {m["architecture"] for m in report["models"]}
