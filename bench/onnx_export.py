@@ -10,9 +10,11 @@ forward; a fixed-window network tiles the image through its window), in --rounds
 alternate the backends, each the median of --repeats runs; the best round of each backend is
 reported, so load from other jobs on the machine hits both alike and mostly drops out of the ratio
 (wall time: onnxruntime's own thread pool does its work). With --fp16, the fp16 file's time at the
-small size too.
+small size too. On a machine other jobs share, use --threads 1: with two threads on two busy cores
+every parallel region waits for a descheduled thread, and a tiny network's hundreds of small ops
+then measure the scheduler (a 16 ms forward took 0.5-1.4 s), not the backend.
 
-    PYTHONPATH=tests python bench/onnx_export.py --fp16 --threads 2 [--real] [--aurasr-release] [--json out.json]
+    PYTHONPATH=tests python bench/onnx_export.py --fp16 --threads 1 [--real] [--aurasr-release] [--json out.json]
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def best_of(rounds: int, repeats: int, side: int, *models) -> list[float]:
 
 
 def measure(name: str, model, folder: Path, sizes, repeats: int, rounds: int, fp16: bool) -> dict:
-    row = {"layout": name}
+    row = {"layout": name, "sides": list(sizes)}
     try:
         check = export_onnx(model, folder / "model.onnx")
     except Exception as err:  # a bench reports failures as rows
@@ -126,7 +128,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--real", action="store_true", help="also the real files in ../shared/weights")
+    parser.add_argument("--fixed-sizes", type=int, nargs=2, help="image sides for fixed-window networks (AuraSR's "
+                        "64 px windows tile them; default: --sizes)")
     parser.add_argument("--only", nargs="*", help="layout names to run (default: all)")
+    parser.add_argument("--exclude", nargs="*", default=(), help="layout names (or parts of them) to leave out")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.threads:
@@ -148,19 +153,24 @@ def main() -> int:
           f"{'ORT/torch ' + str(small):>15} {'ORT/torch ' + str(large):>15} {'ORT16/torch ' + str(small):>16}"
           f" {'torch s ' + str(small):>12} {'torch s ' + str(large):>12}")
     for name, build in candidates.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or any(part in name for part in args.exclude):
             continue
+        model = build()
+        sizes = tuple(args.fixed_sizes or args.sizes) if model.contract.size.fixed else tuple(args.sizes)
         with tempfile.TemporaryDirectory() as folder:
-            row = measure(name, build(), Path(folder), args.sizes, args.repeats, args.rounds, args.fp16)
+            row = measure(name, model, Path(folder), sizes, args.repeats, args.rounds, args.fp16)
+        del model
         rows.append(row)
         if not row["exported"]:
             print(f"{name:<40} {'no':>8}  {row['why']}")
             continue
         note = " (dropout on: random draws)" if row["stochastic"] else ""
+        a, b = sizes
         print(f"{name:<40} {'yes':>8} {row['max']:>9.2e} {row['mean']:>9.2e} {row.get('fp16_max', float('nan')):>9.2e} "
-              f"{row.get('fp16_mean', float('nan')):>9.2e} {row[f'ratio_{small}']:>15.2f} "
-              f"{row[f'ratio_{large}']:>15.2f} {row.get(f'fp16_ratio_{small}', float('nan')):>16.2f} "
-              f"{row[f'torch_s_{small}']:>12.3f} {row[f'torch_s_{large}']:>12.3f}{note}", flush=True)
+              f"{row.get('fp16_mean', float('nan')):>9.2e} {row[f'ratio_{a}']:>15.2f} "
+              f"{row[f'ratio_{b}']:>15.2f} {row.get(f'fp16_ratio_{a}', float('nan')):>16.2f} "
+              f"{row[f'torch_s_{a}']:>12.3f} {row[f'torch_s_{b}']:>12.3f}{note}"
+              + (f" (sides {a}, {b})" if (a, b) != (small, large) else ""), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_model(), "threads": torch.get_num_threads(),
                                          "load_average_end": os.getloadavg()[0], "rows": rows}, indent=1))
