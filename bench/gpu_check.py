@@ -9,7 +9,13 @@ For every family of the registry whose weights are in --weights-dir, four sectio
               of memory, and the runner halves the tile until it fits: tile counts tried, peak memory
               against the cap, error against the uncapped run;
   throughput  ``ganpost.upscale`` (precision auto) against ComfyUI core's path (bench/core_path.py,
-              needs spandrel) in turns: median seconds, megapixels/s, peak memory of each.
+              needs spandrel) in turns: median seconds, megapixels/s, peak memory of each;
+  tensorrt    the model exported to ONNX (fp32), built into an fp16 TensorRT engine (onnxruntime's
+              TensorRT provider, else the tensorrt API; bench/onnx_engines.py), against PyTorch:
+              max / mean |Δ| on [0, 1] images vs fp32, seconds vs PyTorch fp16, at two sizes. For
+              Real-ESRGAN, SRVGG, CycleGAN's ResnetGenerator and GFPGAN (a released-size GFPGAN
+              with random weights when no GFPGAN file is there). Skipped, with a line saying so,
+              where neither TensorRT route is installed.
 Then, once for the run:
   folders     ``ganpost upscale FOLDER --devices ...`` on 1, 2, ... N GPUs (bench/folder_devices.py):
               images/s, the ratio to one GPU, outputs byte-identical to the one-GPU run.
@@ -17,9 +23,11 @@ Prints one table per section and writes everything to --out (JSON). Exit status 
 
 --dry-run runs every code path on the CPU in well under a minute: tiny random networks for every
 registry entry, bf16 instead of fp16, a simulated out-of-memory error (a forward pre-hook raising
-torch.OutOfMemoryError above a pixel count) instead of the memory cap.
+torch.OutOfMemoryError above a pixel count) instead of the memory cap, and onnxruntime's CPU
+provider in place of TensorRT.
 
     python bench/gpu_check.py --out gpu_check.json                  # on a CUDA machine
+    python bench/gpu_check.py --sections tensorrt --out trt.json    # the TensorRT engines only
     python bench/gpu_check.py --dry-run --out /tmp/gpu_check.json   # anywhere
 """
 
@@ -47,8 +55,12 @@ sys.path.insert(0, str(BENCH))
 from core_path import load_core_model, core_upscale  # noqa: E402
 from folder_devices import folder_rates  # noqa: E402
 from measure import PeakMemory, errors_255, load_image, release_freed_memory  # noqa: E402
+import onnx_engines  # noqa: E402
 
-SECTIONS = ("precision", "overflow", "oom", "throughput")
+SECTIONS = ("precision", "overflow", "oom", "throughput", "tensorrt")  # one per model
+RUN_SECTIONS = ("folders",)  # once per run
+# What the tensorrt section builds engines for (the issue's list: x4plus, compact, CycleGAN, GFPGAN)
+ENGINE_ARCHITECTURES = ("RRDBNet", "SRVGGNetCompact", "ResnetGenerator", "GFPGANv1Clean")
 IMAGE_TASKS = ("upscale", "translate", "face_restore")  # image in, image out: what the runner runs
 
 MIB = 1 << 20
@@ -102,6 +114,7 @@ class Plan:
     throughput_size: int
     repeats: int
     budget_s: float
+    engine_sizes: tuple[int, ...] = (256, 512)
 
     @property
     def half(self) -> str:
@@ -117,10 +130,10 @@ class Plan:
 def make_plan(a) -> Plan:
     device = torch.device(a.device)
     if a.dry_run:
-        return Plan(device, True, ("bf16",), 48, 64, 32, 128, 64, 2, a.budget_s)
+        return Plan(device, True, ("bf16",), 48, 64, 32, 128, 64, 2, a.budget_s, (32, 48))
     if device.type == "cuda":
         return Plan(device, False, ("fp16", "bf16"), 512, 512, 256, a.oom_size, a.size, a.repeats, a.budget_s)
-    return Plan(device, False, ("bf16",), 64, 128, 64, 128, 128, 1, a.budget_s)
+    return Plan(device, False, ("bf16",), 64, 128, 64, 128, 128, 1, a.budget_s, (64, 128))
 
 
 # ----------------------------------------------------------------------------------- models
@@ -375,7 +388,48 @@ def check_throughput(model, plan: Plan, core) -> dict:
     return result
 
 
-CHECKS = {"precision": check_precision, "overflow": check_overflow, "oom": check_oom, "throughput": check_throughput}
+def check_tensorrt(model, plan: Plan, _core) -> dict:
+    """Export to ONNX (fp32), build an fp16 engine, compare with PyTorch (bench/onnx_engines.py)."""
+    if model.architecture not in ENGINE_ARCHITECTURES:
+        return {"skipped": f"engines are built for {', '.join(ENGINE_ARCHITECTURES)} only"}
+    kinds = onnx_engines.engine_kinds(plan.device)
+    if plan.device.type == "cuda":
+        kinds = [k for k in kinds if k in (onnx_engines.TRT_ORT, onnx_engines.TRT_API)]
+        if not kinds:
+            return {"skipped": "no TensorRT here: onnxruntime has no TensorrtExecutionProvider and tensorrt is not "
+                               "importable (pip install onnxruntime-gpu tensorrt)"}
+    elif not kinds:
+        return {"skipped": "onnxruntime is not installed (pip install 'ganpost[onnx]')"}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        export = ganpost.export_onnx(model, path, check=False)  # fp32 file; the engine is built in fp16
+        del export
+        profile = onnx_engines.profile_for(model, list(plan.engine_sizes))
+        errors = []
+        for kind in kinds:  # the first route that builds; the others' failures are reported
+            t0 = time.perf_counter()
+            try:
+                engine = onnx_engines.build_engine(path, kind, plan.device, profile, model.contract.in_channels,
+                                                   fp16=True, cache=Path(folder))
+            except onnx_engines.EngineError as err:
+                errors.append(str(err))
+                continue
+            result = onnx_engines.check_engine(model, engine, list(plan.engine_sizes), repeats=plan.repeats)
+            result["build_s"] = round(time.perf_counter() - t0, 2)
+            outside = (1, model.contract.in_channels, *(2 * [profile.maximum[1] * 2]))
+            try:  # a size outside the profile: one clear line, never a crash
+                engine(torch.zeros(outside, device=plan.device))
+                result["outside_profile"] = "accepted"
+            except onnx_engines.EngineError as err:
+                result["outside_profile"] = str(err)
+            if errors:
+                result["other_routes"] = errors
+            return result
+    return {"error": "; ".join(errors)}
+
+
+CHECKS = {"precision": check_precision, "overflow": check_overflow, "oom": check_oom, "throughput": check_throughput,
+          "tensorrt": check_tensorrt}
 
 
 # ----------------------------------------------------------------------------------- report
@@ -389,6 +443,8 @@ def print_tables(report: dict, plan: Plan) -> None:
     rows = report["models"]
 
     def section(name: str, title: str, head: str, line) -> None:
+        if not any(name in row["sections"] for row in rows):
+            return  # not run (--sections)
         print(f"\n== {name}: {title}")
         print(head)
         for row in rows:
@@ -414,6 +470,12 @@ def print_tables(report: dict, plan: Plan) -> None:
             f"{'model':<28} {'cap':<22} {'tiles tried (px)':<20} {'peak MiB':>9}  error vs uncapped (/255)",
             lambda r: [f"{_cap(r):<22} {' → '.join(map(str, r['tiles_tried'])):<20} {r['peak_bytes'] / MIB:>9.0f}  "
                        f"{_err(r['error_vs_uncapped'])}" + ("" if r["oom_exercised"] else "  (no OOM: not exercised)")])
+    section("tensorrt", "fp16 engine from the exported ONNX file vs PyTorch ([0, 1] images; |Δ| vs fp32, time vs "
+            "PyTorch fp16 on a GPU, fp32 on a CPU)",
+            f"{'model':<28} {'engine':<32} {'side':>5} {'max |Δ|':>9} {'mean |Δ|':>9} {'engine s':>9} {'torch s':>9} "
+            f"{'ratio':>6}",
+            lambda r: [f"{r['kind']:<32} {s['side']:>5} {s['max']:>9.2e} {s['mean']:>9.2e} {s['engine_s']:>9.4f} "
+                       f"{s['torch_s']:>9.4f} {s['engine_over_torch']:>6.2f}" for s in r["sizes"]])
     section("throughput", f"ours vs core's path, {plan.throughput_size}² photo, median of {plan.repeats}; peak memory",
             f"{'model':<28} {'ours s':>8} {'core s':>8} {'ours/core':>9} {'ours MP/s':>9} {'core MP/s':>9} "
             f"{'peak ours':>9} {'peak core':>9} MiB",
@@ -487,6 +549,8 @@ def main(argv=None) -> int:
     p.add_argument("--budget-s", type=float, default=420, help="skip what is left after this many seconds")
     p.add_argument("--threads", type=int, help="torch.set_num_threads")
     p.add_argument("--out", type=Path, help="write the report here (JSON)")
+    p.add_argument("--sections", nargs="+", choices=SECTIONS + RUN_SECTIONS, default=list(SECTIONS + RUN_SECTIONS),
+                   help="which sections to run")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -500,6 +564,12 @@ def main(argv=None) -> int:
     runner_log.propagate = False  # the report prints what matters; keep stderr for real failures
 
     found, notes = tiny_models() if plan.dry_run else real_models(a.weights_dir or default_weights_dir())
+    engine_only = set()
+    if "tensorrt" in a.sections and not any(m.architecture == "GFPGANv1Clean" for _, m, _ in found):
+        torch.manual_seed(0)  # no GFPGAN file: its released size with random weights, for the engine section only
+        gfpgan = registry.entry_for("GFPGANv1Clean")
+        found.append(("random-GFPGANv1Clean-512", describe_state_dict(gfpgan.create().state_dict()), None))
+        engine_only.add("random-GFPGANv1Clean-512")
     models = []
     for label, model, source in found:
         if model.task in IMAGE_TASKS:
@@ -520,7 +590,9 @@ def main(argv=None) -> int:
     for label, model, core in models:
         row = {"model": label, "architecture": model.architecture, "task": model.task, "parameters": model.param_count, "sections": {}}
         report["models"].append(row)
-        for name in SECTIONS:
+        for name in (n for n in a.sections if n in SECTIONS):
+            if label in engine_only and name != "tensorrt":
+                continue
             if time.perf_counter() - start > plan.budget_s:
                 row["sections"][name] = {"skipped": f"over the {plan.budget_s:.0f} s budget"}
                 continue
@@ -534,10 +606,12 @@ def main(argv=None) -> int:
             row["sections"][name]["seconds"] = round(time.perf_counter() - t0, 2)
             empty_cache(plan.device)
             print(f"  {label}: {name} done in {row['sections'][name]['seconds']:.1f} s", flush=True)
-    report["folders"] = check_folders(plan, start)
+    if "folders" in a.sections:
+        report["folders"] = check_folders(plan, start)
     report["seconds"] = round(time.perf_counter() - start, 1)
     print_tables(report, plan)
-    print_folders(report["folders"], plan)
+    if "folders" in report:
+        print_folders(report["folders"], plan)
     print(f"\ntotal {report['seconds']:.0f} s{'; some sections FAILED' if failed else ''}")
     if a.out:
         a.out.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -64,8 +64,13 @@ class ArchitectureEntry:
     """Options its network's forward takes beyond the image (a fidelity weight): the API, the CLI, the
     nodes and diffusers offer them with no edit of theirs; the loader copies them into the contract."""
     export_module: Callable[[nn.Module, dict], nn.Module] | None = None
-    """For ONNX export only: the loaded network (and its hyper-parameters) → a module giving the same output
-    that the tracer can export (None: the network itself). The family tests that the outputs match."""
+    """For ONNX export only: the loaded network (a copy; its hyper-parameters) → a module giving the same output
+    that the tracer can export (None: the network itself). The family tests that the outputs match. The module
+    may declare, as attributes: ``noise_inputs`` ((name, shape), ...: noise its forward would draw, taken as fp32
+    inputs after the image, drawn from the seed as the forward draws it; AuraSR), ``default_seed``,
+    ``option_inputs`` (forward keywords of float forward options taken as 1-element inputs, so they stay
+    options of the file; CodeFormer's ``w``) and ``fixed_batch = True`` (a graph that would be wrong for
+    another batch, e.g. ``groups=batch``: traced with batch 1; GPEN)."""
     before: tuple[str, ...] = ()
     """Architectures whose ``detect`` must run after this one's (their test would also accept some of
     this one's files, or they are tried later for another stated reason)."""

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
+import dataclasses
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from torch import nn
 
 from .atomic import atomic_write
 from .contract import AtInference, ModelContract, ModelDescriptor, Task
-from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
+from .errors import InvalidOptionError, ModelFileError, OutputError, UnsupportedModelError
 from .onnx_load import load_onnx, require
 from .onnx_module import OnnxModule
 from .onnx_metadata import IMAGE, RAW, ExportFacts, to_metadata
@@ -37,6 +39,8 @@ from . import registry
 DEFAULT_OPSET = 17
 OPSETS = range(11, 21)  # what torch's TorchScript exporter writes; onnxruntime runs all of them
 DEFAULT_STATIC_SIDE = 256
+DATA_SUFFIX = ".data"  # a large graph's weights: <name>.onnx.data beside it
+EXTERNAL_DATA_BYTES = 2**31 - 2**26  # protobuf holds 2 GiB; past ~1.94 GiB of weights they go beside the graph
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,8 @@ class _Graph(nn.Module):
         super().__init__()
         self.network, self.contract = network, contract
 
-    def forward(self, x: torch.Tensor):
-        out = self.network(x)
+    def forward(self, x: torch.Tensor, *noise: torch.Tensor):
+        out = self.network(x, *noise)
         if self.contract.decode is None:
             return self.contract.output_adapter(out)
         return tuple(out) if isinstance(out, (tuple, list)) else out
@@ -101,31 +105,99 @@ def export_onnx(model, path: str | Path, *, opset: int = DEFAULT_OPSET, dynamic:
     graph = _Graph(network, contract).train(as_trained)  # batch statistics and dropout stay as at test time
     dtype = torch.float16 if fp16 else torch.float32
     sample = torch.rand(1, contract.in_channels, sample_side, sample_side, dtype=dtype)
+    # Noise the network would draw inside its forward, and forward options kept free (a fidelity weight),
+    # come in as fp32 inputs after the image (ExportFacts.noise, ExportFacts.options).
+    noise = tuple(getattr(network, "noise_inputs", ()))
+    options = _option_inputs(network, contract, descriptor.name)
+    samples = (sample, *(torch.randn(shape) for _, shape in noise),
+               *(torch.tensor([float(option.default)]) for option in options))
     outputs = RAW if contract.decode is not None else IMAGE
     with torch.inference_mode():
-        traced = graph(sample)
+        traced = graph(*samples)
     count = len(traced) if isinstance(traced, tuple) else 1
     names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
-    blob, fixed_batch = _trace(graph, sample, names, opset, dynamic and not fixed, as_trained)
-    facts = ExportFacts(outputs=outputs, fixed_batch=fixed_batch,
-                        fixed_side=None if dynamic or fixed else sample_side,
-                        precision="fp16" if fp16 else "fp32", opset=opset)
-    proto = onnx.load_from_string(blob)
-    from .. import __version__
+    facts = ExportFacts(outputs=outputs, fixed_batch=True, fixed_side=None if dynamic or fixed else sample_side,
+                        precision="fp16" if fp16 else "fp32", opset=opset,
+                        noise=tuple((name, tuple(shape)) for name, shape in noise),
+                        options=tuple((o.name, o.forward_keyword, float(o.default)) for o in options),
+                        seed_keyword=contract.seed_keyword if noise else None,
+                        default_seed=int(getattr(network, "default_seed", 0)))
+    target = Path(path)
+    with _scratch(target) as scratch:
+        extra = [name for name, _ in noise] + [option.name for option in options]
+        # an export module whose graph would be wrong for another batch (groups=batch) says so
+        free_batch = dynamic and not getattr(network, "fixed_batch", False)
+        traced_file, fixed_batch = _trace(graph, samples, extra, names, opset,
+                                          batch=free_batch, spatial=dynamic and not fixed, as_trained=as_trained,
+                                          folder=scratch)
+        facts = dataclasses.replace(facts, fixed_batch=fixed_batch)
+        proto = onnx.load(str(traced_file))  # with its weights, wherever the exporter put them
+        from .. import __version__
 
-    for key, value in to_metadata(descriptor.architecture, descriptor.hyperparameters, contract, facts,
-                                  descriptor.param_count, __version__).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name, proto.doc_string = "ganpost", descriptor.summary()
-    if proto.ByteSize() >= 2**31 - 1024:
-        raise UnsupportedModelError(f"{descriptor.name}: its graph is over 2 GB, the most one ONNX file holds "
-                                    "without external data, which ganpost does not write yet")
-    target = atomic_write(path, lambda tmp: onnx.save(proto, tmp))
+        for key, value in to_metadata(descriptor.architecture, descriptor.hyperparameters, contract, facts,
+                                      descriptor.param_count, __version__).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name, proto.doc_string = "ganpost", descriptor.summary()
+        _save(onnx, proto, target, scratch)
+    stochastic = _has_live_dropout(network)
+    del proto, network, graph  # a large network's copies go before the check loads the file
     if not check:
         return None
-    return compare(descriptor, load_onnx(target), stochastic=_has_live_dropout(network), sizes=_check_sizes(
+    return compare(descriptor, load_onnx(target), stochastic=stochastic, sizes=_check_sizes(
         sample_side, contract, dynamic and not fixed))
+
+
+def _option_inputs(network: nn.Module, contract: ModelContract, name: str) -> tuple:
+    """The forward options an export-only module takes as graph inputs (its ``option_inputs``: forward keywords)."""
+    declared = {option.forward_keyword: option for option in contract.forward_options}
+    options = []
+    for keyword in getattr(network, "option_inputs", ()):
+        option = declared.get(keyword)
+        if option is None or option.type is not float or option.default is None:
+            raise UnsupportedModelError(f"{name}: its export module takes {keyword!r} as an input, which is not one "
+                                        "of its float forward options with a default")
+        options.append(option)
+    return tuple(options)
+
+
+@contextlib.contextmanager
+def _scratch(target: Path):
+    """A temporary folder beside ``target`` (same file system, so the finished files are renamed into place)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".export", dir=target.parent)
+    except OSError as err:
+        raise OutputError(f"cannot write {target}: {target.parent} is not writable ({err.strerror or err}). "
+                          "Choose another output location or fix the folder's permissions.") from err
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _save(onnx, proto, target: Path, scratch: Path) -> None:
+    """One file, or past protobuf's 2 GB the graph and ``<name>.data`` beside it (ONNX external data).
+
+    Both are written in ``scratch`` and renamed into place, the data first: an interrupted export
+    never leaves a graph whose weights are partly written.
+    """
+    data = target.with_name(target.name + DATA_SUFFIX)
+    large = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_BYTES
+    written = scratch / target.name
+    try:
+        if large:
+            onnx.save_model(proto, str(written), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data.name, size_threshold=1024)
+            os.replace(scratch / data.name, data)
+        else:
+            onnx.save_model(proto, str(written))
+        os.replace(written, target)
+    except OSError as err:
+        raise OutputError(f"cannot write {target} ({err.strerror or err}); check the free space and permissions "
+                          "of its folder") from err
+    if not large:
+        data.unlink(missing_ok=True)  # an older large export's weights, which this graph does not read
 
 
 def _in_multiple(side: int, contract: ModelContract) -> int:
@@ -157,34 +229,37 @@ def _has_live_dropout(network: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.dropout._DropoutNd) and m.training and m.p > 0 for m in network.modules())
 
 
-def _trace(graph: nn.Module, sample: torch.Tensor, names: list[str], opset: int, dynamic: bool,
-           as_trained: bool) -> tuple[bytes, bool]:
-    """The ONNX bytes and whether the batch had to be fixed to 1.
+def _trace(graph: nn.Module, samples: tuple[torch.Tensor, ...], noise_names: list[str], names: list[str],
+           opset: int, *, batch: bool, spatial: bool, as_trained: bool, folder: Path) -> tuple[Path, bool]:
+    """The traced file (in ``folder``, weights past 2 GB beside it) and whether the batch had to be fixed to 1.
 
-    A network whose weights depend on the batch (StyleGAN2's modulated convolutions reshape them per
-    sample) cannot trace with a free batch: it is traced with batch 1 and the module feeds windows
-    one at a time.
+    ``batch`` / ``spatial``: the batch / height and width free (a fixed-window network keeps its window, its
+    batch may still be free). A network whose weights depend on the batch (StyleGAN2's modulated convolutions
+    reshape them per sample) cannot trace with a free batch: it is traced with batch 1 and the module feeds
+    windows one at a time. Noise and option inputs keep their shapes (one draw, one value for the whole batch).
     """
-    spatial = {2: "height", 3: "width"} if dynamic else {}
-    out_spatial = {2: "out_height", 3: "out_width"} if dynamic and len(names) == 1 else {}
-    for fixed_batch in (False, True):
+    sizes = {2: "height", 3: "width"} if spatial else {}
+    out_sizes = {2: "out_height", 3: "out_width"} if spatial and len(names) == 1 else {}
+    for fixed_batch in ((False, True) if batch else (True,)):
         axes = None
-        if dynamic:
-            axes = {"image": {**({} if fixed_batch else {0: "batch"}), **spatial}}
+        if batch or spatial:
+            first = {} if fixed_batch else {0: "batch"}
+            axes = {"image": {**first, **sizes}}
             for name in names:
-                axes[name] = {**({} if fixed_batch else {0: "batch"}), **out_spatial}
+                axes[name] = {**first, **out_sizes}
                 if len(names) > 1:  # a detector's outputs: batch × candidates × values
-                    axes[name] = {**({} if fixed_batch else {0: "batch"}), **({1: "candidates"} if dynamic else {})}
-        buffer = io.BytesIO()
+                    axes[name] = {**first, **({1: "candidates"} if spatial else {})}
+        file = folder / ("graph.onnx" if not fixed_batch else "graph_batch1.onnx")
         try:
             with warnings.catch_warnings(), torch.no_grad(), _quiet_stdout():
                 # the TorchScript exporter's deprecation and tracer notices; it prints the whole graph on failure
                 warnings.simplefilter("ignore")
-                torch.onnx.export(graph, (sample,), buffer, dynamo=False, opset_version=opset,
-                                  input_names=["image"], output_names=names, dynamic_axes=axes,
+                # a path, not a buffer: past 2 GB the exporter writes the weights beside it (external data)
+                torch.onnx.export(graph, samples, str(file), dynamo=False, opset_version=opset,
+                                  input_names=["image", *noise_names], output_names=names, dynamic_axes=axes,
                                   training=torch.onnx.TrainingMode.PRESERVE if as_trained
                                   else torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
-            return buffer.getvalue(), fixed_batch or not dynamic  # a static graph takes one window
+            return file, fixed_batch
         except Exception as err:  # the exporter raises several unrelated types (SymbolicValueError, ...)
             if fixed_batch or not _batch_dependent(err):
                 raise ModelFileError(f"this network cannot be exported to ONNX opset {opset} "

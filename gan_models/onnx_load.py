@@ -16,6 +16,7 @@ from . import onnx_metadata, registry
 from .contract import AtInference, ModelDescriptor
 from .errors import InvalidOptionError, ModelFileError, UnsupportedModelError
 from .onnx_module import OnnxModule
+from .options import Option
 
 log = logging.getLogger(__name__)
 INSTALL = "pip install 'ganpost[onnx]'"
@@ -47,13 +48,19 @@ def load_onnx(path: str | Path, *, device: str | torch.device = "cpu", **options
             f"{label}: an ONNX file without ganpost's metadata (not written by ganpost export), so its scale, value "
             "range and size rule are unknown; export the original weights with: ganpost export MODEL -o FILE.onnx")
     architecture, hyperparameters, fields, facts, count = onnx_metadata.read(metadata, label)
-    family = None
+    family, declared = None, {}
     if architecture in registry.architectures():
-        family = registry.entry_for(architecture).contract(hyperparameters)
-    contract = onnx_metadata.contract_of(fields, facts, family, label)
+        entry = registry.entry_for(architecture)
+        family, declared = entry.contract(hyperparameters), {o.forward_keyword: o for o in entry.forward_options}
+    # forward options the graph takes as inputs: their declarations (range, help) from the family
+    options = tuple(declared.get(keyword) or Option(name, float, default, f"{name} (an input of {path.name})")
+                    for name, keyword, default in facts.options)
+    contract = onnx_metadata.contract_of(fields, facts, family, label, options)
+    _check_external_data(graph, path)
     session = _session(ort, path, _opset(graph), torch.get_num_threads())
     module = OnnxModule(path, session, fixed_batch=facts.fixed_batch,
-                        as_trained=contract.test_time == AtInference.AS_TRAINED)
+                        as_trained=contract.test_time == AtInference.AS_TRAINED, noise=facts.noise,
+                        seed_keyword=facts.seed_keyword, default_seed=facts.default_seed, options=facts.options)
     log.info("%s: %s exported to ONNX (%s, opset %d) on onnxruntime %s", path.name, architecture, facts.precision,
              facts.opset, ort.__version__)
     del device  # sessions follow the inputs' device (see OnnxModule._session)
@@ -70,6 +77,28 @@ def _read_graph(onnx, path: Path):
                              "truncated or damaged: export or download it again") from err
 
 
+def _check_external_data(graph, path: Path) -> None:
+    """A large graph's weights live in files beside it (``<name>.onnx.data``): each must be there, and whole."""
+    needed: dict[str, int] = {}
+    for tensor in graph.graph.initializer:
+        if tensor.data_location != tensor.EXTERNAL:
+            continue
+        entries = {e.key: e.value for e in tensor.external_data}
+        end = int(entries.get("offset", 0)) + int(entries.get("length", 0))
+        needed[entries.get("location", "")] = max(needed.get(entries.get("location", ""), 0), end)
+    for location, end in needed.items():
+        file = path.parent / location
+        if not location or Path(location).is_absolute() or ".." in Path(location).parts:
+            raise ModelFileError(f"{path}: its weights are said to be in {location!r}, outside its folder; export "
+                                 "it again with ganpost export")
+        if not file.is_file():
+            raise ModelFileError(f"{path}: its weights file {location} is missing; keep it beside the graph (the two "
+                                 "files go together) or export it again")
+        if file.stat().st_size < end:
+            raise ModelFileError(f"{path}: its weights file {location} is truncated ({file.stat().st_size} of at least "
+                                 f"{end} bytes); copy it again or export it again")
+
+
 def _opset(graph) -> int:
     return max((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
@@ -77,7 +106,7 @@ def _opset(graph) -> int:
 def _session(ort, path: Path, opset: int, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)  # as many as torch uses, so the two backends compare fairly
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: its error log would repeat, over lines, the error we raise
     # Idle pool threads spin by default, taking the cores from torch (and ComfyUI) between our forwards.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:

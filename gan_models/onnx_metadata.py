@@ -29,6 +29,18 @@ class ExportFacts:
     fixed_side: int | None  # static height and width; None: dynamic
     precision: str  # fp32 or fp16: the graph's input and weight type
     opset: int
+    noise: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """Graph inputs after the image: (name, shape) of each noise the network draws in its forward (AuraSR's input
+    and style noise). Each is fp32 N(0, 1), drawn in this order from one ``torch.Generator().manual_seed(seed)``
+    on the CPU, shared by the batch: the draws the PyTorch forward makes for that seed. Empty: no noise input."""
+    seed_keyword: str | None = None
+    """With noise inputs: the forward keyword that takes the seed (the contract's ``seed_keyword``)."""
+    default_seed: int = 0
+    """With noise inputs: the seed used when none is given, as the PyTorch forward's default."""
+    options: tuple[tuple[str, str, float], ...] = ()
+    """Graph inputs after the noise: (option name, forward keyword, default) of each float forward option kept
+    free (CodeFormer's fidelity), a 1-element fp32 tensor each. Other forward options are baked in at their
+    defaults."""
 
 
 def to_metadata(architecture: str, hyperparameters: dict, contract: ModelContract, facts: ExportFacts,
@@ -52,6 +64,14 @@ def to_metadata(architecture: str, hyperparameters: dict, contract: ModelContrac
         "size": "dynamic" if facts.fixed_side is None else str(facts.fixed_side),
         "precision": facts.precision, "opset": str(facts.opset), "param_count": str(param_count),
     }
+    if facts.noise:
+        values.update(noise=json.dumps([{"name": name, "shape": list(shape)} for name, shape in facts.noise]),
+                      noise_rule="N(0, 1) float32, drawn in this order from torch.Generator().manual_seed(seed) "
+                                 "on the CPU, one draw shared by the batch",
+                      seed_keyword=facts.seed_keyword or "seed", default_seed=str(facts.default_seed))
+    if facts.options:
+        values["options"] = json.dumps([{"name": name, "keyword": keyword, "default": default}
+                                        for name, keyword, default in facts.options])
     return {PREFIX + key: value for key, value in values.items()}
 
 
@@ -73,21 +93,31 @@ def read(metadata: dict[str, str], label: str) -> tuple[str, dict, dict, ExportF
     try:
         hyperparameters, fields = json.loads(get("hyperparameters")), json.loads(get("contract"))
         side = get("size")
+        noise = ()
+        if PREFIX + "noise" in metadata:  # only files whose network draws noise have these
+            noise = tuple((str(n["name"]), tuple(int(v) for v in n["shape"])) for n in json.loads(get("noise")))
+        options = tuple((str(o["name"]), str(o["keyword"]), float(o["default"]))
+                        for o in json.loads(metadata.get(PREFIX + "options", "[]")))
         facts = ExportFacts(outputs=get("outputs"), fixed_batch=get("batch") == "1",
                             fixed_side=None if side == "dynamic" else int(side), precision=get("precision"),
-                            opset=int(get("opset")))
+                            opset=int(get("opset")), noise=noise,
+                            seed_keyword=get("seed_keyword") if noise else None,
+                            default_seed=int(get("default_seed")) if noise else 0, options=options)
         count = int(get("param_count"))
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, KeyError) as err:
         raise UnsupportedModelError(f"{label}: its ganpost metadata is damaged ({err}); export it again") from err
     return get("architecture"), hyperparameters, fields, facts, count
 
 
-def contract_of(fields: dict, facts: ExportFacts, family: ModelContract | None, label: str) -> ModelContract:
+def contract_of(fields: dict, facts: ExportFacts, family: ModelContract | None, label: str,
+                forward_options: tuple = ()) -> ModelContract:
     """The contract the runner uses for the file: the stored fields; only ``decode`` comes from the family.
 
     The runner computes in fp32 on the torch side (the file's own precision is applied inside the
-    module), keeps NCHW (the graph takes contiguous NCHW arrays) and passes no forward keywords: the
-    graph has no noise, seed or fidelity input, its stored noise and defaults are baked in.
+    module), keeps NCHW (the graph takes contiguous NCHW arrays) and passes it one forward keyword at most:
+    the seed, where the graph takes the network's noise as inputs (``facts.noise``); other noise (GFPGAN's
+    stored noise) and forward options are baked in. Forward options that are graph inputs (``facts.options``;
+    ``forward_options``: their declarations, from the family's entry) stay options.
     """
     decode = None
     if facts.outputs == RAW:
@@ -106,4 +136,7 @@ def contract_of(fields: dict, facts: ExportFacts, family: ModelContract | None, 
         fp16_safe=False, bf16_safe=False, auto_half=False, channels_last=False,
         output_adapter=first_tensor, decode=decode,
         test_time=AtInference(fields["test_time"]), labels=tuple(fields["labels"]),
+        call_options=((facts.seed_keyword,) if facts.noise else ()) + tuple(kw for _, kw, _ in facts.options),
+        forward_options=tuple(forward_options),
+        seed_keyword=facts.seed_keyword if facts.noise else None,
     )

@@ -69,3 +69,50 @@ def test_dry_run_without_spandrel_says_so_and_still_passes(tmp_path):
     for model in [m for m in report["models"] if m["task"] == "upscale"]:  # the others have no core path
         assert "skipped" in model["sections"]["throughput"]["core"]
         assert model["sections"]["throughput"]["ours"]["median_s"] > 0
+
+
+def test_dry_run_builds_engines_from_exported_files(tmp_path):
+    """The tensorrt section's code path on the CPU: export, build (onnxruntime's CPU provider standing in for
+    TensorRT), compare with PyTorch, and a size outside the engine's profile refused in one line."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "engines.json"
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "gpu_check.py"), "--dry-run", "--sections", "tensorrt",
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "== tensorrt:" in proc.stdout and "== precision:" not in proc.stdout
+    report = json.loads(out.read_text())
+    built = {m["architecture"]: m["sections"]["tensorrt"] for m in report["models"]
+             if "kind" in m["sections"]["tensorrt"]}
+    assert set(built) == {"RRDBNet", "SRVGGNetCompact", "ResnetGenerator", "GFPGANv1Clean"}
+    for architecture, result in built.items():
+        assert result["kind"] == "ort:CPUExecutionProvider"
+        assert "outside the engine's profile" in result["outside_profile"] and "\n" not in result["outside_profile"]
+        for size in result["sizes"]:
+            assert size["max"] <= 1e-4 and size["engine_s"] > 0 and size["torch_s"] > 0, (architecture, size)
+        assert len(result["sizes"]) == (1 if architecture == "GFPGANv1Clean" else 2)  # a fixed window: one size
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider")  # the unknown provider, on purpose
+def test_an_engine_refuses_what_its_profile_does_not_hold(tmp_path):
+    pytest.importorskip("onnxruntime")
+    sys.path.insert(0, str(REPO / "bench"))
+    import torch
+
+    import onnx_engines
+    from helpers.models import tiny_compact
+    from ganpost import export_onnx
+    from ganpost.gan_models.loader import describe_state_dict
+
+    model = describe_state_dict(tiny_compact().state_dict())
+    export_onnx(model, tmp_path / "m.onnx", check=False)
+    profile = onnx_engines.profile_for(model, [16, 32], batch=2)
+    engine = onnx_engines.build_engine(tmp_path / "m.onnx", "ort:CPUExecutionProvider", torch.device("cpu"), profile)
+    assert engine(torch.rand(2, 3, 24, 24)).shape == (2, 3, 96, 96)
+    for shape in ((3, 3, 16, 16), (1, 3, 40, 16), (1, 4, 16, 16)):
+        with pytest.raises(onnx_engines.EngineError, match=r"m.onnx \(ort:CPUExecutionProvider\): a .* is outside"):
+            engine(torch.rand(shape))
+    result = onnx_engines.check_engine(model, engine, [16, 32], repeats=1)
+    assert [s["side"] for s in result["sizes"]] == [16, 32] and max(s["max"] for s in result["sizes"]) <= 1e-4
+    with pytest.raises(onnx_engines.EngineError, match="did not take|could not build"):
+        onnx_engines.build_engine(tmp_path / "m.onnx", "ort:NoSuchExecutionProvider", torch.device("cpu"), profile)

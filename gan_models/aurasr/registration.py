@@ -18,6 +18,7 @@ from ..contract import ModelContract, SizeRule, Task, TilingPolicy
 from ..architecture import ArchitectureEntry, Built
 from . import config as cfg
 from .discriminator import GigaGANDiscriminator, init_discriminator
+from .export import exported_upsampler
 from .unet_upsampler import UnetUpsampler
 
 Tensors = dict[str, torch.Tensor]
@@ -175,7 +176,7 @@ def gigagan_discriminator_contract(hp: dict) -> ModelContract:
 AURASR = ArchitectureEntry(
     architecture="UnetUpsampler", family="aurasr", detect=looks_like_aurasr, build=build_aurasr,
     contract=aurasr_contract, create=UnetUpsampler, options=LOAD_OPTIONS, wrapper_name="AuraSRModel",
-    sidecar=config_beside,
+    sidecar=config_beside, export_module=exported_upsampler,
     # no constraint: style_to_conv_modulations / mid_attn / modulated-kernel keys: nothing else has
     # them, so it may be tested first (it is: aurasr is the first family folder)
 )

@@ -63,10 +63,14 @@ class StyleNetwork(nn.Module):
 
 
 class Modulations:
-    """The style's projection, handed out in the order the blocks were built (and run)."""
+    """The style's projection, handed out in the order the blocks were built (and run).
 
-    def __init__(self, flat: torch.Tensor):
-        self.flat, self.position = flat, 0
+    ``shared``: ``flat`` is one row for the whole batch (the ONNX export's path, ``aurasr/export.py``): each
+    modulated conv builds one kernel and convolves the batch with it instead of a kernel per sample.
+    """
+
+    def __init__(self, flat: torch.Tensor, shared: bool = False):
+        self.flat, self.position, self.shared = flat, 0, shared
 
     def take(self, size: int) -> torch.Tensor:
         piece = self.flat[:, self.position: self.position + size]
@@ -102,6 +106,20 @@ class AdaptiveConv2DMod(nn.Module):
         out = F.conv2d(x.reshape(1, -1, *x.shape[2:]), weight, padding=1, groups=b)
         return out.view(b, -1, *out.shape[2:])
 
+    def shared_forward(self, x: torch.Tensor, mod: torch.Tensor, kernel_mod: torch.Tensor) -> torch.Tensor:
+        """``forward`` for a batch that shares one style (``mod`` 1×dim, ``kernel_mod`` 1×n): the same kernel as
+        ``forward`` builds for each sample, built once, and a plain convolution. The ONNX export runs this (the
+        batch stays free and no einsum is needed); ``tests/gan_models/test_aurasr_export.py`` checks they agree."""
+        bank = self.weights
+        if bank.shape[0] > 1:
+            mix = kernel_mod.float().softmax(dim=-1).to(bank.dtype)
+            weight = (mix @ bank.flatten(1)).float().view(bank.shape[1:])
+        else:
+            weight = bank[0].float()
+        weight = weight * (mod.float() + 1).view(1, -1, 1, 1)
+        weight = weight * weight.square().sum(dim=(1, 2, 3), keepdim=True).clamp(min=self.EPS).rsqrt()
+        return F.conv2d(x, weight.to(x.dtype), padding=1)
+
 
 class Block(nn.Module):
     """Modulated conv → SiLU; takes its input-channel modulation, then its kernel mix, from the style."""
@@ -113,6 +131,8 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, mods: Modulations) -> torch.Tensor:
         n, _, dim = self.proj.weights.shape[:3]
         mod = mods.take(dim)
+        if mods.shared:
+            return F.silu(self.proj.shared_forward(x, mod, mods.take(n)))
         return F.silu(self.proj(x, mod, mods.take(n)))
 
 
@@ -341,29 +361,33 @@ class UnetUpsampler(nn.Module):
             styles = self.style_network(style_noise.to(self.style_to_conv_modulations.weight.dtype))
         styles = styles.to(self.style_to_conv_modulations.weight.dtype).expand(b, -1)
         mods = Modulations(self.style_to_conv_modulations(styles))
-
         # Training may recompute blocks in the backward pass instead of keeping their activations.
         saving = getattr(self, "gradient_checkpointing", False) and self.training and torch.is_grad_enabled()
-        x = self.init_conv(x)
-        skips = []
-        for blocks, (attn, downsample) in self.downs:
-            for block in blocks:
-                x = run_block(block, x, mods, saving)
-                skips.append(x)
-            if attn is not None:
-                x = run_attention(attn, x, saving)
-            x = downsample(x)
-        x = run_block(self.mid_block1, x, mods, saving)
-        x = run_block(self.mid_block2, run_attention(self.mid_attn, x, saving), mods, saving)
-        for blocks, (upsample, attn) in self.ups:
-            x = upsample(x)
-            for block in blocks:
-                if skips:
-                    x = torch.cat((x, skips.pop() * self.skip_connect_scale), dim=1)
-                x = run_block(block, x, mods, saving)
-            if attn is not None:
-                x = run_attention(attn, x, saving)
-        return self.final_to_rgb(run_block(self.final_res_block, x, mods, saving))
+        return unet(self, x, mods, saving)
+
+
+def unet(net: nn.Module, x: torch.Tensor, mods: Modulations, saving: bool = False) -> torch.Tensor:
+    """The U-Net of ``net`` (an :class:`UnetUpsampler`) on the noised input ``x``, given the style's modulations."""
+    x = net.init_conv(x)
+    skips = []
+    for blocks, (attn, downsample) in net.downs:
+        for block in blocks:
+            x = run_block(block, x, mods, saving)
+            skips.append(x)
+        if attn is not None:
+            x = run_attention(attn, x, saving)
+        x = downsample(x)
+    x = run_block(net.mid_block1, x, mods, saving)
+    x = run_block(net.mid_block2, run_attention(net.mid_attn, x, saving), mods, saving)
+    for blocks, (upsample, attn) in net.ups:
+        x = upsample(x)
+        for block in blocks:
+            if skips:
+                x = torch.cat((x, skips.pop() * net.skip_connect_scale), dim=1)
+            x = run_block(block, x, mods, saving)
+        if attn is not None:
+            x = run_attention(attn, x, saving)
+    return net.final_to_rgb(run_block(net.final_res_block, x, mods, saving))
 
 
 def run_block(block: ResnetBlock, x: torch.Tensor, mods: Modulations, checkpointed: bool) -> torch.Tensor:

@@ -74,7 +74,7 @@ class FuseSFTBlock(nn.Module):
         self.shift = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.LeakyReLU(0.2, True),
                                    nn.Conv2d(channels, channels, 3, padding=1))
 
-    def forward(self, enc_feat: torch.Tensor, dec_feat: torch.Tensor, w: float) -> torch.Tensor:
+    def forward(self, enc_feat: torch.Tensor, dec_feat: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
         cond = self.encode_enc(torch.cat([enc_feat, dec_feat], dim=1))
         return dec_feat + w * (dec_feat * self.scale(cond) + self.shift(cond))
 
@@ -138,15 +138,28 @@ class CodeFormer(nn.Module):
                                   f"not {tuple(x.shape)}. Align and resize the face to {self.img_size} px first.")
         w = float(w)
         adain = self.adain if adain is None else adain
+        lq_feat, taps = self.encode(x)
+        logits = self.predict_codes(lq_feat)
+        if code_only:
+            return logits, lq_feat
+        return self.decode(logits, lq_feat, taps, w if w > 0 else None, adain), logits, lq_feat
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The degraded face's latent and the encoder features the fusion reads (resolution → feature)."""
         taps = {}
         for index, block in enumerate(self.encoder.blocks):
             x = block(x)
             if index in self._encoder_taps:
                 taps[self._encoder_taps[index]] = x
-        lq_feat = x
-        logits = self.predict_codes(lq_feat)
-        if code_only:
-            return logits, lq_feat
+        return x, taps
+
+    def decode(self, logits: torch.Tensor, lq_feat: torch.Tensor, taps: dict[str, torch.Tensor],
+               w: float | torch.Tensor | None, adain: bool) -> torch.Tensor:
+        """The codes' image, with the encoder features fused in at weight ``w`` (None: w = 0, no fusion).
+
+        ``w`` may be a tensor (the ONNX export, where the fidelity is a graph input, fuses at every weight:
+        at 0 that adds 0 × the fusion, the same image).
+        """
         # top-1 of the softmax (not of the logits: two logits a rounding apart can tie after it)
         codes = torch.topk(torch.softmax(logits, dim=2), 1, dim=2)[1][..., 0]
         x = self.quantize.lookup(codes, self.latent_side)
@@ -154,7 +167,7 @@ class CodeFormer(nn.Module):
             x = adaptive_instance_norm(x, lq_feat)
         for index, block in enumerate(self.generator.blocks):
             x = block(x)
-            if w > 0 and index in self._generator_taps:
+            if w is not None and index in self._generator_taps:
                 size = self._generator_taps[index]
                 x = self.fuse_convs_dict[size](taps[size], x, w)
-        return x, logits, lq_feat
+        return x

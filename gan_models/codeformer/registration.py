@@ -27,6 +27,7 @@ from ..contract import ModelContract, SizeRule, Task, TilingPolicy
 from ..errors import UnsupportedModelError
 from ..options import Option
 from .codeformer import CodeFormer
+from .export import exported_codeformer
 
 Tensors = dict[str, torch.Tensor]
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def codeformer_contract(hp: dict) -> ModelContract:
 CODEFORMER = ArchitectureEntry(
     architecture="CodeFormer", family="codeformer", detect=looks_like_codeformer, build=build_codeformer,
     contract=codeformer_contract, create=CodeFormer, options=("n_head", "adain"), task=Task.FACE_RESTORE,
-    forward_options=(FIDELITY,),
+    forward_options=(FIDELITY,), export_module=exported_codeformer,
     # encoder.blocks / generator.blocks / quantize.embedding / position_emb: no other family's keys; its
     # detector refuses the stage-1 VQGAN with a reason. After the upscalers people load most.
     after=("RRDBNet", "SRVGGNetCompact"),

@@ -49,10 +49,10 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     """Upsample by inserting zeros, pad (both axes alike), filter with ``kernel`` (a true convolution:
     the kernel flipped), keep every ``down``-th sample: the official op's CPU path, per channel."""
     batch, channels, height, width = x.shape
-    if up > 1:
-        spread = x.new_zeros(batch, channels, height * up, width * up)
-        spread[:, :, ::up, ::up] = x
-        x = spread
+    channels = int(channels)  # a constant in a traced (ONNX) graph too: the filter's shape must be known there
+    if up > 1:  # each sample followed by up - 1 zeros along both axes (a pad and a reshape: exportable)
+        spread = F.pad(x.reshape(batch, channels, height, 1, width, 1), (0, up - 1, 0, 0, 0, up - 1))
+        x = spread.reshape(batch, channels, height * up, width * up)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))  # negative pads crop, as officially
     weight = kernel.flip((0, 1)).to(x.dtype).expand(channels, 1, *kernel.shape)
     return F.conv2d(x, weight, stride=down, groups=channels)
@@ -162,7 +162,14 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1)
 
+    one_face = False
+    """The ONNX export's path (``gpen/export.py``): the batch is one face, so the kernel is built without folding
+    the batch into the channels and every size in the graph stays a constant (a traced ``groups=batch`` kernel
+    has sizes the exporter cannot read). The same numbers as the folded path for one face."""
+
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.one_face:
+            return self._one_face(x, style)
         batch, _, height, width = x.shape
         style = self.modulation(style.float()).view(batch, 1, self.in_channels, 1, 1)
         weight = self.scale * self.weight.float() * style
@@ -178,6 +185,16 @@ class ModulatedConv2d(nn.Module):
         out = F.conv2d(x, weight.reshape(batch * self.out_channels, self.in_channels, k, k), padding=self.padding,
                        groups=batch)
         return out.view(batch, self.out_channels, *out.shape[-2:])
+
+    def _one_face(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style = self.modulation(style.float()).view(1, self.in_channels, 1, 1)
+        weight = self.scale * self.weight[0].float() * style
+        if self.demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        weight = weight.to(x.dtype)
+        if self.upsample:
+            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+        return F.conv2d(x, weight, padding=self.padding)
 
 
 class NoiseInjection(nn.Module):

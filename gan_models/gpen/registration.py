@@ -20,6 +20,7 @@ import torch
 from ..architecture import ArchitectureEntry, Built
 from ..contract import FaceAlignment, ModelContract, SizeRule, Task, TilingPolicy
 from ..errors import UnsupportedModelError
+from .export import exported_gpen
 from .gpen_model import FullGenerator, channel_widths
 
 Tensors = dict[str, torch.Tensor]
@@ -130,7 +131,7 @@ def gpen_contract(hp: dict) -> ModelContract:
 
 GPEN = ArchitectureEntry(
     architecture="GPEN", family="gpen", detect=looks_like_gpen, build=build_gpen, contract=gpen_contract,
-    create=FullGenerator, options=("lr_mlp",), task=Task.FACE_RESTORE,
+    create=FullGenerator, options=("lr_mlp",), task=Task.FACE_RESTORE, export_module=exported_gpen,
     # no constraint: ecd*/final_linear/generator.* overlap no other family's keys (GFPGAN's are
     # conv_body_*/stylegan_decoder.*, its discriminator's conv_body.N); the GPEN discriminator is
     # refused by its convs.N.conv1 ResBlocks plus final_conv/final_linear, no other family's layout

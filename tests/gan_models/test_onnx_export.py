@@ -41,7 +41,13 @@ def test_every_layout_exports_and_matches_pytorch(tmp_path, name):
     assert theirs.size == ours.size and (theirs.decode is None) == (ours.decode is None)
     assert (loaded.architecture, loaded.hyperparameters, loaded.param_count) == (
         model.architecture, json.loads(json.dumps(model.hyperparameters)), model.param_count)  # JSON: tuples→lists
-    assert not theirs.fp16_safe and not theirs.call_options and theirs.seed_keyword is None
+    # the seed stays an option only where the graph takes the network's noise as inputs (AuraSR); forward options
+    # stay options where the graph takes them as inputs (CodeFormer's fidelity), with the family's declarations
+    seeded = bool(loaded.module.noise)
+    assert theirs.seed_keyword == (ours.seed_keyword if seeded else None) and not theirs.fp16_safe
+    assert theirs.call_options == ((ours.seed_keyword,) if seeded else ()) + tuple(
+        keyword for _, keyword, _ in loaded.module.options)
+    assert theirs.forward_options == ours.forward_options
 
 
 def test_the_api_tiles_an_exported_upscaler_as_the_pytorch_one(tmp_path):

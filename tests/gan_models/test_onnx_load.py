@@ -75,3 +75,40 @@ def test_without_onnxruntime_the_error_says_which_extra(exported, monkeypatch):
     monkeypatch.delitem(__import__("sys").modules, "onnxruntime", raising=False)
     with pytest.raises(ModelFileError, match=r"pip install 'ganpost\[onnx\]'"):
         load_model(exported)
+
+
+def test_a_window_the_graph_cannot_take_is_one_line(tmp_path):
+    from ganpost.gan_models.errors import ImageInputError
+
+    path = tmp_path / "static.onnx"
+    export_onnx(describe_state_dict(tiny_compact().state_dict()), path, dynamic=False, side=48, check=False)
+    module = load_model(path).module
+    assert module(torch.rand(1, 3, 48, 48)).shape == (1, 3, 192, 192)
+    for wrong in ((1, 3, 40, 48), (1, 4, 48, 48)):
+        with pytest.raises(ImageInputError) as err:
+            module(torch.rand(wrong))
+        assert "static.onnx takes N×3×48×48 windows" in _one_line(err) and "tasks" in str(err.value)
+
+
+def test_a_graph_past_the_protobuf_limit_keeps_its_weights_beside_it(tmp_path, monkeypatch):
+    from ganpost.gan_models import onnx_export
+
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 0)  # what a 2.5 GB AuraSR takes, on a tiny network
+    path = tmp_path / "large.onnx"
+    check = export_onnx(describe_state_dict(tiny_compact().state_dict()), path)
+    data = tmp_path / "large.onnx.data"
+    assert data.is_file() and data.stat().st_size > path.stat().st_size and check.max_error <= 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.onnx", "large.onnx.data"]  # no scratch left
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 2**40)
+    export_onnx(describe_state_dict(tiny_compact().state_dict()), path, check=False)
+    assert not data.exists()  # a small graph over it: the old weights go
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 0)
+    export_onnx(describe_state_dict(tiny_compact().state_dict()), path, check=False)
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    assert str(path) in _one_line(err) and "large.onnx.data is truncated" in str(err.value)
+    data.unlink()
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    assert str(path) in _one_line(err) and "large.onnx.data is missing" in str(err.value)
