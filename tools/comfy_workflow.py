@@ -7,8 +7,9 @@ The UI file is the source; :func:`ui_to_api` derives the prompt as the frontend'
 (``input_order``: required, then optional), one value each in ``widgets_values``, plus a value the prompt
 does not get after an INT with *control after generate* (explicit, or an INT named seed/noise_seed) and
 after an image- or video-upload combo (its upload button); a linked input is ``[source id, output index]``,
-also a widget turned into a socket (the node lists it with ``"widget": {"name": ...}`` and keeps its
-value in ``widgets_values``; the link wins); Note nodes and muted nodes are left out. ``node_defs`` is what ComfyUI's /object_info returns.
+also a widget turned into a socket (the node lists it with ``"widget": {"name": ...}`` and keeps its value
+in ``widgets_values``; the link wins); Note nodes and muted nodes are left out. ``node_defs`` is what
+ComfyUI's /object_info returns.
 
     python tools/comfy_workflow.py --object-info object_info.json   # rewrite example_workflows/api/
 """

@@ -50,7 +50,7 @@ def test_there_is_a_template_per_task_and_per_training_node():
     assert wanted <= used, sorted(wanted - used)
 
 
-def test_the_video_template_restores_a_video_with_smoothing_and_keeps_its_audio_and_fps(defs):
+def test_the_video_template_restores_a_video_with_smoothing_and_keeps_its_audio_and_fps():
     """Video in ComfyUI is an IMAGE batch: core's Load Video → Get Video Components → Restore Faces with
     smooth_landmarks on → Create Video with the clip's own audio and fps → Save Video."""
     prompt = json.loads(comfy_workflow.api_path(REPO / "example_workflows" / "restore_faces_video.json").read_text())
