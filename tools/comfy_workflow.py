@@ -6,8 +6,10 @@ The UI file is the source; :func:`ui_to_api` derives the prompt as the frontend'
 (read in ComfyUI_frontend 1.27.10's bundle): a node's widgets are made in its definition's input order
 (``input_order``: required, then optional), one value each in ``widgets_values``, plus a value the prompt
 does not get after an INT with *control after generate* (explicit, or an INT named seed/noise_seed) and
-after an image-upload combo (its upload button); a linked input is ``[source id, output index]``; Note
-nodes and muted nodes are left out. ``node_defs`` is what ComfyUI's /object_info returns.
+after an image- or video-upload combo (its upload button); a linked input is ``[source id, output index]``,
+also a widget turned into a socket (the node lists it with ``"widget": {"name": ...}`` and keeps its value
+in ``widgets_values``; the link wins); Note nodes and muted nodes are left out. ``node_defs`` is what
+ComfyUI's /object_info returns.
 
     python tools/comfy_workflow.py --object-info object_info.json   # rewrite example_workflows/api/
 """
@@ -26,6 +28,7 @@ API = TEMPLATES / "api"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 FRONTEND_ONLY = {"Note", "MarkdownNote"}  # virtual nodes: never sent to the server
 MUTED, BYPASSED = 2, 4  # LiteGraph node modes
+MEDIA_UPLOADS = ("image_upload", "video_upload", "animated_image_upload")  # combos that get an upload button
 
 
 def ordered_inputs(node_def: dict) -> list[tuple[str, list, bool]]:
@@ -65,8 +68,8 @@ def widget_slots(node_def: dict) -> list[str | None]:
             slots.append(None)  # the "control after generate" combo: fixed / increment / decrement / randomize
         if input_type(spec) == "COMBO" and control:
             raise NotImplementedError(f"{name}: a combo with control_after_generate (also adds a filter widget)")
-        if input_type(spec) == "COMBO" and options.get("image_upload"):
-            slots.append(None)  # the upload button, saved as "image"
+        if input_type(spec) == "COMBO" and any(options.get(key) for key in MEDIA_UPLOADS):
+            slots.append(None)  # the upload button (images and videos alike), saved as "image"
     return slots
 
 

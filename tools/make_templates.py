@@ -4,6 +4,9 @@ image the workflow itself saves; the API forms are regenerated first from the UI
 
     COMFYUI_DIR=lab/comfy/ComfyUI python tools/make_templates.py [--only upscale,translate] [--check]
 
+The video templates load a clip made here (``make_clip``: two shots of Kodak faces with a slight sway and an
+audio tone) and save a video; their thumbnail is a frame of it (PyAV, which ComfyUI's own video nodes need too).
+
 Models: the real files in ``../shared/weights`` where they are (Real-ESRGAN animevideov3, RetinaFace
 MobileNet-0.25, CycleGAN modern2vintage); no released GFPGAN, AuraSR or VGG19 file is available offline, so
 tiny random ones are saved under the released names (``tests/helpers``), which is why the face and AuraSR
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -33,6 +37,10 @@ SHARED = REPO.parent / "shared"
 WEIGHTS, KODAK = SHARED / "weights", SHARED / "datasets" / "kodak"
 PHOTO = REPO / "examples" / "astronaut_crop.png"
 THUMBNAIL_SIDE, THUMBNAIL_QUALITY = 384, 82
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+# the clip the video templates load: photo, scale, the 256 px frame's corner around its face; a cut between shots
+CLIP_SHOTS = (("kodim04.png", 0.5, (0, 60)), ("kodim15.png", 0.5, (128, 0)))
+CLIP_NAME, CLIP_SIDE, CLIP_FPS, CLIP_FRAMES_PER_SHOT = "ganpost_clip.mp4", 256, 24, 12
 # input folders the training templates read → Kodak images (a folder pair for pix2pix needs equal names)
 TRAINING_FOLDERS = {
     "ganpost_train": ["kodim01.png", "kodim02.png", "kodim03.png"], "ganpost_val": ["kodim05.png"],
@@ -92,19 +100,76 @@ def fill_inputs(server: ComfyServer) -> str:
     return server.add_input(PHOTO)
 
 
-def prompt_for(template: Path, node_defs: dict, image: str) -> dict:
-    """The template's API form with its LoadImage nodes reading ``image``."""
+def make_clip(path: Path) -> Path:
+    """A short H.264 clip with an AAC tone: each shot a Kodak face swaying by a pixel or two (sub-pixel steps,
+    a little noise, as a hand-held camera), then a cut to the next; 24 frames at 24 fps, 256×256."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for name, scale, (left, top) in CLIP_SHOTS:
+        with Image.open(KODAK / name) as photo:
+            photo = photo.convert("RGB")
+            photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
+        for t in range(CLIP_FRAMES_PER_SHOT):
+            dx, dy = 1.5 * math.sin(2 * math.pi * t / 12), 1.0 * math.sin(2 * math.pi * t / 17 + 1)
+            moved = photo.transform((CLIP_SIDE, CLIP_SIDE), Image.AFFINE, (1, 0, left - dx, 0, 1, top - dy),
+                                    resample=Image.BICUBIC)
+            noisy = np.asarray(moved, np.float32) + rng.normal(0, 2.0, (CLIP_SIDE, CLIP_SIDE, 3))
+            frames.append(np.clip(noisy + 0.5, 0, 255).astype(np.uint8))
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=CLIP_FPS, options={"crf": "18"})
+        video.width = video.height = CLIP_SIDE
+        video.pix_fmt = "yuv420p"
+        sound = container.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        for t, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = t
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        samples = 48000 * len(frames) // CLIP_FPS
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[None]
+        for start in range(0, samples, 1024):
+            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
+                                               layout="mono")
+            piece.sample_rate, piece.pts = 48000, start
+            container.mux(sound.encode(piece))
+        container.mux(sound.encode())
+    return path
+
+
+def fill_video(server: ComfyServer) -> str:
+    """The clip the video templates load, made in the server's input folder; returns its input name."""
+    return make_clip(server.base / "input" / CLIP_NAME).name
+
+
+def prompt_for(template: Path, node_defs: dict, image: str, video: str | None = None) -> dict:
+    """The template's API form with its LoadImage nodes reading ``image`` and its LoadVideo nodes ``video``."""
     prompt = comfy_workflow.ui_to_api(json.loads(template.read_text()), node_defs)
     for node in prompt.values():
         if node["class_type"] == "LoadImage":
             node["inputs"]["image"] = image
+        if node["class_type"] == "LoadVideo" and video is not None:
+            node["inputs"]["file"] = video
     return prompt
+
+
+def video_frame(path: Path, at: float = 0.25):
+    """The frame ``at`` of the way into a video (PIL image)."""
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [frame.to_image() for frame in container.decode(video=0)]
+    return frames[int(at * (len(frames) - 1))]
 
 
 def thumbnail(image_path: Path) -> bytes:
     from PIL import Image
 
-    with Image.open(image_path) as image:
+    with (video_frame(image_path) if image_path.suffix in VIDEO_SUFFIXES else Image.open(image_path)) as image:
         image = image.convert("RGB")
         image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.LANCZOS)
         out = io.BytesIO()
@@ -128,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     with ComfyServer(*comfy, work / "comfy", REPO, models=make_models(work / "models")) as server:
         node_defs = server.get_json("/object_info")
-        image = fill_inputs(server)
+        image, video = fill_inputs(server), fill_video(server)
         for template in wanted:
             start = time.monotonic()
             prompt = comfy_workflow.ui_to_api(json.loads(template.read_text()), node_defs)
-            run = prompt_for(template, node_defs, image)
+            run = prompt_for(template, node_defs, image, video)
             for node in run.values():
                 if args.steps and node["class_type"].startswith("GanpostTrain"):
                     node["inputs"]["steps"] = args.steps
@@ -144,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(template.stem)
                 print(f"{template.stem}: FAILED {error}", flush=True)
                 continue
-            print(f"{template.stem}: {len(saved)} image(s) in {time.monotonic() - start:.0f} s", flush=True)
+            print(f"{template.stem}: {len(saved)} file(s) in {time.monotonic() - start:.0f} s", flush=True)
             if not args.check:
                 comfy_workflow.write_json(comfy_workflow.api_path(template), prompt)
                 data = thumbnail(saved[0])

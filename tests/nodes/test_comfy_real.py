@@ -7,7 +7,7 @@ answers for all: /api/workflow_templates lists every template and serves it with
 help page is served where frontend 1.27 asks for it (``/extensions/<pack folder>/docs/<node>.md`` after the
 ``…/<node>/<locale>.md`` it tries first); the API forms are the UI templates converted with the server's own
 /object_info; and each template, in API form, runs and saves an image (the training ones for their few
-steps: minutes on a CPU).
+steps: minutes on a CPU), or for the video templates a video with the clip's frame count, frame rate and audio.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("real_comfy")
     with ComfyServer(*COMFY, work / "comfy", REPO, models=make_templates.make_models(work / "models")) as running:
         running.image = make_templates.fill_inputs(running)
+        running.video = make_templates.fill_video(running)
         running.defs = running.get_json("/object_info")
         yield running
 
@@ -68,12 +69,34 @@ def test_the_api_form_is_the_template_converted_with_the_servers_definitions(ser
     assert prompt == json.loads(comfy_workflow.api_path(template).read_text())
 
 
+def _stream_facts(path) -> tuple[int, object, list[tuple[str, int]], tuple[int, int], float]:
+    """Frames decoded, the video stream's average rate, the audio streams (codec, sample rate), the frame size,
+    the seconds of audio decoded."""
+    import av
+
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+        video = container.streams.video[0]
+        audio = [(stream.codec_context.name, stream.rate) for stream in container.streams.audio]
+        container.seek(0)
+        seconds = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0)) if audio else 0.0
+        return len(frames), video.average_rate, audio, (frames[0].width, frames[0].height), seconds
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.stem for t in TEMPLATES])
 def test_the_template_runs_and_saves_an_image(server, template):
     from PIL import Image
 
-    saved = server.run(make_templates.prompt_for(template, server.defs, server.image))
+    saved = server.run(make_templates.prompt_for(template, server.defs, server.image, server.video))
     assert saved, f"{template.stem} saved no image"
+    if any(node["type"] == "LoadVideo" for node in json.loads(template.read_text())["nodes"]):
+        frames, rate, audio, size, seconds = _stream_facts(server.base / "input" / server.video)
+        assert [p.suffix for p in saved] == [".mp4"], saved
+        out_frames, out_rate, out_audio, out_size, out_seconds = _stream_facts(saved[0])
+        assert (out_frames, out_rate, out_audio) == (frames, rate, audio), (template.stem, saved[0])
+        assert seconds > 0.9 and abs(out_seconds - seconds) < 0.05, (template.stem, seconds, out_seconds)
+        assert out_size[0] >= size[0] and out_size[1] >= size[1]
+        return
     for path in saved:
         with Image.open(path) as image:
             image.load()

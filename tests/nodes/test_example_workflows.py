@@ -50,6 +50,19 @@ def test_there_is_a_template_per_task_and_per_training_node():
     assert wanted <= used, sorted(wanted - used)
 
 
+def test_the_video_template_restores_a_video_with_smoothing_and_keeps_its_audio_and_fps():
+    """Video in ComfyUI is an IMAGE batch: core's Load Video → Get Video Components → Restore Faces with
+    smooth_landmarks on → Create Video with the clip's own audio and fps → Save Video."""
+    prompt = json.loads(comfy_workflow.api_path(REPO / "example_workflows" / "restore_faces_video.json").read_text())
+    by_type = {node["class_type"]: (node_id, node["inputs"]) for node_id, node in prompt.items()}
+    parts, _ = by_type["GetVideoComponents"]
+    restore_id, restore = by_type["GanpostRestoreFaces"]
+    assert restore["image"] == [parts, 0] and restore["smooth_landmarks"] == 1.5
+    _, create = by_type["CreateVideo"]
+    assert create == {"images": [restore_id, 0], "audio": [parts, 1], "fps": [parts, 2]}
+    assert by_type["SaveVideo"][1]["video"] == [by_type["CreateVideo"][0], 0]
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=IDS)
 def test_the_ui_template_and_its_api_form_are_the_same_graph(defs, path):
     api = comfy_workflow.api_path(path)
@@ -78,7 +91,14 @@ def test_the_graph_is_well_formed(defs, path):
             continue
         node_def = defs[node["type"]]
         sockets = comfy_workflow.socket_inputs(node_def)
-        assert [(i["name"], i["type"]) for i in node["inputs"]] == [(n, t) for n, t, _ in sockets], node["type"]
+        listed = [i for i in node["inputs"] if "widget" not in i]
+        assert [(i["name"], i["type"]) for i in listed] == [(n, t) for n, t, _ in sockets], node["type"]
+        widgets = {name: comfy_workflow.input_type(spec) for name, spec, _ in comfy_workflow.ordered_inputs(node_def)
+                   if comfy_workflow.is_widget(spec)}
+        for turned in (i for i in node["inputs"] if "widget" in i):  # a widget fed by a link (CreateVideo's fps)
+            assert turned["widget"]["name"] == turned["name"] and widgets.get(turned["name"]) == turned["type"], (
+                path.name, node["type"], turned["name"])
+            assert turned["link"] is not None, (path.name, node["type"], turned["name"], "a socket with no link")
         assert [o["name"] for o in node["outputs"]] == node_def["output_name"], node["type"]
         slots = comfy_workflow.widget_slots(node_def)
         for name, value in zip(slots, node["widgets_values"]):

@@ -28,6 +28,10 @@ CORE = {
     "ImageScale": ({"image": "IMAGE", "upscale_method": "COMBO", "width": "INT", "height": "INT", "crop": "COMBO"},
                    ["IMAGE"]),
     "SolidMask": ({"value": "FLOAT", "width": "INT", "height": "INT"}, ["MASK"]),
+    "LoadVideo": ({"file": "COMBO"}, ["VIDEO"]),
+    "GetVideoComponents": ({"video": "VIDEO"}, ["IMAGE", "AUDIO", "FLOAT"]),
+    "CreateVideo": ({"images": "IMAGE", "fps": "FLOAT", "audio": "AUDIO"}, ["VIDEO"]),
+    "SaveVideo": ({"video": "VIDEO", "filename_prefix": "STRING", "format": "COMBO", "codec": "COMBO"}, []),
 }
 FOLDER_COMBOS = {"model_name"}  # their options are the files in a models folder: none here
 
