@@ -48,6 +48,7 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import av  # noqa: E402
+from helpers.tone_clip import write_tone_clip  # noqa: E402
 import cv2  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -94,30 +95,7 @@ def build_clip(path: Path, count: int) -> tuple[np.ndarray, list[int]]:
     for index, (name, scale, corner) in enumerate(SCENES):
         frames += scene_frames(name, scale, corner, count, rng)
         scenes += [index] * count
-    rate = 24
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=rate, options={"crf": "18"})
-        video.width = video.height = SIZE
-        video.pix_fmt = "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for t, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = t
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        samples = 48000 * len(frames) // rate
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[None]
-        for start in range(0, samples, 1024):
-            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
-                                               layout="mono")
-            piece.sample_rate, piece.pts = 48000, start
-            for packet in sound.encode(piece):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+    write_tone_clip(path, frames, fps=24)
     with av.open(str(path)) as container:
         decoded = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     return decoded, scenes

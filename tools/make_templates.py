@@ -103,7 +103,9 @@ def fill_inputs(server: ComfyServer) -> str:
 def make_clip(path: Path) -> Path:
     """A short H.264 clip with an AAC tone: each shot a Kodak face swaying by a pixel or two (sub-pixel steps,
     a little noise, as a hand-held camera), then a cut to the next; 24 frames at 24 fps, 256×256."""
-    import av
+    if str(REPO / "tests") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests"))
+    from helpers.tone_clip import write_tone_clip
     import numpy as np
     from PIL import Image
 
@@ -119,26 +121,7 @@ def make_clip(path: Path) -> Path:
                                     resample=Image.BICUBIC)
             noisy = np.asarray(moved, np.float32) + rng.normal(0, 2.0, (CLIP_SIDE, CLIP_SIDE, 3))
             frames.append(np.clip(noisy + 0.5, 0, 255).astype(np.uint8))
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=CLIP_FPS, options={"crf": "18"})
-        video.width = video.height = CLIP_SIDE
-        video.pix_fmt = "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for t, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = t
-            container.mux(video.encode(frame))
-        container.mux(video.encode())
-        samples = 48000 * len(frames) // CLIP_FPS
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[None]
-        for start in range(0, samples, 1024):
-            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
-                                               layout="mono")
-            piece.sample_rate, piece.pts = 48000, start
-            container.mux(sound.encode(piece))
-        container.mux(sound.encode())
-    return path
+    return write_tone_clip(path, frames, fps=CLIP_FPS)
 
 
 def fill_video(server: ComfyServer) -> str:
