@@ -168,28 +168,14 @@ class _Tally:
 
 
 def _manifest(args, plan) -> Manifest:
-    folder = plan.folder
-    manifest = Manifest(folder, settings_of(args)) if folder is not None else _NoManifest()
-    if plan.skipped and folder is not None:
-        for other in manifest.earlier_settings():
-            differing = sorted(k for k in set(other) | set(manifest.settings) if other.get(k) != manifest.settings.get(k))
-            console.line(f"ganpost: warning: some outputs in {folder} were made by an earlier run with other settings "
-                         f"({', '.join(differing)}); --skip-existing keeps them. Use --overwrite to redo them.")
-            break
+    manifest = Manifest(plan.folder, settings_of(args))
+    others = manifest.earlier_settings() if plan.skipped else []
+    if others:
+        differing = sorted(k for k in set(others[0]) | set(manifest.settings)
+                           if others[0].get(k) != manifest.settings.get(k))
+        console.line(f"ganpost: warning: some outputs in {plan.folder} were made by an earlier run with other settings "
+                     f"({', '.join(differing)}); --skip-existing keeps them. Use --overwrite to redo them.")
     return manifest
-
-
-class _NoManifest(Manifest):
-    """One output file named by -o: there is no run folder to keep a record in."""
-
-    def __init__(self):
-        super().__init__(Path("."), {})
-
-    def earlier_settings(self) -> list[dict]:
-        return []
-
-    def start(self) -> None:
-        pass
 
 
 def check_fits(source: Path, scale: float, fix: str) -> None:

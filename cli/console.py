@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from contextlib import contextmanager
 
 
 class Console:
@@ -37,35 +39,44 @@ class Console:
 console = Console()
 
 
-class ConsoleHandler(logging.Handler):
-    """Log records through the console, so they never land in the middle of the progress line."""
+def record_text(record: logging.LogRecord) -> str:
+    """A log record as ganpost says it: the message, after ``warning: `` / ``error: `` for those levels."""
+    level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+    return f"{level}{record.getMessage()}"
+
+
+class _LineHandler(logging.Handler):
+    def __init__(self, emit: Callable[[str], None]):
+        super().__init__()
+        self._emit = emit
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            console.line(self.format(record))
+            self._emit(record_text(record))
         except Exception:  # noqa: BLE001 - logging must never break the run
             self.handleError(record)
 
 
-class _Format(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"ganpost: {level}{record.getMessage()}"
-
-
-def log_to_console(verbose: bool):
-    """Route the package's logging to the console; returns a function that undoes it."""
+@contextmanager
+def log_lines_to(emit: Callable[[str], None], verbose: bool = False):
+    """While the block runs, the package's log records go to ``emit`` as lines (``record_text``), and nowhere
+    else: an application's root handler would print each twice. Info too when ``verbose``."""
     logger = logging.getLogger("ganpost")
-    handler = ConsoleHandler()
-    handler.setFormatter(_Format())
-    saved = logger.level, logger.propagate
+    handler, saved = _LineHandler(emit), (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False  # an application's root handler would print every record twice
-
-    def undo() -> None:
+    logger.propagate = False
+    try:
+        yield
+    finally:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
 
-    return undo
+
+def log_to_console(verbose: bool):
+    """Route the package's logging to the console, never inside the progress line; returns a function that
+    undoes it."""
+    routed = log_lines_to(lambda text: console.line(f"ganpost: {text}"), verbose)
+    routed.__enter__()
+    return lambda: routed.__exit__(None, None, None)

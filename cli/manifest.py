@@ -28,12 +28,16 @@ def settings_of(args) -> dict:
 
 
 class Manifest:
-    def __init__(self, folder: Path, settings: dict):
-        self.path, self.settings = folder / NAME, settings
+    """The record of a run into ``folder``; with no folder (``-o`` names one file) it keeps none."""
+
+    def __init__(self, folder: Path | None, settings: dict):
+        self.path, self.settings = (None if folder is None else folder / NAME), settings
         self._file = None
 
     def earlier_settings(self) -> list[dict]:
         """The settings of earlier runs into this folder that differ from this one's."""
+        if self.path is None:
+            return []
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
@@ -49,6 +53,8 @@ class Manifest:
         return others
 
     def start(self) -> None:
+        if self.path is None:
+            return
         try:
             self._file = self.path.open("a", encoding="utf-8")
         except OSError:

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 
 from ..gan_models.atomic import PARTIAL_SUFFIX
 from ..gan_models.errors import GanpostError, InvalidOptionError
-from ..integrations.ray import FileProcessor, collected_logs
+from ..integrations.ray import FileProcessor
+from .console import log_lines_to
 from .stages import StagesFactory
 from .stream import Job, Outcome
 from .workers import SetupFailed
@@ -53,7 +54,7 @@ class _Actor(FileProcessor):
 
     def __init__(self, factory: StagesFactory, args, device: str, threads: int | None):
         self.error, self.notes = None, []
-        with collected_logs(self.notes, getattr(args, "verbose", False)):
+        with log_lines_to(self.notes.append, getattr(args, "verbose", False)):
             try:
                 # Nothing existed under a target before this run unless --overwrite: one that exists now
                 # landed before this actor was restarted, and is not written twice.
@@ -69,7 +70,7 @@ class _Actor(FileProcessor):
 
     def run(self, groups: list[list[Job]]) -> tuple[list[tuple], list[str]]:
         notes: list[str] = []
-        with collected_logs(notes, getattr(self.settings, "verbose", False)):
+        with log_lines_to(notes.append, getattr(self.settings, "verbose", False)):
             results = self.run_groups(groups)
         return [(index, r.status, r.shown, r.error, r.seconds) for index, r in results.items()], notes
 

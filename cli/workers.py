@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
 from ..gan_models import GanpostError
+from .console import log_lines_to
 from .failures import failure_line
 from .placement import Worker
 from .stages import StagesFactory
@@ -210,9 +211,10 @@ def worker_main(factory: StagesFactory, args, spec: Worker, depth: int, pipe) ->
     if spec.threads:
         torch.set_num_threads(spec.threads)
     pipe = _LockedPipe(pipe)  # log records come from the I/O threads too
-    _forward_logs(pipe, getattr(args, "verbose", False))
     try:
-        with terminate_as_interrupt(), pixel_limit(args.max_pixels):
+        # This worker's log records become lines the parent prints (once, whichever worker said it first).
+        with log_lines_to(pipe.note, getattr(args, "verbose", False)), \
+                terminate_as_interrupt(), pixel_limit(args.max_pixels):
             try:
                 stages = factory(args, spec.device)
             except Exception as err:  # noqa: BLE001 - said by the parent, once for all workers
@@ -258,19 +260,9 @@ class _LockedPipe:
     def recv(self):
         return self._pipe.recv()
 
-
-def _forward_logs(pipe, verbose: bool) -> None:
-    """This worker's log records become lines the parent prints (once, whichever worker said it first)."""
-
-    class Forward(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-            try:
-                pipe.send(("note", f"{level}{record.getMessage()}"))
-            except (BrokenPipeError, OSError):
-                pass
-
-    logger = logging.getLogger("ganpost")
-    logger.handlers[:] = [Forward()]
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
+    def note(self, text: str) -> None:
+        """A log line for the parent; none when the parent has gone (it reports the worker itself)."""
+        try:
+            self.send(("note", text))
+        except (BrokenPipeError, OSError):
+            pass

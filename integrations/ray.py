@@ -25,10 +25,8 @@ once and whole.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,25 +206,3 @@ class _Staging:
         for local, url in self.urls.items():
             line = line.replace(str(local), url)
         return line
-
-
-@contextmanager
-def collected_logs(into: list[str], verbose: bool = False):
-    """ganpost's log lines while the block runs, into ``into`` (an actor hands them to its caller)."""
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-            into.append(f"{level}{record.getMessage()}")
-
-    logger = logging.getLogger("ganpost")
-    handler, saved = Collect(), (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
-    try:
-        yield into
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]

@@ -26,6 +26,12 @@ def _folder(path, count: int):
     return path
 
 
+def _pairs(photos, out, count: int):
+    """An empty output folder, and the Ray Data rows mapping ``photos``' p0.png… into it."""
+    out.mkdir()
+    return out, [{"source": str(photos / f"p{i}.png"), "target": str(out / f"p{i}.png")} for i in range(count)]
+
+
 def _plain_run(tmp_path, photos, model_file):
     assert main(["upscale", str(photos), "-o", str(tmp_path / "plain"), "-m", str(model_file)]) == 0
     return tmp_path / "plain"
@@ -89,9 +95,7 @@ def test_urls_are_read_and_written_whole_through_their_filesystem(tmp_path, mode
 def test_a_ray_data_pipeline_on_two_actors_writes_the_plain_runs_bytes(tmp_path, model_file, ray_local):
     photos = _folder(tmp_path / "in", 6)
     plain = _plain_run(tmp_path, photos, model_file)
-    out = tmp_path / "out"
-    out.mkdir()
-    rows = [{"source": str(photos / f"p{i}.png"), "target": str(out / f"p{i}.png")} for i in range(6)]
+    out, rows = _pairs(photos, tmp_path / "out", 6)
     done = ray_local.data.from_items(rows).map_batches(
         FileProcessor, fn_constructor_kwargs={"command": "upscale", "model": str(model_file)},
         batch_size=2, concurrency=2, num_cpus=1).take_all()
@@ -103,9 +107,7 @@ def test_a_ray_data_pipeline_on_two_actors_writes_the_plain_runs_bytes(tmp_path,
 def test_a_ray_data_actor_killed_mid_batch_is_retried_and_each_output_is_whole(tmp_path, model_file, ray_local):
     photos = _folder(tmp_path / "in", 4)
     plain = _plain_run(tmp_path, photos, model_file)
-    out = tmp_path / "out"
-    out.mkdir()
-    rows = [{"source": str(photos / f"p{i}.png"), "target": str(out / f"p{i}.png")} for i in range(4)]
+    out, rows = _pairs(photos, tmp_path / "out", 4)
     done = ray_local.data.from_items(rows).map_batches(
         KilledOnceProcessor, fn_constructor_kwargs={
             "marker": tmp_path / "killed", "victim": "p1.png", "write_log": tmp_path / "writes",
