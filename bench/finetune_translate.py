@@ -153,10 +153,12 @@ def lut_baseline(data: Path, names: dict[str, list[str]]) -> tuple[dict[str, flo
 
 
 # --- the run --------------------------------------------------------------------------------------
-def fine_tune(data: Path, output: Path, preset: str, sets: list[str], minutes: float, every: float) -> list[tuple[float, int, Path]]:
-    """Train for ``minutes`` of wall clock; returns (minutes, step, G file) for every saved G."""
+def train_for_minutes(recipe: str, preset: str, sets: list[str], output: Path, minutes: float, every: float,
+                      network: str = "G") -> list[tuple[float, int, Path]]:
+    """Train for ``minutes`` of wall clock (``ganpost train``'s config and Trainer); returns (minutes,
+    step, file) for every saved ``network``."""
     from ganpost.training.config import load_config
-    from ganpost.training.engine import Trainer
+    from ganpost.training.run import Trainer
     from ganpost.training.engine.loop import Callbacks
 
     class Clock(Callbacks):
@@ -172,9 +174,9 @@ def fine_tune(data: Path, output: Path, preset: str, sets: list[str], minutes: f
             due = every * (len(self.saved) + 1)
             if self.elapsed() >= due:
                 t0 = time.perf_counter()
-                file = output / "minutes" / f"{due:05.1f}_net_G.pth"
+                file = output / "minutes" / f"{due:05.1f}_net_{network}.pth"
                 file.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(self.trainer.network("G").state_dict(), file)
+                torch.save(self.trainer.network(network).state_dict(), file)
                 self.saved.append((due, self.trainer.step, file))
                 print(f"  {due:4.1f} min: step {self.trainer.step}", flush=True)
                 self.paused += time.perf_counter() - t0
@@ -182,8 +184,7 @@ def fine_tune(data: Path, output: Path, preset: str, sets: list[str], minutes: f
         def should_stop(self) -> bool:
             return self.elapsed() >= minutes
 
-    config = load_config(recipe="pix2pix", preset=preset, sets=[
-        f"data.dir_a={data / 'A/train'}", f"data.dir_b={data / 'B/train'}", f"generator.pretrained={VINTAGE.resolve()}",
+    config = load_config(recipe=recipe, preset=preset, sets=[
         "run.device=cpu", "run.precision=fp32", f"run.output_dir={output}", "run.save_every=1000000",
         "run.log_every=10", *sets])
     clock = Clock()
@@ -211,7 +212,8 @@ def main() -> int:
     output = args.work / f"run_{args.name or args.preset}"
     print(f"train {len(names['train'])}: {' '.join(names['train'])}\nheld out: {' '.join(names['val'])}", flush=True)
     started = time.perf_counter()
-    saved = fine_tune(data, output, args.preset, args.set, args.minutes, args.every)
+    pairs = [f"data.dir_a={data / 'A/train'}", f"data.dir_b={data / 'B/train'}", f"generator.pretrained={VINTAGE.resolve()}"]
+    saved = train_for_minutes("pix2pix", args.preset, pairs + args.set, output, args.minutes, args.every)
     print(f"trained {(time.perf_counter() - started) / 60:.1f} min, {saved[-1][1] if saved else 0} steps", flush=True)
 
     cached = data / "lut_scores.json"  # the pairs never change, so neither does the LUT's score

@@ -6,6 +6,7 @@ and whether every output is byte-identical to the sequential run's.
     python bench/throughput.py                                   # both setups the README reports
     python bench/throughput.py --setup builtin-512 --images 200 --rounds 1
     python bench/throughput.py --setup x4plus-256 --images 24 --ray
+    python bench/throughput.py --setup x4plus-256 --skip "streamed, batch 4"
 
 Setups: ``builtin-512`` (the built-in model on 512² px crops) and ``x4plus-256`` (RealESRGAN_x4plus,
 from ../shared/weights, on 256² px crops). The photos are crops of ../shared/datasets/kodak (200 by
@@ -82,6 +83,7 @@ def run_setup(name: str, images: int, rounds: int, ways: dict, work: Path) -> No
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
             walls[way].append(time.perf_counter() - started)
+            print(f"  {name}, {way}: {walls[way][-1]:.0f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
     base_out = work / f"{name}-sequential"
     base = statistics.median(walls["sequential"])
     print(f"\n{name}: {images} photos of {size}² px, {rounds} round(s), load average {os.getloadavg()[0]:.1f}")
@@ -99,9 +101,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--ray", action="store_true", help="also two local Ray actors (needs ganpost[ray])")
+    parser.add_argument("--skip", choices=sorted(set(WAYS) - {"sequential"}), action="append", default=[],
+                        help="leave this way out (repeatable; sequential, the reference, always runs)")
     options = parser.parse_args()
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; torch threads per process: the default")
-    ways = WAYS | (RAY_WAY if options.ray else {})
+    ways = {way: flags for way, flags in WAYS.items() if way not in options.skip} | (RAY_WAY if options.ray else {})
     with tempfile.TemporaryDirectory(prefix="ganpost-throughput-") as work:
         for name in options.setup or list(SETUPS):
             run_setup(name, options.images, options.rounds, ways, Path(work))
