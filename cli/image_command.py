@@ -4,24 +4,29 @@ where models come from (--models-dir, --offline) and where they run (--device)."
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..gan_models import GanpostError
 from ..tasks.shared_options import takes_seed
-from .batch import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_DEPTH
+from ..runtime.imaging.files import write_image
+from .batch import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_DEPTH, run_files
 from .outputs import refuse_unwritable
 from .parser import non_negative_int, positive_int
-from .video import add_video_options
+from .stages import FileStages, StagesFactory
+from .video import add_video_options, with_video
 
 log = logging.getLogger("ganpost.cli")
 MAX_PIXELS_ENV = "GANPOST_MAX_PIXELS"
 
 
-def add_image_command(sub, name: str, run, **parser_settings) -> argparse.ArgumentParser:
-    """A subcommand over image files: inputs, -o and the output options, where models come from and run."""
+def add_image_command(sub, name: str, stages: StagesFactory, **parser_settings) -> argparse.ArgumentParser:
+    """A subcommand over image files: inputs, -o and the output options, where models come from and run; it runs
+    the files through ``stages`` (``batch.run_files``)."""
     parser = sub.add_parser(name, **parser_settings)
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="image or video files, or folders of them")
@@ -61,13 +66,27 @@ def add_image_command(sub, name: str, run, **parser_settings) -> argparse.Argume
     add_video_options(parser)
     parser.add_argument("--models-dir", type=Path, help="where model files are looked for and downloaded")
     parser.add_argument("--offline", action="store_true", help="never download a model")
-    parser.set_defaults(run=run, command_name=name)
+    parser.set_defaults(run=functools.partial(run_files, stages=stages), command_name=name)
     return parser
 
 
 def model_source(args) -> dict:
     """``load_model``'s keywords for where models come from (--models-dir, --offline)."""
     return {"models_dir": args.models_dir, "download": not args.offline}
+
+
+def image_stages(args, read: Callable, run: Callable) -> FileStages:
+    """The stages of a command whose result is an image per input: ``run(pixels, progress=None)`` computes a
+    group's images, and a video's frames (N×H×W×3 uint8) alike; a result is written with its input's metadata."""
+
+    def compute(images, progress):
+        return run([image.pixels for image in images], progress=progress)
+
+    def write(target: Path, result, image) -> str:
+        write_image(target, result, image.info)
+        return f"{result.shape[1]}×{result.shape[0]}"
+
+    return with_video(FileStages(read, compute, write, unit="tiles"), args, lambda: run)
 
 
 def warn_unused_seed(args, model) -> None:

@@ -7,13 +7,11 @@ import os
 import sys
 
 from ..gan_models.errors import GanpostError
+from .commands import COMMANDS
 from .console import console, log_to_console
 from .flag_names import in_cli_terms
 from .models_command import add_models_parser
 from .parser import OneLineErrorParser
-from .restore_faces_command import add_restore_faces_parser
-from .translate_command import add_translate_parser
-from .upscale_command import add_upscale_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,9 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "translation and fine-tuning.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    add_upscale_parser(sub)
-    add_restore_faces_parser(sub)
-    add_translate_parser(sub)
+    for add_command, _ in COMMANDS.values():  # upscale, restore-faces, translate
+        add_command(sub)
     add_models_parser(sub)
     from .train_command import add_train_parser  # lazily: `ganpost upscale` never pays for training imports
     from .train_tools import add_train_tool_parsers

@@ -98,17 +98,13 @@ def plan_outputs(files: list[Path], output: Path, ext: str | None, *, overwrite:
             notes.append(f"{len(converted)} input(s) in formats ganpost does not write ({kinds}) will be written as "
                          f"{FALLBACK_SUFFIX} (choose with --ext)")
     _refuse_clashes(files, targets)
-    jobs, skipped = [], []
     existing = [t for t in targets if t.exists()]
     if existing and not (overwrite or skip_existing):
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise OutputError(f"{existing[0]} already exists{more}; pass --overwrite to replace, or --skip-existing to "
                           "keep what is there and do the rest.")
-    for source, target in zip(files, targets):
-        if skip_existing and target.exists():
-            skipped.append(target)
-        else:
-            jobs.append((source, target))
+    skipped = existing if skip_existing else []
+    jobs = [(source, target) for source, target in zip(files, targets) if not (skip_existing and target.exists())]
     return OutputPlan(jobs, skipped, notes, folder=None if len(targets) == 1 and targets[0] == output else output)
 
 

@@ -17,7 +17,7 @@ from ..runtime.imaging.convert import to_output_type
 from ..runtime.imaging.files import read_image, write_image
 from ..tasks.face_video import DEFAULT_VIDEO_SMOOTHING, SteadyFaceRestorer
 from ..tasks.restore_faces import DEFAULT_DETECTOR, DEFAULT_FACE_MODEL, OPTIONS, check_options, restore_faces_detailed
-from .batch import check_fits, run_files
+from .batch import check_fits
 from .stages import FileStages
 from .video import smoothing, with_video
 from .image_command import add_image_command, model_source, warn_unused_seed
@@ -28,7 +28,7 @@ log = logging.getLogger("ganpost.cli")
 
 
 def add_restore_faces_parser(sub) -> None:
-    rf = add_image_command(sub, "restore-faces", run_restore_faces,
+    rf = add_image_command(sub, "restore-faces", restore_faces_stages,
                            help="restore the faces in image files or folders (GFPGAN)")
     rf.add_argument("-m", "--model", default=DEFAULT_FACE_MODEL,
                     help=f"a face restoration model file or known name (default: {DEFAULT_FACE_MODEL})")
@@ -47,10 +47,6 @@ def add_restore_faces_parser(sub) -> None:
                     help="videos: each face's landmarks averaged over neighbouring frames (Gaussian, SIGMA frames; "
                          f"0 = off) so restored faces do not flicker (default {DEFAULT_VIDEO_SMOOTHING:g}). Image "
                          "files are never smoothed: they are not frames of one clip")
-
-
-def run_restore_faces(args) -> int:
-    return run_files(args, restore_faces_stages)
 
 
 def restore_faces_stages(args, device) -> FileStages:

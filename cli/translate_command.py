@@ -6,24 +6,23 @@ output folder are checked before the first image is read.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from ..gan_models import load_model
 from ..gan_models.contract import Task
-from ..runtime.imaging.files import read_image, write_image
+from ..runtime.imaging.files import read_image
 from ..tasks.translate import OPTIONS, check_options, translate
-from .batch import check_fits, run_files
-from .stages import FileStages
-from .video import with_video
-from .image_command import add_image_command, model_source
+from .batch import check_fits
+from .image_command import add_image_command, image_stages, model_source
 from .task_flags import add_task_options, task_options
 
 log = logging.getLogger("ganpost.cli")
 
 
 def add_translate_parser(sub) -> None:
-    tr = add_image_command(sub, "translate", run_translate,
+    tr = add_image_command(sub, "translate", translate_stages,
                            help="translate image files or folders with a pix2pix/CycleGAN generator")
     tr.add_argument("-m", "--model", required=True,
                     help="the generator: a file (latest_net_G.pth, *_net_G_A.pth) or a known name such as "
@@ -32,10 +31,6 @@ def add_translate_parser(sub) -> None:
     tr.add_argument("--no-dropout", action="store_true",
                     help="a U-Net trained with --no_dropout (its file cannot tell; the official default has dropout)")
     add_task_options(tr, OPTIONS, Task.TRANSLATE)
-
-
-def run_translate(args) -> int:
-    return run_files(args, translate_stages)
 
 
 def translate_stages(args, device) -> FileStages:
@@ -54,14 +49,4 @@ def translate_stages(args, device) -> FileStages:
         check_fits(source, 1, "Split the image into parts")
         return read_image(source)
 
-    def compute(images, progress):
-        return translate([image.pixels for image in images], model, model_b=model_b, **options, progress=progress)
-
-    def write(target: Path, result, image) -> str:
-        write_image(target, result, image.info)
-        return f"{result.shape[1]}×{result.shape[0]}"
-
-    def frames(batch):  # a video's frames: N×H×W×3 uint8
-        return translate(batch, model, model_b=model_b, **options)
-
-    return with_video(FileStages(read, compute, write, unit="tiles"), args, lambda: frames)
+    return image_stages(args, read, functools.partial(translate, model=model, model_b=model_b, **options))

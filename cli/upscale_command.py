@@ -6,34 +6,28 @@ has a writable format and a writable folder: a mistake costs seconds, not a batc
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from ..gan_models import load_model
 from ..gan_models.catalogue import DEFAULT_MODEL
 from ..gan_models.contract import Task
-from ..runtime.imaging.files import read_header, read_image, write_image
+from ..runtime.imaging.files import read_header, read_image
 from ..tasks.upscale import OPTIONS, check_memory, check_options, upscale
-from .batch import run_files
-from .stages import FileStages
-from .video import with_video
-from .image_command import add_image_command, model_source, warn_unused_seed
+from .image_command import add_image_command, image_stages, model_source, warn_unused_seed
 from .task_flags import add_task_options, task_options
 
 log = logging.getLogger("ganpost.cli")
 
 
 def add_upscale_parser(sub) -> None:
-    up = add_image_command(sub, "upscale", run_upscale, help="upscale image files or folders")
+    up = add_image_command(sub, "upscale", upscale_stages, help="upscale image files or folders")
     up.add_argument("-m", "--model", default=DEFAULT_MODEL,
                     help="a model file, or a known name (see `ganpost models`); default: the built-in "
                          f"{DEFAULT_MODEL}, no download")
     up.add_argument("--denoise-strength", type=float, help="0..1, for realesr-general-x4v3 only")
     add_task_options(up, OPTIONS, Task.UPSCALE)
-
-
-def run_upscale(args) -> int:
-    return run_files(args, upscale_stages)
 
 
 def upscale_stages(args, device) -> FileStages:
@@ -49,14 +43,4 @@ def upscale_stages(args, device) -> FileStages:
                      outscale=options["outscale"], size=options["size"], label=str(source))
         return read_image(source)
 
-    def compute(images, progress):
-        return upscale([image.pixels for image in images], model, **options, progress=progress)
-
-    def write(target: Path, result, image) -> str:
-        write_image(target, result, image.info)
-        return f"{result.shape[1]}×{result.shape[0]}"
-
-    def frames(batch):  # a video's frames: N×H×W×3 uint8
-        return upscale(batch, model, **options)
-
-    return with_video(FileStages(read, compute, write, unit="tiles"), args, lambda: frames)
+    return image_stages(args, read, functools.partial(upscale, model=model, **options))

@@ -273,12 +273,12 @@ class _Terminal(io.StringIO):
 
 
 def test_errors_start_on_a_fresh_line_after_the_progress_bar(tmp_path, model_file, photo, monkeypatch):
-    from ganpost.cli import upscale_command
+    from ganpost.cli import image_command  # the image commands' shared stages write there
 
     def failing_write(path, pixels, info=None):
         raise GanpostError(f"{path}: disk full")
 
-    monkeypatch.setattr(upscale_command, "write_image", failing_write)
+    monkeypatch.setattr(image_command, "write_image", failing_write)
     screen = _Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
     assert main(["upscale", str(photo), "-o", str(tmp_path / "o.png"), "-m", str(model_file), "--tile", "32"]) == 1
