@@ -95,18 +95,11 @@ class FaceRestoreProcessor(_TaskProcessor):
         super().__init__(model, options, detector=detector, parser=parser, upscaler=upscaler)
 
 
-def _check_translate(model, model_b, **options) -> dict:
-    """translate's check_options for the pair (it refuses a wrong pair, and BtoA without model_b)."""
-    as_model = functools.partial(model_for, "TranslateProcessor")
-    return check_translate(as_model(model), model_b=None if model_b is None else as_model(model_b, "model_b"),
-                           **options)
-
-
 class TranslateProcessor(_TaskProcessor):
     """Translates what a pipeline returns with a pix2pix/CycleGAN generator, as :func:`ganpost.translate`
     (direction, size_mode, test_time, seed, ...); ``model_b``, a CycleGAN's B→A generator, runs for ``BtoA``."""
 
-    task, declared, check, run = Task.TRANSLATE, TRANSLATE_OPTIONS, _check_translate, translate
+    task, declared, check, run = Task.TRANSLATE, TRANSLATE_OPTIONS, check_translate, translate
 
     def __init__(self, model, *, model_b=None, **options):
         super().__init__(model, options, model_b=model_b)

@@ -9,22 +9,13 @@ from ..gan_models.spandrel_adapter import from_spandrel, is_spandrel_descriptor
 from .run import node_error
 
 
-def is_ganpost_model(model) -> bool:
-    return all(hasattr(model, a) for a in ("module", "contract", "architecture"))
-
-
-def require_ganpost_model(model, also: str = "") -> None:
-    """Refuse anything that is not our loader's descriptor (core's UPSCALE_MODEL, a string) with the fix."""
-    if not is_ganpost_model(model):
-        raise TypeError(f"ganpost: the model input must come from 'ganpost: Load Upscale Model'{also}, "
-                        f"not {type(model).__name__}.")
-
-
 def as_ganpost_model(model) -> ModelDescriptor:
     """An upscale input: our loader's model as is, core's UPSCALE_MODEL converted (once per loaded model).
-    Anything else is refused here (the task would read a string as a file or known name)."""
+    Anything else (a string the task would read as a file or known name) is refused here with the fix."""
     if not is_spandrel_descriptor(model):
-        require_ganpost_model(model, also=" or core's 'Load Upscale Model'")
+        if not all(hasattr(model, a) for a in ("module", "contract", "architecture")):
+            raise TypeError("ganpost: the model input must come from 'ganpost: Load Upscale Model' or core's "
+                            f"'Load Upscale Model', not {type(model).__name__}.")
         return model
     try:
         return from_spandrel(model)

@@ -8,9 +8,11 @@ thinning with growth. Two like-for-like figures leave the growth out:
   capabilities (streaming, worker processes, Ray, video, file URLs, search aliases: ``NEW_FROM..NEW_TO``),
   the ONNX export surface counted net (below). It also leaves out the older lines those commits rewrote, so
   it reads low: at ``NEW_TO`` it is already lower than at ``NEW_FROM``, with no thinning.
-- ``net`` (the one to hold to the target): the ``blame`` figure at ``NEW_FROM``, then for each commit after
-  ``NEW_TO`` the lines it adds, less the lines it deletes that were not written by the new commits (deleting
-  those is reported as a cut in new code and credited nowhere).
+- ``net`` (the one to hold to the target): the ``blame`` figure at ``NEW_FROM``, changed by each commit after
+  ``NEW_TO`` by what it does to the older code: the lines it deletes that the new commits did not write, and
+  its added lines in the share those deleted lines have of all it deletes (a commit that folds old and new
+  code into one helper replaces both). What it does to the new commits' lines is reported as the cut in new
+  code and credited nowhere.
 
 The ONNX export surface (``ONNX_COMMITS``, before ``NEW_FROM``) counts only as far as it replaced older lines
 in these folders (the weights-only ``export`` and the folder listing, which the tree before had too): its
@@ -119,22 +121,27 @@ def by_blame(rev: str) -> Counter:
 
 
 def net(rev: str) -> Counter:
-    """The ``net`` like-for-like figures at ``rev`` (raw and code), and the cuts in new code after NEW_TO."""
+    """The ``net`` like-for-like figures at ``rev`` (raw and code), and the net cut in new code after NEW_TO."""
     start = by_blame(NEW_FROM)
     figures = Counter(raw=start["raw_blame"], code=start["code_blame"])
     new = set(git("rev-list", f"{NEW_FROM}..{NEW_TO}").split())
     for commit in git("rev-list", "--reverse", "--no-merges", f"{NEW_TO}..{rev}").split():
+        change = Counter()
         for path, deleted, added, before, after in changed_lines(commit):
             owners = blame(f"{commit}^", path) if deleted else []
             code_before = code_lines(before) if before else set()
             for number in deleted:
-                kind = "new_cut_" if owners[number - 1] in new else "minus_"
-                figures[f"{kind}raw"] += 1
-                figures[f"{kind}code"] += number in code_before
-            figures["raw"] += len(added)
-            figures["code"] += len(code_lines(after).intersection(added)) if after else 0
-    for unit in ("raw", "code"):
-        figures[unit] -= figures[f"minus_{unit}"]
+                kind = "new" if owners[number - 1] in new else "old"
+                change[f"raw_{kind}"] += 1
+                change[f"code_{kind}"] += number in code_before
+            change["raw_added"] += len(added)
+            change["code_added"] += len(code_lines(after).intersection(added)) if after else 0
+        for unit in ("raw", "code"):
+            # what a commit adds replaces the old and the new code it deletes in the same shares
+            deleted = change[f"{unit}_old"] + change[f"{unit}_new"]
+            old_share = change[f"{unit}_old"] / deleted if deleted else 1.0
+            figures[unit] += round(change[f"{unit}_added"] * old_share) - change[f"{unit}_old"]
+            figures[f"new_cut_{unit}"] += change[f"{unit}_new"] - round(change[f"{unit}_added"] * (1 - old_share))
     return figures
 
 
