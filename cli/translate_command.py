@@ -16,6 +16,7 @@ from ..runtime.imaging.files import read_image
 from ..tasks.translate import OPTIONS, check_options, translate
 from .batch import check_fits
 from .image_command import add_image_command, image_stages, model_source
+from .stages import FileStages
 from .task_flags import add_task_options, task_options
 
 log = logging.getLogger("ganpost.cli")

@@ -16,6 +16,7 @@ from ..gan_models.contract import Task
 from ..runtime.imaging.files import read_header, read_image
 from ..tasks.upscale import OPTIONS, check_memory, check_options, upscale
 from .image_command import add_image_command, image_stages, model_source, warn_unused_seed
+from .stages import FileStages
 from .task_flags import add_task_options, task_options
 
 log = logging.getLogger("ganpost.cli")
