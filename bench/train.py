@@ -25,7 +25,8 @@ import torch
 def main() -> int:
     from ganpost.training.config import load_config
     from ganpost.training.sample_data import write_split
-    from ganpost.training.engine import Timings, Trainer
+    from ganpost.training.engine import Timings
+    from ganpost.training.run import Trainer
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="realesrgan-x4plus")

@@ -116,7 +116,7 @@ def scores(network, pairs) -> dict:
 
 def fine_tune(args) -> dict:
     from ganpost.training.config import load_config
-    from ganpost.training.engine import Trainer
+    from ganpost.training.run import Trainer
 
     root = Path(tempfile.mkdtemp(prefix="aurasr_bench_"))
     if args.faces:
@@ -162,7 +162,7 @@ def _copy(network):
 def one_step_memory(args) -> dict:
     """Peak resident memory of one training step above the memory after building (this process)."""
     from ganpost.training.config import load_config
-    from ganpost.training.engine import Trainer
+    from ganpost.training.run import Trainer
     from ganpost.training.sample_data import write_split
 
     root = Path(tempfile.mkdtemp(prefix="aurasr_mem_"))

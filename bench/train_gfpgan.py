@@ -55,7 +55,8 @@ def held_out(crops, degrade) -> list:
 
 def main() -> int:
     from ganpost.training.config import load_config
-    from ganpost.training.engine import Timings, Trainer
+    from ganpost.training.engine import Timings
+    from ganpost.training.run import Trainer
     from ganpost.training.recipes.gfpgan.recipe import validate_faces
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

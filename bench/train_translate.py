@@ -188,7 +188,7 @@ def score(model_file: Path, root: Path, names: list[str], test_time: str) -> dic
 def train(recipe: str, side: int, data_sets: list[str], output: Path, minutes: float, extra: list[str],
           hard_minutes: float):
     from ganpost.training.config import load_config
-    from ganpost.training.engine import Trainer
+    from ganpost.training.run import Trainer
     from ganpost.training.engine.loop import Callbacks
 
     class Deadline(Callbacks):
