@@ -82,22 +82,23 @@ def make_domains(root: Path) -> dict[str, list[str]]:
 
     rest = [p for p in sorted(KODAK.glob("kodim*.png")) if p.stem not in HELD_OUT]
     plan = {"A": rest[0::2], "B": rest[1::2], "held_out": [KODAK / f"{n}.png" for n in HELD_OUT]}
+    # What each split keeps of a photo: its view, the vintage generator's output on it, or both.
+    keeps = {"A": {"A": "view"}, "B": {"B": "vintage"},
+             "held_out": {"held_out/photo": "view", "held_out/vintage": "vintage"}}
     vintage = None
     for split, photos in plan.items():
         for photo in photos:
-            done = root / split / ("vintage" if split == "held_out" else "") / photo.name
-            if done.is_file():
+            files = {root / folder / photo.name: kind for folder, kind in keeps[split].items()}
+            if all(file.is_file() for file in files):
                 continue
-            vintage = vintage or ganpost.load_model(VINTAGE.resolve())
             with Image.open(photo) as im:
                 view = held_out_view(im.convert("RGB"), SIDE)
-            if split != "B":  # held-out photos keep their untouched view beside the vintage one
-                file = root / split / ("photo" if split == "held_out" else "") / photo.name
+            for file, kind in files.items():
+                if kind == "vintage":
+                    vintage = vintage or ganpost.load_model(VINTAGE.resolve())
                 file.parent.mkdir(parents=True, exist_ok=True)
-                view.save(file)
-            if split != "A":
-                done.parent.mkdir(parents=True, exist_ok=True)
-                ganpost.translate(view, vintage, precision="fp32", tile=0).save(done)
+                image = ganpost.translate(view, vintage, precision="fp32", tile=0) if kind == "vintage" else view
+                image.save(file)
     return {split: [p.stem for p in photos] for split, photos in plan.items()}
 
 
@@ -118,7 +119,8 @@ def main() -> int:
     p.add_argument("--every", type=float, default=2.0, help="save and score G_A every this many minutes (default 2)")
     p.add_argument("--preset", default="cyclegan")
     p.add_argument("--set", action="append", default=[],
-                   help="config overrides, SECTION.KEY=VALUE (repeatable; the value VINTAGE names the vintage generator)")
+                   help="config overrides, SECTION.KEY=VALUE (repeatable; the value VINTAGE names the vintage "
+                        "generator)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "lab" / "cyclegan",
                    help="domains (data/) and runs (run_<name>/) go here (default lab/cyclegan, git-ignored)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 
 class Console:
@@ -77,6 +77,6 @@ def log_lines_to(emit: Callable[[str], None], verbose: bool = False):
 def log_to_console(verbose: bool):
     """Route the package's logging to the console, never inside the progress line; returns a function that
     undoes it."""
-    routed = log_lines_to(lambda text: console.line(f"ganpost: {text}"), verbose)
-    routed.__enter__()
-    return lambda: routed.__exit__(None, None, None)
+    routed = ExitStack()
+    routed.enter_context(log_lines_to(lambda text: console.line(f"ganpost: {text}"), verbose))
+    return routed.close

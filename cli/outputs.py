@@ -104,7 +104,8 @@ def plan_outputs(files: list[Path], output: Path, ext: str | None, *, overwrite:
         raise OutputError(f"{existing[0]} already exists{more}; pass --overwrite to replace, or --skip-existing to "
                           "keep what is there and do the rest.")
     skipped = existing if skip_existing else []
-    jobs = [(source, target) for source, target in zip(files, targets) if not (skip_existing and target.exists())]
+    kept = set(skipped)
+    jobs = [(source, target) for source, target in zip(files, targets) if target not in kept]
     return OutputPlan(jobs, skipped, notes, folder=None if len(targets) == 1 and targets[0] == output else output)
 
 

@@ -25,6 +25,7 @@ figures and not in the code figures.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import subprocess
 import sys
@@ -41,6 +42,13 @@ def git(*args: str) -> str:
     return subprocess.run(("git", *args), check=True, capture_output=True, text=True).stdout
 
 
+@functools.cache
+def new_commits() -> frozenset[str]:
+    """The commits that added issue 19/20/21 capabilities."""
+    return frozenset(git("rev-list", f"{NEW_FROM}..{NEW_TO}").split())
+
+
+@functools.cache
 def files(rev: str) -> list[str]:
     names = git("ls-tree", "-r", "--name-only", rev, "--", *FOLDERS).split()
     return [name for name in names if name.endswith(".py")]
@@ -103,9 +111,10 @@ def onnx_replaced() -> Counter:
     return replaced
 
 
+@functools.cache
 def by_blame(rev: str) -> Counter:
     """Lines at ``rev`` by who last wrote them (new: NEW_FROM..NEW_TO; onnx; old: any other), raw and code."""
-    new = set(git("rev-list", f"{NEW_FROM}..{NEW_TO}").split())
+    new = new_commits()
     onnx = {git("rev-parse", commit).strip() for commit in ONNX_COMMITS}
     counts = Counter()
     for path in files(rev):
@@ -124,7 +133,7 @@ def net(rev: str) -> Counter:
     """The ``net`` like-for-like figures at ``rev`` (raw and code), and the net cut in new code after NEW_TO."""
     start = by_blame(NEW_FROM)
     figures = Counter(raw=start["raw_blame"], code=start["code_blame"])
-    new = set(git("rev-list", f"{NEW_FROM}..{NEW_TO}").split())
+    new = new_commits()
     for commit in git("rev-list", "--reverse", "--no-merges", f"{NEW_TO}..{rev}").split():
         change = Counter()
         for path, deleted, added, before, after in changed_lines(commit):
