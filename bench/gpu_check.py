@@ -18,7 +18,9 @@ For every family of the registry whose weights are in --weights-dir, four sectio
               where neither TensorRT route is installed.
 Then, once for the run:
   folders     ``ganpost upscale FOLDER --devices ...`` on 1, 2, ... N GPUs (bench/folder_devices.py):
-              images/s, the ratio to one GPU, outputs byte-identical to the one-GPU run.
+              images/s, the ratio to one GPU, outputs byte-identical to the one-GPU run;
+  video       a 48-frame 256² clip upscaled ×4 on the GPU with the codecs taking turns with the
+              compute and overlapping it (bench/video_overlap.py): frames/s, same bytes. Needs PyAV.
 Prints one table per section and writes everything to --out (JSON). Exit status 1 if a section failed.
 
 --dry-run runs every code path on the CPU in well under a minute: tiny random networks for every
@@ -54,11 +56,12 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 from core_path import load_core_model, core_upscale  # noqa: E402
 from folder_devices import folder_rates  # noqa: E402
+from video_overlap import video_rates  # noqa: E402
 from measure import PeakMemory, errors_255, load_image, release_freed_memory  # noqa: E402
 import onnx_engines  # noqa: E402
 
 SECTIONS = ("precision", "overflow", "oom", "throughput", "tensorrt")  # one per model
-RUN_SECTIONS = ("folders",)  # once per run
+RUN_SECTIONS = ("folders", "video")  # once per run
 # What the tensorrt section builds engines for (the issue's list: x4plus, compact, CycleGAN, GFPGAN)
 ENGINE_ARCHITECTURES = ("RRDBNet", "SRVGGNetCompact", "ResnetGenerator", "GFPGANv1Clean")
 IMAGE_TASKS = ("upscale", "translate", "face_restore")  # image in, image out: what the runner runs
@@ -528,6 +531,23 @@ def check_folders(plan: Plan, start: float) -> list[dict]:
         return [{"error": f"{type(err).__name__}: {err}"}]
 
 
+def check_video(plan: Plan, start: float) -> dict:
+    """The built-in model over a clip, codecs in turns and overlapped (--dry-run: 8 frames of 64² on the CPU)."""
+    if time.perf_counter() - start > plan.budget_s:
+        return {"skipped": f"over the {plan.budget_s:.0f} s budget"}
+    try:
+        import av  # noqa: F401 - the video extra
+    except ImportError:
+        return {"skipped": "PyAV is not installed (pip install 'ganpost[video]')"}
+    try:
+        if plan.dry_run:
+            return video_rates(frames=8, size=64, device="cpu")
+        return video_rates(frames=48, size=256, device=str(plan.device))
+    except Exception as err:  # noqa: BLE001 - report it with the rest
+        traceback.print_exc()
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
 def print_folders(rows: list[dict], plan: Plan) -> None:
     print(f"\n== folders: the built-in model over a folder, {'CPU workers' if plan.dry_run else '1..N GPUs'}")
     for row in rows:
@@ -608,10 +628,14 @@ def main(argv=None) -> int:
             print(f"  {label}: {name} done in {row['sections'][name]['seconds']:.1f} s", flush=True)
     if "folders" in a.sections:
         report["folders"] = check_folders(plan, start)
+    if "video" in a.sections:
+        report["video"] = check_video(plan, start)
     report["seconds"] = round(time.perf_counter() - start, 1)
     print_tables(report, plan)
     if "folders" in report:
         print_folders(report["folders"], plan)
+    if "video" in report:
+        print(f"\n== video: codecs in turns with the compute vs overlapped\n  {report['video']}")
     print(f"\ntotal {report['seconds']:.0f} s{'; some sections FAILED' if failed else ''}")
     if a.out:
         a.out.write_text(json.dumps(report, indent=1, default=str) + "\n")

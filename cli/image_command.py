@@ -54,8 +54,9 @@ def add_image_command(sub, name: str, stages: StagesFactory, **parser_settings) 
                             help="worker processes per device (default 1); on the CPU they share its cores")
     throughput.add_argument("--queue-depth", type=non_negative_int, metavar="N",
                             help=f"files decoded ahead, and results waiting to be written, per worker (default "
-                                 f"{DEFAULT_QUEUE_DEPTH}); memory holds at most 2N+1 files' images. 0: one file "
-                                 "at a time, nothing overlapped")
+                                 f"{DEFAULT_QUEUE_DEPTH}); memory holds at most 2N+1 files' images. In a video, "
+                                 "batches of frames waiting to be encoded. 0: one file (one batch) at a time, "
+                                 "nothing overlapped")
     throughput.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
                             help="consecutive images of one size that share a forward (default 1)")
     throughput.add_argument("--ray", nargs="?", const="", type=ray_address, metavar="ADDRESS",

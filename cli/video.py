@@ -1,9 +1,10 @@
 """Video inputs for the image commands: their flags, and the stages hook that runs one video whole.
 
 A video is one file of the run. It is not read ahead like an image (a clip does not fit in memory):
-the compute thread decodes it in batches of ``--batch-frames`` frames, computes them with the
-command's models and encodes them as it goes (``runtime.video.process_video``: timestamps, rotation
-and audio kept, written atomically). Images and videos mix in one folder.
+it is decoded in batches of ``--batch-frames`` frames, computed with the command's models and encoded
+as it goes, the next batch decoding and up to ``--queue-depth`` batches encoding while one computes
+(``runtime.video.process_video``: timestamps, rotation and audio kept, written atomically). Images
+and videos mix in one folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..gan_models.errors import InvalidOptionError
 from ..runtime.faces import check_smoothing
 from ..runtime.video import CODECS, DEFAULT_CODEC, EncodeSettings, is_video_path, process_video
-from ..runtime.video.job import DEFAULT_BATCH_FRAMES
+from ..runtime.video.job import DEFAULT_BATCH_FRAMES, DEFAULT_DEPTH
 from .parser import whole_number
 from .stages import FileStages
 
@@ -24,7 +25,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGrou
     group = parser.add_argument_group("video inputs (.mp4 .mov .mkv .webm; PyAV: pip install 'ganpost[video]')")
     group.add_argument("--video-codec", default=DEFAULT_CODEC, choices=[DEFAULT_CODEC, *CODECS],
                        help="auto: the input's codec where the container takes it, else h264 (vp9 for .webm); "
-                            "ffv1 is lossless RGB (.mkv). The audio is always copied as it is")
+                            "ffv1 is lossless RGB (.mkv). Audio and subtitles are always copied as they are")
     group.add_argument("--video-quality", type=int, metavar="CRF",
                        help="the encoder's constant quality, lower is better (default: h264 18, hevc 22, vp9 31, "
                             "av1 30)")
@@ -39,10 +40,12 @@ def with_video(stages: FileStages, args, frames: Callable[[], object]) -> FileSt
     """``stages`` that also take videos: ``frames()`` makes a new frame computation for each clip (a function of
     ``N×H×W×3`` uint8 frames, or a frame filter such as ``tasks.face_video.SteadyFaceRestorer``)."""
     EncodeSettings(args.video_codec, args.video_quality).check()  # a bad flag costs nothing
+    depth = getattr(args, "queue_depth", None)
+    depth = DEFAULT_DEPTH if depth is None else depth
 
     def whole(source: Path, target: Path, progress) -> str:
         result = process_video(source, target, frames(), batch_frames=args.batch_frames, codec=args.video_codec,
-                               quality=args.video_quality, progress=progress)
+                               quality=args.video_quality, progress=progress, depth=depth)
         return f"video: {result.summary()}"
 
     stages.whole, stages.takes_whole = whole, is_video_path

@@ -35,6 +35,12 @@ def test_dry_run_exercises_every_section_for_every_family(tmp_path):
     assert "== folders:" in proc.stdout and [row["way"] for row in report["folders"]] == [
         "1 CPU worker(s)", "2 CPU worker(s)"]
     assert all(row["byte_identical_to_first"] for row in report["folders"])
+    assert "== video:" in proc.stdout
+    if importlib.util.find_spec("av") is not None:  # the video extra: the clip job ran both ways, same bytes
+        assert report["video"]["frames"] == 8 and report["video"]["same_file"] is True, report["video"]
+        assert report["video"]["frames_per_s_in_turns"] > 0 and report["video"]["frames_per_s_overlapped"] > 0
+    else:
+        assert "PyAV is not installed" in report["video"]["skipped"]
     from ganpost.gan_models.registry import DETECTION_ORDER
 
     checked = {m["architecture"] for m in report["models"]}

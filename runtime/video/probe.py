@@ -1,5 +1,5 @@
 """What a video file holds, read from its header and first frame: size, frame rate, time base, length,
-rotation, audio. Also the one place PyAV is imported from, with the install line when it is missing."""
+rotation, audio and subtitles. Also the one place PyAV is imported from, with the install line when it is missing."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise the player turns the picture (PyAV's VideoFrame.rotation)
     display_matrix: tuple[int, ...] | None  # the 3×3 display matrix as stored, to write back unchanged
     audio: tuple[str, ...] = field(default=())  # codec of each audio stream (copied to the output)
+    subtitles: tuple[str, ...] = field(default=())  # codec of each subtitle stream (copied too)
 
     @property
     def has_audio(self) -> bool:
@@ -84,8 +85,9 @@ def describe(container, path: Path) -> VideoInfo:
     matrix = _first_display_matrix(container, stream, path)
     rotation = _rotation(matrix)
     audio = tuple(s.codec_context.name for s in container.streams.audio)
+    subtitles = tuple(s.codec_context.name for s in container.streams.subtitles)
     return VideoInfo(path, context.width, context.height, Fraction(fps), Fraction(time_base), frames, duration,
-                     context.name, rotation, matrix, audio)
+                     context.name, rotation, matrix, audio, subtitles)
 
 
 def _first_display_matrix(container, stream, path: Path) -> tuple[int, ...] | None:

@@ -1,5 +1,5 @@
 """Decode a video's frames as RGB ``uint8`` batches of N with each frame's timestamp, in one pass over the
-file; the packets of its audio streams go, untouched, to a callback as they are met.
+file; the packets of its audio and subtitle streams go, untouched, to a callback as they are met.
 
 A generator: one batch (plus the decoder's few reference frames) is in memory at a time, whatever the
 clip's length. A packet the decoder refuses is skipped with one logged line and counted; the frames
@@ -32,8 +32,8 @@ class FrameBatch:
 class VideoReader:
     """``with VideoReader(path) as reader: for batch in reader.batches(8): ...``; ``reader.info`` is the probe.
 
-    ``on_packet(packet)`` receives every packet of the audio streams (``reader.audio_streams``) in file order,
-    so a writer can copy them while the frames are being computed.
+    ``on_packet(packet)`` receives every packet of the audio and subtitle streams (``reader.copied_streams``)
+    in file order, so a writer can copy them while the frames are being computed.
     """
 
     def __init__(self, path, on_packet: Callable[[object], None] | None = None, info: VideoInfo | None = None):
@@ -49,6 +49,7 @@ class VideoReader:
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame threads: decoding keeps up with compute on several cores
         self.audio_streams = list(self.container.streams.audio)
+        self.copied_streams = [*self.audio_streams, *self.container.streams.subtitles]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -70,7 +71,7 @@ class VideoReader:
         av = require_av()
         step = max(1, round(1 / (self.info.fps * self.info.time_base)))  # one frame's duration in time-base units
         previous = None
-        wanted = [self.video, *self.audio_streams] if self.on_packet else [self.video]
+        wanted = [self.video, *self.copied_streams] if self.on_packet else [self.video]
         for packet in self.container.demux(wanted):
             if packet.stream.type != "video":
                 if packet.dts is not None:  # demux ends each stream with an empty flushing packet

@@ -1,10 +1,10 @@
-"""Encode RGB frames into a video file with the source's timing, rotation and audio.
+"""Encode RGB frames into a video file with the source's timing, rotation, audio and subtitles.
 
 - Timing: the video stream takes the source's time base and each frame is encoded with its source
   timestamp, so frame rate, variable frame rates and the audio sync are kept as they were.
 - Rotation: the source's display matrix (phone clips shot upright) is written back unchanged.
-- Audio: the source's audio packets are copied (remuxed, never re-encoded). A container that cannot
-  hold that audio (AAC in .webm, PCM in .mp4) is refused with the fix.
+- Audio and subtitles: the source's packets are copied (remuxed, never re-encoded). A container that
+  cannot hold them (AAC in .webm, PCM in .mp4, SubRip in .mp4) is refused with the fix.
 - Codec: ``auto`` keeps the source's codec where we have its encoder and the container takes it,
   else H.264 (VP9 for .webm); quality is the encoder's constant-quality number (CRF).
 - Odd sizes: 4:2:0 chroma needs even sides, so an odd width or height gets one more column or row,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,41 +91,47 @@ class EncodeSettings:
 
 class VideoWriter:
     """Write to ``path`` (a temporary name: the job renames it) in ``muxer`` format. The video stream opens
-    at the first frames (their size is the computation's); audio packets met before then wait for it."""
+    at the first frames (their size is the computation's); packets copied before then wait for it.
 
-    def __init__(self, path: Path, target: Path, info: VideoInfo, audio_streams, settings: EncodeSettings):
+    Copied packets may come from the decoding thread while frames encode on another: the muxer, and the
+    opening of the video stream, are taken under one lock.
+    """
+
+    def __init__(self, path: Path, target: Path, info: VideoInfo, copied_streams, settings: EncodeSettings):
         av = require_av()
         self.path, self.target, self.info = Path(path), Path(target), info
         self.muxer = VIDEO_SUFFIXES[self.target.suffix.lower()]
         self.codec, self.encoder, self.options = settings.resolve(info, self.muxer, self.target)
         self.container = _guard(lambda: av.open(str(path), "w", format=self.muxer), self.target)
-        self.audio = {}
-        for source in audio_streams:
+        self.copies = {}  # source stream index → its copy
+        for source in copied_streams:
             try:
-                self.audio[source.index] = self.container.add_stream_from_template(source)
+                self.copies[source.index] = self.container.add_stream_from_template(source)
             except ValueError as err:  # PyAV's "'webm' format does not support 'aac' codec"
                 self.container.close()
-                raise OutputError(f"{self.target}: {self.target.suffix} cannot hold the source's "
-                                  f"{source.codec_context.name} audio, which is copied as it is; write .mkv (it "
-                                  "takes any audio) or .mp4/.mov for AAC.") from err
+                raise OutputError(_refused(self.target, source.type, source.codec_context.name, info)) from err
+        self.audio = [s for s in self.copies.values() if s.type == "audio"]
+        self.subtitles = [s for s in self.copies.values() if s.type == "subtitle"]
         self.video = None
-        self.waiting: list = []  # audio packets before the header can be written
+        self.lock = threading.Lock()
+        self.waiting: list = []  # copied packets before the header can be written
         self.size = None
         self.padded = (0, 0)
 
     def add_packet(self, packet) -> None:
-        """Copy one packet of a source audio stream."""
-        if self.video is None:
-            self.waiting.append(packet)
-            return
-        packet.stream = self.audio[packet.stream.index]
-        self._mux(packet)
+        """Copy one packet of a source audio or subtitle stream."""
+        with self.lock:
+            if self.video is None:
+                self.waiting.append(packet)
+                return
+            self._copy(packet)
 
     def write(self, frames: np.ndarray, pts: list[int]) -> None:
         """``frames``: N×H×W×3 uint8 RGB; ``pts`` in the source's time base."""
         av = require_av()
         if self.video is None:
-            self._open_video(frames.shape[2], frames.shape[1])
+            with self.lock:
+                self._open_video(frames.shape[2], frames.shape[1])
         elif frames.shape[1:3] != self.size:
             raise ValueError(f"frames of {frames.shape[2]}×{frames.shape[1]} after "
                              f"{self.size[1]}×{self.size[0]}: a video has one size")
@@ -135,20 +142,25 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts = stamp
             frame.time_base = self.info.time_base
-            for packet in self.video.encode(frame):
-                self._mux(packet)
+            packets = self.video.encode(frame)  # outside the lock: the encoder is this thread's alone
+            with self.lock:
+                for packet in packets:
+                    self._mux(packet)
 
     def close(self) -> None:
         """Flush the encoder and finish the file (trailer, index)."""
         if self.video is None:
             raise OutputError(f"{self.target}: no frame was written.")
-        for packet in self.video.encode(None):
-            self._mux(packet)
-        _guard(self.container.close, self.target)
+        packets = self.video.encode(None)
+        with self.lock:
+            for packet in packets:
+                self._mux(packet)
+            _guard(self.container.close, self.target)
 
     def abort(self) -> None:
         try:
-            self.container.close()
+            with self.lock:
+                self.container.close()
         except Exception:  # noqa: BLE001 - the file is being thrown away; its trailer does not matter
             pass
 
@@ -170,10 +182,23 @@ class VideoWriter:
         self.video = stream
         waiting, self.waiting = self.waiting, []
         for packet in waiting:
-            self.add_packet(packet)
+            self._copy(packet)
+
+    def _copy(self, packet) -> None:
+        packet.stream = self.copies[packet.stream.index]
+        self._mux(packet)
 
     def _mux(self, packet) -> None:
         _guard(lambda: self.container.mux(packet), self.target)
+
+
+def _refused(target: Path, kind: str, codec: str, info: VideoInfo) -> str:
+    if kind == "audio":
+        fix = "write .mkv (it takes any audio) or .mp4/.mov for AAC."
+    else:
+        fix = f"write {info.path.suffix} as the source is (.mkv takes SubRip, ASS and picture subtitles; .mp4 and .mov take mov_text)."
+    noun = "subtitles" if kind == "subtitle" else kind
+    return f"{target}: {target.suffix} cannot hold the source's {codec} {noun}, which are copied as they are; {fix}"
 
 
 def _guard(call, target: Path):

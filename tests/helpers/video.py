@@ -28,9 +28,10 @@ def moving_bar(index: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(path: Path, *, frames: int = 12, width: int = 64, height: int = 48, rate: Fraction = NTSC,
               codec: str = "libx264", pixel_format: str = "yuv420p", rotation: int = 0, audio: str | None = "aac",
-              pts: list[int] | None = None, images=None) -> Path:
+              pts: list[int] | None = None, images=None, subtitles: bool = False) -> Path:
     """``frames`` frames at ``rate`` (timestamps ``pts`` in 1/rate units, default 0, 1, 2...), optionally a
-    display rotation and an audio stream (aac, pcm_s16le, libopus) of a little noise."""
+    display rotation, an audio stream (aac, pcm_s16le, libopus) of a little noise and an ASS subtitle
+    stream of two lines (SUBTITLE_LINES)."""
     av = av_module()
     rng = np.random.default_rng(0)
     with av.open(str(path), "w") as container:
@@ -38,6 +39,7 @@ def make_clip(path: Path, *, frames: int = 12, width: int = 64, height: int = 48
         video.width, video.height, video.pix_fmt = width, height, pixel_format
         if rotation:
             video.set_display_rotation(rotation)
+        captions = container.add_stream("ass") if subtitles else None
         sound = None
         if audio:
             sound = container.add_stream(audio, rate=48000)
@@ -64,7 +66,23 @@ def make_clip(path: Path, *, frames: int = 12, width: int = 64, height: int = 48
                     container.mux(packet)
             for packet in sound.encode():
                 container.mux(packet)
+        for start, text in SUBTITLE_LINES if captions is not None else ():
+            packet = av.Packet(text)
+            packet.stream, packet.time_base = captions, Fraction(1, 1000)
+            packet.pts = packet.dts = start
+            packet.duration = 150
+            container.mux(packet)
     return path
+
+
+# ASS events as Matroska stores them (ReadOrder, Layer, Style, Name, margins, Effect, Text), at ms times
+SUBTITLE_LINES = [(0, b"0,0,Default,,0,0,0,,Hello"), (250, b"1,0,Default,,0,0,0,,again")]
+
+
+def subtitle_packets(path: Path) -> list[tuple[Fraction, bytes]]:
+    av = av_module()
+    with av.open(str(path)) as container:
+        return [(p.pts * p.time_base, bytes(p)) for p in container.demux(subtitles=0) if p.size]
 
 
 def frame_times(path: Path) -> list[Fraction]:

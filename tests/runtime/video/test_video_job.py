@@ -190,3 +190,71 @@ def _environment():
     import os
 
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def test_overlapped_and_turn_taking_jobs_write_the_same_file(tmp_path):
+    """depth=0 (decode, compute, encode in turns on one thread) and the default overlap give the same bytes:
+    the same frames reach the same encoder in the same order, and the audio interleaves by timestamp."""
+    source = make_clip(tmp_path / "in.mp4", audio="aac")
+    for depth in (0, 1, 2):
+        process_video(source, tmp_path / f"out{depth}.mp4", twice, batch_frames=3, depth=depth)
+    assert (tmp_path / "out0.mp4").read_bytes() == (tmp_path / "out1.mp4").read_bytes() \
+        == (tmp_path / "out2.mp4").read_bytes()
+    with pytest.raises(InvalidOptionError, match="depth must be a whole number"):
+        process_video(source, tmp_path / "out.mp4", twice, depth=-1)
+
+
+def test_the_next_batch_decodes_and_the_last_encodes_while_one_computes(tmp_path, monkeypatch):
+    """Each computation waits for work only another thread can do meanwhile: batch k+1 being decoded,
+    batch k−1 encoded. Turn-taking (depth=0) never gets there; the waits are events, not timings."""
+    import threading
+
+    from ganpost.runtime.video import job, reader, writer
+
+    decoding, encoded = [threading.Event() for _ in range(5)], [threading.Event() for _ in range(4)]
+    threads = set()
+    batches, write = reader.VideoReader.batches, writer.VideoWriter.write
+
+    def counted_batches(self, size):
+        for k, batch in enumerate(batches(self, size)):
+            threads.add(("decode", threading.current_thread().name))
+            yield batch
+            decoding[k + 1].set()  # resumed while batch k is in the computation's hands
+
+    def counted_write(self, frames, pts):
+        write(self, frames, pts)
+        threads.add(("encode", threading.current_thread().name))
+        encoded[counted_write.calls].set()
+        counted_write.calls += 1
+
+    counted_write.calls = 0
+    monkeypatch.setattr(reader.VideoReader, "batches", counted_batches)
+    monkeypatch.setattr(writer.VideoWriter, "write", counted_write)
+    computed = []
+
+    def compute(frames):
+        k = len(computed)
+        computed.append(k)
+        assert k == 3 or decoding[k + 1].wait(30), f"batch {k + 1} did not decode while batch {k} computed"
+        assert k == 0 or encoded[k - 1].wait(30), f"batch {k - 1} was not encoded while batch {k} computed"
+        return frames
+
+    process_video(make_clip(tmp_path / "in.mp4"), tmp_path / "out.mp4", compute, batch_frames=3)
+    assert computed == [0, 1, 2, 3] and {role for role, _ in threads} == {"decode", "encode"}
+    assert all(name.startswith(f"ganpost-video-{role}") for role, name in threads)
+    assert job.DEFAULT_DEPTH >= 1
+
+
+def test_subtitles_are_copied_and_a_container_that_cannot_hold_them_is_refused(tmp_path):
+    from helpers.video import SUBTITLE_LINES, subtitle_packets
+
+    source = make_clip(tmp_path / "in.mkv", audio="pcm_s16le", subtitles=True)
+    assert probe_video(source).subtitles in {("ass",), ("ssa",)}  # FFmpeg names its ASS decoder either way
+    result = process_video(source, tmp_path / "out.mkv", twice, batch_frames=5)
+    assert result.subtitle_streams == 1 and "subtitles copied" in result.summary()
+    assert subtitle_packets(tmp_path / "out.mkv") == subtitle_packets(source)
+    assert [text for _, text in subtitle_packets(source)] == [text for _, text in SUBTITLE_LINES]
+    assert audio_packets(tmp_path / "out.mkv") == audio_packets(source)
+    with pytest.raises(OutputError, match=r"out\.webm: \.webm cannot hold the source's \w+ subtitles.*write \.mkv"):
+        process_video(make_clip(tmp_path / "quiet.mkv", audio=None, subtitles=True), tmp_path / "out.webm", twice)
+    assert not (tmp_path / "out.webm").exists()
