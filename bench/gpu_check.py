@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import importlib.util
 import inspect
 import json
 import logging
@@ -535,9 +536,7 @@ def check_video(plan: Plan, start: float) -> dict:
     """The built-in model over a clip, codecs in turns and overlapped (--dry-run: 8 frames of 64² on the CPU)."""
     if time.perf_counter() - start > plan.budget_s:
         return {"skipped": f"over the {plan.budget_s:.0f} s budget"}
-    try:
-        import av  # noqa: F401 - the video extra
-    except ImportError:
+    if importlib.util.find_spec("av") is None:  # the video extra
         return {"skipped": "PyAV is not installed (pip install 'ganpost[video]')"}
     try:
         if plan.dry_run:

@@ -61,7 +61,6 @@ from ganpost import load_model, upscale  # noqa: E402
 from ganpost.gan_models.catalogue import DEFAULT_MODEL  # noqa: E402
 from ganpost.gan_models.gfpgan import GFPGANv1Clean  # noqa: E402
 from ganpost.runtime.faces import shot_starts, smooth_landmarks  # noqa: E402
-from ganpost.runtime.video import process_video  # noqa: E402
 from video_overlap import overlap_rates, waiting_compute  # noqa: E402
 from ganpost.tasks.detect_faces import detect_faces  # noqa: E402
 from ganpost.tasks.face_video import SteadyFaceRestorer  # noqa: E402
