@@ -194,11 +194,12 @@ class VideoWriter:
 
 def _refused(target: Path, kind: str, codec: str, info: VideoInfo) -> str:
     if kind == "audio":
-        fix = "write .mkv (it takes any audio) or .mp4/.mov for AAC."
+        what, fix = f"{codec} audio, which is copied as it is", "write .mkv (it takes any audio) or .mp4/.mov for AAC"
     else:
-        fix = f"write {info.path.suffix} as the source is (.mkv takes SubRip, ASS and picture subtitles; .mp4 and .mov take mov_text)."
-    noun = "subtitles" if kind == "subtitle" else kind
-    return f"{target}: {target.suffix} cannot hold the source's {codec} {noun}, which are copied as they are; {fix}"
+        what = f"{codec} subtitles, which are copied as they are"
+        fix = (f"write {info.path.suffix} as the source is (.mkv takes SubRip, ASS and picture subtitles; .mp4 and "
+               ".mov take mov_text)")
+    return f"{target}: {target.suffix} cannot hold the source's {what}; {fix}."
 
 
 def _guard(call, target: Path):
