@@ -94,10 +94,9 @@ def _first_display_matrix(container, stream, path: Path) -> tuple[int, ...] | No
     av = require_av()
     try:
         for frame in container.decode(stream):
-            for data in frame.side_data:
-                if data.type.name == "DISPLAYMATRIX":
-                    return struct.unpack("=9i", bytes(data))  # native byte order, as FFmpeg stores it
-            return None
+            # by name: PyAV 18.1.1 made side_data a mapping whose iteration gives the types, not the data
+            data = frame.side_data.get("DISPLAYMATRIX")
+            return None if data is None else struct.unpack("=9i", bytes(data))  # native order, as FFmpeg stores it
     except av.error.FFmpegError as err:
         raise ImageInputError(f"{path}: its first frame does not decode ({_reason(err)}).") from err
     raise ImageInputError(f"{path}: holds no frame that decodes.")
