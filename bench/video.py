@@ -166,10 +166,9 @@ def sweep(frames: np.ndarray, scenes: list[int], detector) -> dict:
     return tracks
 
 
-def ours(frames: np.ndarray, model, detector, sigma: float, batch: int = 8, paste: str | None = None):
-    options = {} if paste is None else {"paste": paste}
+def ours(frames: np.ndarray, model, detector, sigma: float, batch: int = 8, paste: str = "soft"):
     stream = SteadyFaceRestorer(model, detector=detector, smooth_landmarks=sigma, precision="fp32",
-                                keep_faces=True, **options)
+                                keep_faces=True, paste=paste)
     out, started = [], time.perf_counter()
     for start in range(0, len(frames), batch):
         ready = stream.push(frames[start:start + batch])
@@ -267,12 +266,12 @@ def main(argv=None) -> int:
         model = load_model(str(weights))
         rows = {"input": {"temporal_diff_255": None}}
         masks = None
-        for label, value, paste in (("per_frame", 0, None), ("smoothed", sigma, None),
+        for label, value, paste in (("per_frame", 0, "soft"), ("smoothed", sigma, "soft"),
                                     ("per_frame_official_paste", 0, "official"),
                                     ("smoothed_official_paste", sigma, "official")):
             out, landmarks, run_masks, seconds = ours(clip, model, detector, value, paste=paste)
             masks = run_masks if masks is None else masks  # the per-frame run's masks for every side
-            rows[label] = {"sigma": value, "paste": paste or "default", **landmark_figures(landmarks, clip_scenes),
+            rows[label] = {"sigma": value, "paste": paste, **landmark_figures(landmarks, clip_scenes),
                            "temporal_diff_255": temporal_difference(out, masks, clip_scenes),
                            "s_per_frame": round(seconds / len(clip), 2)}
             print(f"{label}: {rows[label]}", flush=True)

@@ -75,10 +75,15 @@ def _placement(args):
     return workers or resolve_device(args.device)
 
 
+def queue_depth(args) -> int:
+    """--queue-depth, or its default where it was not given."""
+    depth = getattr(args, "queue_depth", None)
+    return DEFAULT_QUEUE_DEPTH if depth is None else depth
+
+
 def _pool(placement, stages: StagesFactory, args, jobs: list[Job]):
     """What runs the groups: Ray actors, worker processes, or this process (each ``run(groups, report, note)``)."""
-    depth = getattr(args, "queue_depth", None)
-    depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
+    depth = queue_depth(args)
     if placement == "ray":
         from .ray_pool import RayPool  # Ray is an optional extra
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from ..gan_models.errors import InvalidOptionError
 from ..runtime.faces import check_smoothing
 from ..runtime.video import CODECS, DEFAULT_CODEC, EncodeSettings, is_video_path, process_video
-from ..runtime.video.job import DEFAULT_BATCH_FRAMES, DEFAULT_DEPTH
+from ..runtime.video.job import DEFAULT_BATCH_FRAMES
+from .batch import queue_depth
 from .parser import whole_number
 from .stages import FileStages
 
@@ -40,8 +41,7 @@ def with_video(stages: FileStages, args, frames: Callable[[], object]) -> FileSt
     """``stages`` that also take videos: ``frames()`` makes a new frame computation for each clip (a function of
     ``N×H×W×3`` uint8 frames, or a frame filter such as ``tasks.face_video.SteadyFaceRestorer``)."""
     EncodeSettings(args.video_codec, args.video_quality).check()  # a bad flag costs nothing
-    depth = getattr(args, "queue_depth", None)
-    depth = DEFAULT_DEPTH if depth is None else depth
+    depth = queue_depth(args)
 
     def whole(source: Path, target: Path, progress) -> str:
         result = process_video(source, target, frames(), batch_frames=args.batch_frames, codec=args.video_codec,

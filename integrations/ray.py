@@ -71,14 +71,13 @@ class FileProcessor:
                threads: int | None = None) -> None:
         import torch
 
-        from ..cli.batch import DEFAULT_QUEUE_DEPTH, pixel_limit
+        from ..cli.batch import pixel_limit, queue_depth
         from ..runtime.precision import resolve_device
 
         if threads:
             torch.set_num_threads(threads)
         self.settings, self.skip_existing = settings, skip_existing
-        depth = getattr(settings, "queue_depth", None) if depth is None else depth
-        self.depth = DEFAULT_QUEUE_DEPTH if depth is None else depth
+        self.depth = queue_depth(settings) if depth is None else depth
         with pixel_limit(settings.max_pixels):
             self.stages = factory(settings, resolve_device(device))
 

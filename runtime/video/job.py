@@ -134,8 +134,8 @@ def process_video(source: str | os.PathLike, target: str | os.PathLike,
                 writer.abort()
             raise
     height, width = writer.size if turns % 2 == 0 else writer.size[::-1]
-    return VideoResult(done, width, height, writer.codec, len(writer.audio), reader.skipped, reader.concealed,
-                       len(writer.subtitles))
+    return VideoResult(done, width, height, writer.codec, writer.copied("audio"), reader.skipped, reader.concealed,
+                       writer.copied("subtitle"))
 
 
 class _Codecs:

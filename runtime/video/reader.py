@@ -48,8 +48,7 @@ class VideoReader:
         self.container = open_input(self.path)
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame threads: decoding keeps up with compute on several cores
-        self.audio_streams = list(self.container.streams.audio)
-        self.copied_streams = [*self.audio_streams, *self.container.streams.subtitles]
+        self.copied_streams = [*self.container.streams.audio, *self.container.streams.subtitles]
         return self
 
     def __exit__(self, *exc) -> None:

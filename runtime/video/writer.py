@@ -110,13 +110,15 @@ class VideoWriter:
             except ValueError as err:  # PyAV's "'webm' format does not support 'aac' codec"
                 self.container.close()
                 raise OutputError(_refused(self.target, source.type, source.codec_context.name, info)) from err
-        self.audio = [s for s in self.copies.values() if s.type == "audio"]
-        self.subtitles = [s for s in self.copies.values() if s.type == "subtitle"]
         self.video = None
         self.lock = threading.Lock()
         self.waiting: list = []  # copied packets before the header can be written
         self.size = None
         self.padded = (0, 0)
+
+    def copied(self, kind: str) -> int:
+        """How many streams of ``kind`` (audio, subtitle) are copied."""
+        return sum(stream.type == kind for stream in self.copies.values())
 
     def add_packet(self, packet) -> None:
         """Copy one packet of a source audio or subtitle stream."""
